@@ -1,0 +1,37 @@
+# `make demo` and `make test` set everything up on a fresh machine: a .venv at the repo root
+# with pinned dependencies (requirements.txt), then aotc itself in editable mode.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Re-install whenever the pins change.
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+# torchvision's PyPI wheel would pull a CUDA torch; the pinned CPU torch plus --no-deps avoids it.
+TORCHVISION := torchvision==0.28.0
+PYTEST_FLAGS ?= -n 2 --durations=25 --timeout=900
+
+.PHONY: setup demo test test-all clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps $(TORCHVISION)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: setup
+	$(BIN)/python examples/demo.py
+
+# The default tiers (no toolchain beyond the C compiler); pytest's exit code 5 (no tests ran)
+# fails the target like any other failure.
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m "not slow" tests
+
+# Everything, slow tiers included.
+test-all: setup
+	$(BIN)/python -m pytest $(PYTEST_FLAGS) tests
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

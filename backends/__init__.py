@@ -1,0 +1,1 @@
+"""Code generators, one package per target kind; `registry.backend_for(target)` picks one."""

@@ -1,0 +1,62 @@
+"""The backend protocol and the data that crosses it.
+
+Backends turn a lowered Program (kernels + calls + memory plan) into source text (pure and
+deterministic), build it with the target's toolchain, and load the result.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Callable, Mapping, Protocol
+
+from compiler.errors import BuildError
+from compiler.ir.config import ConfigSpace, KernelConfig
+from compiler.ir.loops import Kernel
+from compiler.ir.program import MemoryPlan, Program, WeightsLayout
+from compiler.target import Target
+
+__all__ = ["Backend", "BuildError", "Binary", "LoweredModel", "Source"]
+
+
+@dataclass(frozen=True)
+class LoweredModel:
+    """Everything a backend needs to print a whole model."""
+    program: Program
+    memory: MemoryPlan
+    weights: WeightsLayout
+    configs: Mapping[str, KernelConfig]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Generated text files by relative path (always shipped in the artifact)."""
+    files: Mapping[str, str]
+    entry: str                                  # the main translation unit
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
+
+
+@dataclass(frozen=True)
+class Binary:
+    """Built files by relative path (shared library, cubin...), plus the build command line."""
+    files: Mapping[str, bytes]
+    command: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
+
+
+class Backend(Protocol):
+    name: str
+
+    def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace: ...
+
+    def default_config(self, kernel: Kernel, target: Target) -> KernelConfig: ...
+
+    def lower(self, model: LoweredModel, target: Target) -> Source: ...
+
+    def build(self, source: Source, target: Target) -> Binary: ...
+
+    def load(self, directory: str, manifest: Mapping) -> Callable: ...

@@ -1,0 +1,80 @@
+"""The Python API: compile() and load().
+
+    import compiler
+    art = compiler.compile("model.onnx", target="cpu")
+    y = art(x)
+    art.save("build/m"); art2 = compiler.load("build/m")
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from compiler.errors import ModelError, UnsupportedError
+from compiler.options import CompileOptions
+from compiler.runtime import Artifact
+
+
+def default_options() -> CompileOptions:
+    """Options from the environment (read here and in cli.py only)."""
+    cache = os.environ.get("AOTC_BUILD_CACHE")
+    if cache is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        cache = os.path.join(base, "aotc", "build")
+    return CompileOptions(build_cache=Path(cache) if cache else None)
+
+
+def _import(model: Any, example_inputs) -> tuple[Any, str, str, str | None]:
+    """(graph, model sha256, model name, path as given) from a path or an onnx.ModelProto."""
+    from compiler.frontends.onnx import import_onnx
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model)
+        if not path.is_file():
+            raise ModelError(f"{path}: no such model file")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        return import_onnx(path), digest, path.stem, str(model)
+    if type(model).__name__ == "ModelProto":
+        data = model.SerializeToString()
+        return import_onnx(model), hashlib.sha256(data).hexdigest(), model.graph.name or "model", None
+    if hasattr(model, "forward") and hasattr(model, "parameters"):
+        raise UnsupportedError("torch.nn.Module input needs the torch.export frontend, which this "
+                               "version of aotc does not have yet; export to ONNX first")
+    raise ModelError(f"cannot compile a {type(model).__name__}: pass a .onnx path or an onnx.ModelProto")
+
+
+def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inputs=None,
+                         options: CompileOptions | None = None,
+                         on_step: Callable[[str], None] = lambda step: None) -> Path:
+    from compiler.artifact import artifact_files, build_manifest, sha256_bytes, write_directory
+    from compiler.ir.printer import print_graph
+    from compiler.pipeline import compile_graph
+    from compiler.target import resolve_target
+    options = options or default_options()
+    resolved = resolve_target(target)
+    on_step("import")
+    graph, model_sha, name, model_path = _import(model, example_inputs)
+    compiled = compile_graph(graph, resolved, options, on_step)
+    files = artifact_files(compiled, print_graph(compiled.graph))
+    checksums = {n: sha256_bytes(data) for n, data in files.items()}
+    manifest = build_manifest(compiled, model_sha, name, model_path, options.manifest_fields(), checksums)
+    on_step("write")
+    write_directory(files, manifest, Path(out_dir))
+    return Path(out_dir)
+
+
+def compile(model: Any, target: str = "cpu", *, example_inputs=None,
+            options: CompileOptions | None = None, threads: int | None = None) -> Artifact:
+    """Compile `model` (a .onnx path or an onnx.ModelProto) for `target`; returns a callable
+    artifact living in a temporary directory until you `save()` it."""
+    tmp = tempfile.TemporaryDirectory(prefix="aotc-artifact-")
+    out = compile_to_directory(model, target, Path(tmp.name) / "artifact",
+                               example_inputs=example_inputs, options=options)
+    return Artifact(out, threads=threads, _owned_tmp=tmp)
+
+
+def load(directory: str | os.PathLike, *, threads: int | None = None) -> Artifact:
+    """Load a saved artifact, verifying its checksums."""
+    return Artifact(directory, threads=threads)

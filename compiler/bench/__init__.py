@@ -1,0 +1,1 @@
+"""`aotc bench`: aotc against peers, each in its own process, rounds interleaved, medians."""

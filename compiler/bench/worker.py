@@ -1,0 +1,43 @@
+"""A benchmark worker process: builds one contender, then answers `run N` on stdin with the
+N per-iteration times (ms) as one JSON line. Run by compiler/bench/runner.py, not by hand."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> int:
+    spec = json.loads(sys.stdin.readline())
+    from compiler.artifact import read_manifest, signature_types
+    from compiler.bench.contenders import CONTENDERS, make_inputs
+    try:
+        manifest = read_manifest(Path(spec["artifact"]))
+        inputs = make_inputs(signature_types(manifest, "inputs"), spec["bindings"], spec["seed"])
+        run = CONTENDERS[spec["contender"]](Path(spec["artifact"]), spec["model"] and Path(spec["model"]),
+                                            spec["threads"], inputs)
+        for _ in range(spec["warmup"]):
+            run()
+    except Exception as error:  # reported to the parent as data, one line
+        print(json.dumps({"error": f"{type(error).__name__}: {error}".splitlines()[0]}), flush=True)
+        return 1
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        command = line.split()
+        if not command or command[0] != "run":
+            break
+        times = []
+        for _ in range(int(command[1])):
+            start = time.perf_counter()
+            run()
+            times.append((time.perf_counter() - start) * 1e3)
+        print(json.dumps({"times_ms": times}), flush=True)
+    _ = np
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

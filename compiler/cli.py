@@ -1,0 +1,208 @@
+"""The `aotc` command line. Errors print one line (`aotc: error: ...`) and exit non-zero;
+set AOTC_DEBUG=1 for a traceback."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from compiler.errors import AotcError, InputError
+
+
+def _progress(enabled: bool):
+    start = time.perf_counter()
+
+    def step(name: str) -> None:
+        if enabled:
+            print(f"[{time.perf_counter() - start:6.2f}s] {name}", file=sys.stderr, flush=True)
+    return step
+
+
+def cmd_compile(args) -> int:
+    from compiler.api import compile_to_directory, default_options
+    options = default_options()
+    out = compile_to_directory(args.model, args.target, Path(args.output), options=options,
+                               on_step=_progress(not args.quiet))
+    print(f"wrote {out}")
+    return 0
+
+
+def _load_inputs(specs: list[str], names: list[str]) -> dict[str, np.ndarray]:
+    arrays = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            if len(names) != 1:
+                raise InputError(f"--input {spec}: the model has inputs {', '.join(names)}; use NAME=FILE.npy")
+            name, path = names[0], spec
+        try:
+            arrays[name] = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise InputError(f"--input {spec}: no such file {path}") from None
+        except (ValueError, OSError) as error:
+            raise InputError(f"--input {spec}: not a readable .npy file ({str(error).splitlines()[0]})") from None
+    return arrays
+
+
+def cmd_run(args) -> int:
+    from compiler.runtime import Artifact
+    artifact = Artifact(args.artifact, threads=args.threads)
+    inputs = _load_inputs(args.input, artifact.input_names)
+    outputs = artifact.run(**inputs)
+    if args.output_dir:
+        out = Path(args.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+    for name, value in outputs.items():
+        if args.output_dir:
+            np.save(out / f"{name}.npy", value)
+            print(f"{name}: {value.dtype}{list(value.shape)} -> {out / (name + '.npy')}")
+        else:
+            flat = value.reshape(-1)
+            preview = np.array2string(flat[:8], precision=5, separator=", ")
+            print(f"{name}: {value.dtype}{list(value.shape)} {preview}{' ...' if flat.size > 8 else ''}")
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from compiler.artifact import read_manifest, verify_files
+    from compiler.inspect import format_report, inspect_report
+    manifest = read_manifest(Path(args.artifact))
+    verify_files(Path(args.artifact), manifest)
+    report = inspect_report(manifest)
+    print(json.dumps(report, indent=1, sort_keys=True) if args.json else format_report(report))
+    return 0
+
+
+def _bindings(specs: list[str]) -> dict[str, int]:
+    out = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep or not value.isdigit():
+            raise InputError(f"--shape {spec}: expected SYMBOL=INT, e.g. batch=1")
+        out[name] = int(value)
+    return out
+
+
+def cmd_bench(args) -> int:
+    from compiler.artifact import read_manifest
+    from compiler.bench.contenders import PEERS
+    from compiler.bench.runner import BenchSettings, run_bench
+    peers = [p for p in args.against.split(",") if p] if args.against else []
+    for peer in peers:
+        if peer not in PEERS:
+            raise InputError(f"--against {peer}: unknown peer; known: {', '.join(PEERS)}")
+    artifact = Path(args.artifact)
+    manifest = read_manifest(artifact)
+    model = Path(args.model) if args.model else _recorded_model(manifest)
+    settings = BenchSettings(threads=args.threads, rounds=args.rounds, iterations=args.iterations,
+                             warmup=args.warmup, bindings=_bindings(args.shape))
+    progress = (lambda r: print(f"round {r}/{settings.rounds}", file=sys.stderr, flush=True)) if not args.json else (lambda r: None)
+    result = run_bench(artifact, peers, model, settings, progress)
+    result["model"] = manifest["model"]["name"]
+    result["target"] = manifest["target"]["name"]
+    if args.json:
+        print(json.dumps(result, indent=1, sort_keys=True))
+    else:
+        print(f"{result['model']} on {result['target']}, {settings.threads} threads, "
+              f"{result['aotc']['samples']} runs each (medians)")
+        print(f"  aotc         {result['aotc']['median_ms']:9.3f} ms")
+        for peer, row in result["peers"].items():
+            print(f"  {peer:<12} {row['median_ms']:9.3f} ms   aotc/{peer} = {row['ratio']:.3f}")
+    return 0
+
+
+def _recorded_model(manifest: dict) -> Path | None:
+    recorded = manifest["model"].get("path")
+    return Path(recorded) if recorded and Path(recorded).is_file() else None
+
+
+def cmd_targets(args) -> int:
+    from compiler.ir.ops import OPS
+    from compiler.target import known_targets, resolve_target
+    if args.ops:
+        from passes.lower import LOWERINGS
+        for name in sorted(OPS):
+            mark = "cpu" if name in LOWERINGS else "-"
+            print(f"{name:<22} {mark:<5} {OPS[name].doc}")
+        return 0
+    for name in known_targets():
+        target = resolve_target(name)
+        backend = "yes" if target.kind == "cpu" else "not yet"
+        detail = f"isa {target.isa.name} ({', '.join(target.isa.features) or 'baseline'})" if target.isa else \
+            ", ".join(f"{k}={v}" for k, v in target.limits)
+        print(f"{name:<20} backend: {backend:<8} {detail}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aotc", description="An ahead-of-time ML compiler.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compile", help="compile a model into an artifact directory")
+    p.add_argument("model", help="an .onnx file")
+    p.add_argument("--target", default="cpu", help="cpu (this host), cpu:<isa>; see `aotc targets`")
+    p.add_argument("-o", "--output", required=True, help="artifact directory to write")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(fn=cmd_compile)
+
+    p = sub.add_parser("run", help="run an artifact on .npy inputs")
+    p.add_argument("artifact")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy")
+    p.add_argument("--output-dir", help="save each output as NAME.npy here")
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("inspect", help="kernels, memory plan and estimates of an artifact")
+    p.add_argument("artifact")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_inspect)
+
+    p = sub.add_parser("bench", help="latency against peers, measured in the same run")
+    p.add_argument("artifact")
+    p.add_argument("--against", default="", help="comma-separated peers: onnxruntime")
+    p.add_argument("--model", help="the source model for peers (default: the path recorded at compile)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--iterations", type=int, default=5, help="timed runs per round")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--shape", action="append", default=[], metavar="SYMBOL=INT",
+                   help="value of a symbolic dimension (default 1)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_bench)
+
+    p = sub.add_parser("targets", help="known targets and their limits")
+    p.add_argument("--ops", action="store_true", help="list ops and which targets lower them")
+    p.set_defaults(fn=cmd_targets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except AotcError as error:
+        print(f"aotc: error: {str(error).splitlines()[0] if str(error) else type(error).__name__}", file=sys.stderr)
+        return error.exit_code
+    except BrokenPipeError:  # e.g. `aotc inspect DIR | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("aotc: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug in aotc: still one line, with a way to see more
+        if os.environ.get("AOTC_DEBUG"):
+            traceback.print_exc()
+        message = str(error).splitlines()[0] if str(error) else ""
+        print(f"aotc: internal error: {type(error).__name__}: {message} (set AOTC_DEBUG=1 for a traceback)",
+              file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

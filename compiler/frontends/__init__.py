@@ -1,0 +1,1 @@
+"""Frontends: turn a model file (ONNX) or program (torch.export) into the graph IR."""

@@ -1,0 +1,22 @@
+"""The converter table: ONNX op type -> convert(NodeView) -> Emit | Fold | Alias."""
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from compiler.frontends.onnx.converters import constants, elementwise, nn, reduce, shape
+
+
+def _merge(*tables: dict) -> dict:
+    merged: dict = {}
+    for table in tables:
+        for op, fn in table.items():
+            if op in merged:
+                raise ValueError(f"ONNX op '{op}' has two converters")
+            merged[op] = fn
+    return merged
+
+
+CONVERTERS = MappingProxyType(_merge(constants.CONVERTERS, elementwise.CONVERTERS, nn.CONVERTERS,
+                                     reduce.CONVERTERS, shape.CONVERTERS))
+
+__all__ = ["CONVERTERS"]

@@ -1,0 +1,233 @@
+"""ModelProto -> Graph: types the graph inputs, turns initializers into constants, converts each
+node in ONNX order while folding every node whose inputs are all constants, then drops what the
+outputs do not need.
+
+Folding eagerly is what makes the exporters' shape arithmetic (Shape -> Gather -> Concat ->
+Reshape) disappear: a shape-determining input must be a constant by the time its consumer is
+converted. Nothing that depends on a graph input's values is folded; Shape reads only the
+static shape.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import onnx
+
+from compiler.errors import ModelError, UnsupportedError
+from compiler.frontends.onnx.converters import CONVERTERS
+from compiler.frontends.onnx.loader import LoadedModel, load_model
+from compiler.frontends.onnx.names import Namer, sanitize
+from compiler.frontends.onnx.node import Alias, Emit, Fold, NodeView
+from compiler.frontends.onnx.tensors import DTYPES, attribute_values, to_array, to_dtype
+from compiler.ir.dtypes import DType
+from compiler.ir.graph import Graph, Node, Value, constant_type
+from compiler.ir.ops import OPS, NoAttrs, OpError
+from compiler.ir.types import Dim, Sym, TensorType
+
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+
+
+def import_onnx(model: "str | os.PathLike[str] | onnx.ModelProto", *, name: str | None = None) -> Graph:
+    """Import an ONNX model (a path or a ModelProto) as a graph-IR `Graph`.
+
+    Raises ModelError for a missing, corrupt or inconsistent model and UnsupportedError for an
+    op, dtype, opset or run-time shape computation aotc does not handle; both one line.
+    """
+    loaded = load_model(model)
+    return _Importer(loaded).run(name)
+
+
+class _Importer:
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.source = loaded.source
+        self.graph = loaded.proto.graph
+        self.values = Namer("v")
+        self.node_names = Namer("n")
+        self.symbols = Namer("s")
+        self.env: dict[str, str] = {}              # ONNX value name -> graph-IR value name
+        self.types: dict[str, TensorType] = {}     # graph-IR value name -> type
+        self.constants: dict[str, np.ndarray] = {}
+        self.nodes: list[Node] = []
+        self.graph_outputs = {o.name for o in self.graph.output}
+        self.consumed = self.graph_outputs | {name for n in self.graph.node for name in n.input if name}
+
+    def run(self, name: str | None) -> Graph:
+        self._check_ops()
+        if self.graph.sparse_initializer:
+            raise UnsupportedError(f"{self.source}: sparse initializers are not supported")
+        initializer_names = {t.name for t in self.graph.initializer}
+        inputs = []
+        for info in self.graph.input:
+            if info.name not in initializer_names:
+                type_ = self._input_type(info)
+                inputs.append(Value(self._define(info.name, type_), type_))
+        for tensor in self.graph.initializer:
+            self._define_constant(tensor.name, to_array(tensor, f"{self.source}: initializer '{tensor.name}'"))
+        for index, node in enumerate(self.graph.node):
+            self._convert(index, node)
+        outputs = tuple(self._lookup(o.name, f"{self.source}: graph output") for o in self.graph.output)
+        self._check_declared_dtypes()
+        nodes, constants = _prune(self.nodes, self.constants, outputs)
+        graph_name = name if name is not None else sanitize(self.graph.name or self.loaded.stem, "g")
+        return Graph(graph_name, tuple(inputs), outputs, tuple(nodes), constants)
+
+    # --- values -----------------------------------------------------------------------------
+
+    def _define(self, onnx_name: str, type_: TensorType, fallback: str = "v") -> str:
+        name = self.values.fresh(onnx_name or fallback)
+        if onnx_name:
+            self.env[onnx_name] = name
+        self.types[name] = type_
+        return name
+
+    def _define_constant(self, onnx_name: str, array: np.ndarray, fallback: str = "v") -> None:
+        self.constants[self._define(onnx_name, constant_type(array), fallback)] = array
+
+    def _lookup(self, onnx_name: str, what: str) -> str:
+        try:
+            return self.env[onnx_name]
+        except KeyError:
+            raise ModelError(f"{what} '{onnx_name}' is not defined before it is used") from None
+
+    def _input_type(self, info: onnx.ValueInfoProto) -> TensorType:
+        what = f"{self.source}: input '{info.name}'"
+        if info.type.WhichOneof("value") != "tensor_type":
+            raise UnsupportedError(f"{what} is not a tensor")
+        tensor_type = info.type.tensor_type
+        dtype = to_dtype(tensor_type.elem_type, what)
+        if not tensor_type.HasField("shape"):
+            raise UnsupportedError(f"{what} has no declared shape; aotc needs at least its rank")
+        dims: list[Dim] = []
+        for axis, dim in enumerate(tensor_type.shape.dim):
+            if dim.HasField("dim_value"):
+                if dim.dim_value < 0:
+                    raise ModelError(f"{what} has negative dimension {dim.dim_value}")
+                dims.append(int(dim.dim_value))
+            elif dim.dim_param:
+                dims.append(Sym(self.symbols.named(("param", dim.dim_param), dim.dim_param)))
+            else:
+                dims.append(Sym(self.symbols.named(("anonymous", info.name, axis), f"{info.name}_d{axis}")))
+        return TensorType(tuple(dims), dtype)
+
+    # --- nodes ------------------------------------------------------------------------------
+
+    def _check_ops(self) -> None:
+        """Report unsupported ops before anything else, so the first error is the main one."""
+        missing: list[tuple[str, str]] = []
+        for index, node in enumerate(self.graph.node):
+            label = _label(node, index)
+            if node.domain not in _DEFAULT_DOMAINS:
+                raise UnsupportedError(f"{self.source}: op {node.op_type} (node '{label}') is from domain "
+                                       f"'{node.domain}', which aotc does not support; only the default "
+                                       f"ONNX domain is imported")
+            if node.op_type not in CONVERTERS:
+                missing.append((node.op_type, label))
+        if missing:
+            op, label = missing[0]
+            others = sorted({o for o, _ in missing} - {op})
+            also = f"; also unsupported: {', '.join(others)}" if others else ""
+            raise UnsupportedError(f"{self.source}: op {op} (node '{label}') is not supported by aotc "
+                                   f"(target-independent frontend); see `aotc targets --ops`{also}")
+
+    def _convert(self, index: int, node: onnx.NodeProto) -> None:
+        label = _label(node, index)
+        where = f"{self.source}: op {node.op_type} (node '{label}')"
+        names = tuple(node.input)
+        ours = tuple(self._lookup(n, f"{where}: input") if n else "" for n in names)
+        view = NodeView(
+            op_type=node.op_type, where=where, opset=self.loaded.opset,
+            attrs=attribute_values(node, where), input_names=names,
+            input_types=tuple(self.types[n] if n else None for n in ours),
+            input_values=tuple(self.constants.get(n) if n else None for n in ours),
+            output_names=tuple(node.output))
+        try:
+            result = CONVERTERS[node.op_type](view)
+        except OpError as error:
+            raise ModelError(f"{where}: {error}") from None
+        if isinstance(result, Emit):
+            self._emit(view, label, result)
+        elif isinstance(result, Fold):
+            self._check_unused_outputs(view, len(result.arrays))
+            for output, array in zip(node.output, result.arrays):
+                self._define_constant(output, np.asarray(array), f"{label}_out")
+        elif isinstance(result, Alias):
+            if node.output[0] in self.graph_outputs:   # a graph output keeps its own name
+                self._emit(view, label, Emit("Identity", NoAttrs(), inputs=(result.input,)))
+            else:
+                self._check_unused_outputs(view, 1)
+                self.env[node.output[0]] = ours[result.input]
+        else:
+            raise TypeError(f"converter for {node.op_type} returned {result!r}")
+
+    def _emit(self, view: NodeView, label: str, emit: Emit) -> None:
+        positions = range(view.num_inputs) if emit.inputs is None else emit.inputs
+        names = [self.env[view.input_names[i]] if view.has_input(i) else "" for i in positions]
+        while names and not names[-1]:
+            names.pop()
+        types = [self.types[n] if n else None for n in names]
+        values = [self.constants.get(n) if n else None for n in names]
+        op = OPS[emit.op]
+        try:
+            out_types = op.infer(types, values, emit.attrs)
+        except OpError as error:
+            raise ModelError(f"{view.where}: {error}") from None
+        if len(out_types) != emit.outputs or view.num_outputs < emit.outputs:
+            raise ModelError(f"{view.where}: has {view.num_outputs} outputs, op {emit.op} computes {len(out_types)}")
+        self._check_unused_outputs(view, emit.outputs)
+        fallback = f"{label}_out"
+        foldable = all(not n or n in self.constants for n in names)
+        if foldable and all(t.dtype is not DType.bfloat16 for t in out_types):
+            try:
+                arrays = op.reference(values, emit.attrs)
+            except OpError as error:
+                raise ModelError(f"{view.where}: {error}") from None
+            for output, type_, array in zip(view.output_names, out_types, arrays):
+                _check_folded(emit.op, type_, array)
+                self._define_constant(output, array, fallback)
+            return
+        outputs = tuple(Value(self._define(o, t, fallback), t) for o, t in zip(view.output_names, out_types))
+        self.nodes.append(Node(emit.op, self.node_names.fresh(label), tuple(names), outputs, emit.attrs))
+
+    def _check_unused_outputs(self, view: NodeView, produced: int) -> None:
+        for index in range(produced, view.num_outputs):
+            name = view.output_names[index]
+            if name and name in self.consumed:
+                raise UnsupportedError(f"{view.where}: output {index} ('{name}') is used, but aotc "
+                                       f"computes only the first {produced} output(s) of {view.op_type}")
+
+    def _check_declared_dtypes(self) -> None:
+        """The model's own value_info and output types must agree with the inferred dtypes."""
+        for info in (*self.graph.value_info, *self.graph.output):
+            elem_type = info.type.tensor_type.elem_type if info.type.HasField("tensor_type") else 0
+            ours = self.env.get(info.name)
+            if elem_type not in DTYPES or ours is None:
+                continue
+            declared, inferred = DTYPES[elem_type], self.types[ours].dtype
+            if declared is not inferred:
+                raise ModelError(f"{self.source}: value '{info.name}' is declared {declared.value} but its "
+                                 f"producer computes {inferred.value}")
+
+
+def _label(node: onnx.NodeProto, index: int) -> str:
+    return node.name or f"{node.op_type}_{index}"
+
+
+def _check_folded(op: str, type_: TensorType, array: np.ndarray) -> None:
+    if tuple(array.shape) != type_.shape or DType.from_numpy(array.dtype) is not type_.dtype:
+        raise RuntimeError(f"op table disagrees with itself: {op} infers {type_} but its reference "
+                           f"returns {array.dtype}{list(array.shape)}")
+
+
+def _prune(nodes: list[Node], constants: dict[str, np.ndarray],
+           outputs: tuple[str, ...]) -> tuple[list[Node], dict[str, np.ndarray]]:
+    """Drop nodes and constants that no graph output depends on."""
+    live = set(outputs)
+    kept: list[Node] = []
+    for node in reversed(nodes):
+        if any(v.name in live for v in node.outputs):
+            kept.append(node)
+            live.update(n for n in node.inputs if n)
+    kept.reverse()
+    return kept, {name: array for name, array in constants.items() if name in live}

@@ -1,0 +1,17 @@
+"""The op table of the graph IR (see registry.py)."""
+from types import MappingProxyType
+
+from compiler.ir.ops import elementwise, nn, reduce, shape
+from compiler.ir.ops.registry import NoAttrs, OpDef, OpError, merge_tables
+
+OPS = MappingProxyType(merge_tables(elementwise.OPS, nn.OPS, reduce.OPS, shape.OPS))
+
+
+def op_def(name: str) -> OpDef:
+    try:
+        return OPS[name]
+    except KeyError:
+        raise OpError(f"unknown op '{name}'") from None
+
+
+__all__ = ["OPS", "NoAttrs", "OpDef", "OpError", "op_def"]

@@ -1,0 +1,17 @@
+"""Compile options: plain data. Only cli.py and api.py read the environment to fill them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    # Content-addressed cache of built kernels/libraries; None disables caching.
+    build_cache: Path | None = None
+    # Tuning database to take the best config per kernel from; None: default configs only.
+    tuning_db: Path | None = None
+
+    def manifest_fields(self) -> dict:
+        """What of these options can change the artifact (caches cannot)."""
+        return {"tuning_db": bool(self.tuning_db)}

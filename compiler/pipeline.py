@@ -1,0 +1,76 @@
+"""The compilation pipeline, one readable list per target kind.
+
+    graph --eliminate_dead_code--> --materialize_outputs--> --lower--> Program --tile-->
+          --plan_memory--> MemoryPlan   + layout_weights --> backend.lower --> Source --build--> Binary
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from compiler.errors import TargetError
+from compiler.ir.config import KernelConfig
+from compiler.ir.graph import Graph
+from compiler.ir.program import MemoryPlan, Program, WeightsLayout
+from compiler.options import CompileOptions
+from compiler.target import Target
+from backends.base import Binary, LoweredModel, Source
+from passes.eliminate_dead_code import EliminateDeadCode
+from passes.lower import Lower
+from passes.materialize_outputs import MaterializeOutputs
+from passes.plan_memory import PlanMemory, layout_weights
+from passes.tile import Tile
+
+GRAPH_PASSES = {
+    "cpu": (EliminateDeadCode(), MaterializeOutputs()),
+}
+
+
+def backend_for(target: Target, options: CompileOptions):
+    if target.kind == "cpu":
+        from backends.cpu import CpuBackend
+        return CpuBackend(cache_dir=options.build_cache)
+    raise TargetError(f"target {target.name} has no backend in this version of aotc yet "
+                      f"(available: cpu, cpu:<isa>; see `aotc targets`)")
+
+
+@dataclass(frozen=True)
+class Compiled:
+    target: Target
+    graph: Graph              # after the graph passes
+    program: Program          # after tiling
+    memory: MemoryPlan
+    weights: WeightsLayout
+    configs: Mapping[str, KernelConfig]
+    source: Source
+    binary: Binary
+    pipeline: tuple[str, ...]
+
+
+def pass_name(p) -> str:
+    return type(p).__name__
+
+
+def compile_graph(graph: Graph, target: Target, options: CompileOptions,
+                  on_step: Callable[[str], None] = lambda step: None) -> Compiled:
+    backend = backend_for(target, options)
+    names = []
+    for graph_pass in GRAPH_PASSES[target.kind]:
+        on_step(pass_name(graph_pass))
+        graph = graph_pass(graph)
+        names.append(pass_name(graph_pass))
+    on_step("Lower")
+    program = Lower()(graph)
+    configs = {name: backend.default_config(kernel, target) for name, kernel in program.kernels.items()}
+    on_step("Tile")
+    program = Tile(configs)(program)
+    on_step("PlanMemory")
+    memory = PlanMemory(target.memory_alignment)(program)
+    weights = layout_weights(graph, target.memory_alignment)
+    names += ["Lower", "Tile", "PlanMemory", "LayoutWeights"]
+    lowered = LoweredModel(program, memory, weights, configs)
+    on_step(f"{backend.name}.lower")
+    source = backend.lower(lowered, target)
+    on_step(f"{backend.name}.build")
+    binary = backend.build(source, target)
+    return Compiled(target, graph, program, memory, weights, configs, source, binary, tuple(names))

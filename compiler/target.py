@@ -1,0 +1,145 @@
+"""Targets are plain data: the facts passes and backends read (ISA, cores, caches, limits).
+
+Presets by name; `cpu` means "this host", resolved from /proc/cpuinfo and sysconf.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from compiler.errors import TargetError
+
+
+@dataclass(frozen=True, slots=True)
+class CpuIsa:
+    name: str                        # e.g. "x86-64-v4"
+    march: str                       # the C compiler's -march value
+    features: tuple[str, ...]        # what the library checks for at load (__builtin_cpu_supports names)
+    vector_bits: int                 # widest SIMD register
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str                        # canonical preset name, e.g. "cpu:x86-64-v4"
+    kind: str                        # "cpu" | "cuda" | "webgpu" | "fpga"
+    isa: CpuIsa | None = None
+    cores: int = 1
+    cache_bytes: tuple[int, int, int] = (32 * 1024, 1024 * 1024, 32 * 1024 * 1024)   # L1d, L2, L3
+    # What the fuse pass may group, as data (passes never import backends).
+    fusible: tuple[str, ...] = ()
+    memory_alignment: int = 64
+    limits: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+
+    def limit(self, key: str, default: int | None = None) -> int:
+        for name, value in self.limits:
+            if name == key:
+                return value
+        if default is None:
+            raise KeyError(f"target {self.name} has no limit '{key}'")
+        return default
+
+    @property
+    def fingerprint(self) -> str:
+        isa = f"{self.isa.march}" if self.isa else ""
+        return f"{self.name}|{isa}"
+
+
+ISAS = {
+    "generic": CpuIsa("generic", "x86-64", (), 128),
+    "x86-64-v2": CpuIsa("x86-64-v2", "x86-64-v2", ("sse4.2", "popcnt"), 128),
+    "x86-64-v3": CpuIsa("x86-64-v3", "x86-64-v3", ("avx2", "fma", "bmi2"), 256),
+    "x86-64-v4": CpuIsa("x86-64-v4", "x86-64-v4",
+                        ("avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"), 512),
+    # Sapphire Rapids adds AVX512-FP16: a preset many hosts lack, used to test the load-time check.
+    "sapphirerapids": CpuIsa("sapphirerapids", "sapphirerapids",
+                             ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512fp16"), 512),
+}
+
+CUDA_PRESETS = {
+    "sm_90": (("sms", 132), ("smem_per_block", 227 * 1024), ("regs_per_sm", 65536), ("warp", 32)),
+    "sm_80": (("sms", 108), ("smem_per_block", 163 * 1024), ("regs_per_sm", 65536), ("warp", 32)),
+}
+
+_CPU_FUSIBLE = ("elementwise", "reduction_epilogue", "contraction_epilogue")
+
+
+def host_cpu_flags() -> frozenset[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+# /proc/cpuinfo spells some features differently from __builtin_cpu_supports.
+_PROC_NAME = {"sse4.2": "sse4_2", "avx512fp16": "avx512_fp16"}
+
+
+def host_has(feature: str, flags: frozenset[str] | None = None) -> bool:
+    flags = host_cpu_flags() if flags is None else flags
+    return _PROC_NAME.get(feature, feature) in flags
+
+
+def host_isa(flags: frozenset[str] | None = None) -> CpuIsa:
+    """The best preset whose every feature this host has."""
+    flags = host_cpu_flags() if flags is None else flags
+    for name in ("x86-64-v4", "x86-64-v3", "x86-64-v2"):
+        if all(host_has(f, flags) for f in ISAS[name].features):
+            return ISAS[name]
+    return ISAS["generic"]
+
+
+def _cache_sizes() -> tuple[int, int, int]:
+    sizes = []
+    for key in ("SC_LEVEL1_DCACHE_SIZE", "SC_LEVEL2_CACHE_SIZE", "SC_LEVEL3_CACHE_SIZE"):
+        try:
+            value = os.sysconf(key)
+        except (ValueError, OSError):
+            value = 0
+        sizes.append(int(value) if value and value > 0 else 0)
+    defaults = (32 * 1024, 1024 * 1024, 32 * 1024 * 1024)
+    return tuple(s or d for s, d in zip(sizes, defaults))  # type: ignore[return-value]
+
+
+def cpu_target(isa: CpuIsa, cores: int | None = None) -> Target:
+    return Target(name=f"cpu:{isa.name}", kind="cpu", isa=isa, cores=cores or os.cpu_count() or 1,
+                  cache_bytes=_cache_sizes(), fusible=_CPU_FUSIBLE, memory_alignment=64)
+
+
+def resolve_target(spec: "str | Target") -> Target:
+    """`cpu` (this host), `cpu:<isa>`, `cuda:sm_XX`, `webgpu`, `fpga:<part>`."""
+    if isinstance(spec, Target):
+        return spec
+    kind, _, variant = spec.partition(":")
+    if kind == "cpu":
+        if not variant or variant == "host":
+            return cpu_target(host_isa())
+        if variant in ISAS:
+            return cpu_target(ISAS[variant])
+        raise TargetError(f"unknown CPU ISA '{variant}' in target '{spec}'; known: "
+                          f"{', '.join(sorted(ISAS))}")
+    if kind == "cuda":
+        arch = variant or "sm_90"
+        if arch not in CUDA_PRESETS:
+            raise TargetError(f"unknown CUDA architecture '{arch}'; known: {', '.join(sorted(CUDA_PRESETS))}")
+        return Target(name=f"cuda:{arch}", kind="cuda", limits=CUDA_PRESETS[arch], memory_alignment=256)
+    if kind == "webgpu":
+        return Target(name="webgpu", kind="webgpu", memory_alignment=256, limits=(
+            ("invocations_per_workgroup", 256), ("workgroup_storage", 16384),
+            ("storage_buffers_per_stage", 8), ("binding_bytes", 128 * 1024 * 1024)))
+    if kind == "fpga":
+        parts = {"xcu280": (("dsp", 9024), ("bram36", 2016), ("uram", 960), ("lut", 1304000),
+                            ("ff", 2607000), ("mhz", 300)),
+                 "xczu9eg": (("dsp", 2520), ("bram36", 912), ("lut", 274000), ("ff", 548000), ("mhz", 300))}
+        if variant not in parts:
+            raise TargetError(f"unknown FPGA part '{variant}'; known: {', '.join(sorted(parts))}")
+        return Target(name=f"fpga:{variant}", kind="fpga", limits=parts[variant])
+    raise TargetError(f"unknown target '{spec}'; see `aotc targets`")
+
+
+def known_targets() -> list[str]:
+    return (["cpu"] + [f"cpu:{n}" for n in ISAS] + [f"cuda:{a}" for a in CUDA_PRESETS]
+            + ["webgpu", "fpga:xcu280", "fpga:xczu9eg"])

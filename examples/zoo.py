@@ -1,0 +1,168 @@
+"""The model zoo: ResNet-18/50, MobileNetV2, BERT-small, GPT-2-small and an MLP, with random
+weights and fixed seeds, exported to ONNX by both torch exporters into a cache outside git.
+
+    python examples/zoo.py resnet18 --exporter torchscript      # prints the .onnx path
+
+Nothing is downloaded: every model is built from code.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+MODELS = ("mlp", "resnet18", "resnet50", "mobilenet_v2", "bert", "gpt2")
+EXPORTERS = ("torchscript", "dynamo")
+OPSETS = {"torchscript": 17, "dynamo": 18}
+SEED = 0
+
+
+@dataclass(frozen=True)
+class ZooModel:
+    module: object                 # torch.nn.Module in eval mode
+    example_inputs: tuple          # torch tensors
+    input_names: tuple[str, ...]
+    dynamic_batch: bool
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "aotc" / "zoo"
+
+
+def _import_torchvision():
+    """torchvision's PyPI wheel carries CUDA ops that fail to load beside the CPU torch wheel;
+    defining their two schemas first lets the pure-Python model definitions import."""
+    import torch
+    try:
+        torch.ops.torchvision.nms  # noqa: B018  (already defined: nothing to do)
+    except (AttributeError, RuntimeError):
+        library = torch.library.Library("torchvision", "DEF")
+        library.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        library.define("qnms(Tensor qdets, Tensor scores, float iou_threshold) -> Tensor")
+        torch._aotc_torchvision_schemas = library  # keep the registration alive
+    import torchvision
+    return torchvision
+
+
+def build(name: str) -> ZooModel:
+    import torch
+    torch.manual_seed(SEED)
+    if name == "mlp":
+        module = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
+                                     torch.nn.Linear(256, 128), torch.nn.ReLU(),
+                                     torch.nn.Linear(128, 10))
+        return ZooModel(module.eval(), (torch.randn(4, 784),), ("x",), True)
+    if name in ("resnet18", "resnet50", "mobilenet_v2"):
+        torchvision = _import_torchvision()
+        module = getattr(torchvision.models, name)(weights=None)
+        _randomize_batchnorm(module)
+        return ZooModel(module.eval(), (torch.randn(1, 3, 224, 224),), ("x",), False)
+    if name in ("bert", "gpt2"):
+        _import_torchvision()  # transformers imports torchvision when it is installed
+    if name == "bert":
+        import transformers
+        config = transformers.BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+                                         intermediate_size=1024, vocab_size=30522,
+                                         max_position_embeddings=512)
+        module = transformers.BertModel(config, add_pooling_layer=False)
+        ids = torch.randint(0, config.vocab_size, (1, 128), generator=torch.Generator().manual_seed(SEED))
+        return ZooModel(_FirstOutput(module).eval(), (ids,), ("input_ids",), False)
+    if name == "gpt2":
+        import transformers
+        config = transformers.GPT2Config(n_embd=384, n_layer=4, n_head=6, n_positions=1024,
+                                         vocab_size=50257, use_cache=False)
+        module = transformers.GPT2Model(config)
+        ids = torch.randint(0, config.vocab_size, (1, 128), generator=torch.Generator().manual_seed(SEED))
+        return ZooModel(_FirstOutput(module).eval(), (ids,), ("input_ids",), False)
+    raise ValueError(f"unknown zoo model '{name}'; choose from {', '.join(MODELS)}")
+
+
+def _randomize_batchnorm(module) -> None:
+    """Fresh BatchNorm layers are identities; random statistics make the test meaningful."""
+    import torch
+    generator = torch.Generator().manual_seed(SEED)
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            n = layer.num_features
+            layer.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
+            layer.running_var.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
+            layer.weight.data.copy_(torch.rand(n, generator=generator) * 0.5 + 0.75)
+            layer.bias.data.copy_(torch.randn(n, generator=generator) * 0.1)
+
+
+def _first_output_class():
+    import torch
+
+    class FirstOutput(torch.nn.Module):
+        """Returns the last hidden state alone, so both exporters emit one plain output."""
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids):
+            # An explicit all-ones mask keeps transformers off its packed-sequence detection
+            # (torch.diff), which the TorchScript exporter cannot export.
+            mask = torch.ones_like(input_ids)
+            return self.inner(input_ids=input_ids, attention_mask=mask, return_dict=False)[0]
+
+    return FirstOutput
+
+
+def _FirstOutput(inner):  # noqa: N802 (a factory standing in for the class)
+    return _first_output_class()(inner)
+
+
+def export(name: str, exporter: str, cache_dir: Path | None = None) -> Path:
+    """Export `name` with `exporter` ('torchscript' or 'dynamo'); cached by file name."""
+    if exporter not in EXPORTERS:
+        raise ValueError(f"unknown exporter '{exporter}'; choose from {', '.join(EXPORTERS)}")
+    cache_dir = Path(cache_dir or default_cache_dir())
+    path = cache_dir / f"{name}.{exporter}.onnx"
+    if path.exists():
+        return path
+    import torch
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    model = build(name)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with torch.no_grad():
+        if exporter == "torchscript":
+            dynamic_axes = {n: {0: "batch"} for n in model.input_names} if model.dynamic_batch else None
+            if dynamic_axes:
+                dynamic_axes["y"] = {0: "batch"}
+            torch.onnx.export(model.module, model.example_inputs, str(tmp), dynamo=False,
+                              opset_version=OPSETS[exporter], input_names=list(model.input_names),
+                              output_names=["y"], dynamic_axes=dynamic_axes)
+        else:
+            dynamic_shapes = ({"input": {0: torch.export.Dim("batch")}} if model.dynamic_batch else None)
+            if dynamic_shapes is not None:
+                dynamic_shapes = ({0: torch.export.Dim("batch")},)
+            program = torch.onnx.export(model.module, model.example_inputs, dynamo=True,
+                                        opset_version=OPSETS[exporter],
+                                        input_names=list(model.input_names), output_names=["y"],
+                                        dynamic_shapes=dynamic_shapes, external_data=False,
+                                        verbose=False)
+            program.save(str(tmp), external_data=False)
+    os.replace(tmp, path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=MODELS + ("all",))
+    parser.add_argument("--exporter", choices=EXPORTERS + ("both",), default="both")
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    models = MODELS if args.model == "all" else (args.model,)
+    exporters = EXPORTERS if args.exporter == "both" else (args.exporter,)
+    for model in models:
+        for exporter in exporters:
+            print(export(model, exporter, args.cache_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

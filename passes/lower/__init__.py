@@ -1,0 +1,76 @@
+"""lower: graph -> Program. Each node becomes one kernel call; identical kernels are shared.
+
+Needs: a verified graph whose outputs are produced by nodes (see materialize_outputs).
+
+    %y: f32[4,8] = Relu(%x)        ->   kernel relu_3f2a…(in0: f32[32], out0: f32[32])
+                                        call relu_3f2a…(x, y)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from compiler.errors import UnsupportedError
+from compiler.ir.graph import Graph, Node
+from compiler.ir.loops import Kernel
+from compiler.ir.program import KernelCall, Program, kernel_hash
+from passes.lower.contraction import lower_conv, lower_gemm, lower_matmul
+from passes.lower.elementwise import SCALAR, lower_batchnorm, lower_elementwise
+from passes.lower.movement import (lower_concat, lower_copy, lower_expand, lower_gather,
+                                   lower_gather_elements, lower_pad, lower_range, lower_slice,
+                                   lower_split, lower_tile, lower_transpose)
+from passes.lower.pool import lower_pool
+from passes.lower.reduction import (lower_global_average_pool, lower_layernorm, lower_reduce,
+                                    lower_softmax)
+
+LOWERINGS = {
+    **{op: lower_elementwise for op in SCALAR},
+    "BatchNormalization": lower_batchnorm,
+    "Conv": lower_conv, "Gemm": lower_gemm, "MatMul": lower_matmul,
+    "MaxPool": lower_pool, "AveragePool": lower_pool,
+    "GlobalAveragePool": lower_global_average_pool,
+    "ReduceSum": lower_reduce, "ReduceMean": lower_reduce, "ReduceMax": lower_reduce,
+    "ReduceMin": lower_reduce, "ReduceProd": lower_reduce,
+    "Softmax": lower_softmax, "LayerNormalization": lower_layernorm,
+    "Reshape": lower_copy, "Flatten": lower_copy, "Squeeze": lower_copy, "Unsqueeze": lower_copy,
+    "Transpose": lower_transpose, "Concat": lower_concat, "Split": lower_split, "Slice": lower_slice,
+    "Gather": lower_gather, "GatherElements": lower_gather_elements, "Expand": lower_expand,
+    "Tile": lower_tile, "Pad": lower_pad, "Range": lower_range,
+}
+
+
+def lower_node(graph: Graph, node: Node) -> Kernel:
+    try:
+        lowering = LOWERINGS[node.op]
+    except KeyError:
+        raise UnsupportedError(f"op {node.op} (node '{node.name}') has no kernel lowering") from None
+    in_types = [graph.type_of(n) if n else None for n in node.inputs]
+    out_types = [v.type for v in node.outputs]
+    kernel = lowering(node, in_types, out_types)
+    return replace(kernel, nodes=(node.name,))
+
+
+@dataclass(frozen=True)
+class Lower:
+    def __call__(self, graph: Graph) -> Program:
+        return lower_graph(graph)
+
+
+def lower_graph(graph: Graph) -> Program:
+    kernels: dict[str, Kernel] = {}
+    by_hash: dict[str, str] = {}
+    calls = []
+    for node in graph.nodes:
+        kernel = lower_node(graph, node)
+        digest = kernel_hash(kernel)
+        name = by_hash.get(digest)
+        if name is None:
+            name = f"{kernel.name}_{digest[:10]}"
+            by_hash[digest] = name
+            kernels[name] = replace(kernel, name=name)
+        else:
+            kernels[name] = replace(kernels[name], nodes=kernels[name].nodes + (node.name,))
+        args = tuple(n for n in node.inputs if n) + node.output_names
+        if node.op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze"):
+            args = (node.inputs[0],) + node.output_names
+        calls.append(KernelCall(name, args, (node.name,)))
+    return Program(graph, kernels, tuple(calls))

@@ -1,0 +1,180 @@
+"""Lowering of data-movement ops: reshapes (flat copies), transpose, concat, split, slice,
+gather, expand, tile, pad, range."""
+from __future__ import annotations
+
+from compiler.ir.graph import Node
+from compiler.ir.loops import Expr, For, Kernel, LoopKind, Var
+from compiler.ir.ops.shape import slice_ranges
+from compiler.ir.types import SymSize
+from passes.lower.builder import (add, binary, block, broadcast_index, cast, const, dim_expr, land,
+                                  linear_index, load, make_kernel, mul, parallel_nest, select, store, sub)
+from passes.lower.elementwise import dim_expr_of_numel
+
+
+def lower_copy(node: Node, in_types, out_types) -> Kernel:
+    """Reshape, Flatten, Squeeze, Unsqueeze: the bytes do not move, so a flat copy."""
+    def body(ins, outs):
+        i = Var("i")
+        return For("i", dim_expr_of_numel(out_types[0]), store(outs[0], i, load(ins[0], i)), LoopKind.PARALLEL)
+    return make_kernel(node.op, in_types[:1], out_types, body, flops=SymSize(0))
+
+
+def lower_transpose(node: Node, in_types, out_types) -> Kernel:
+    perm = node.attrs.perm
+    x_type, out_type = in_types[0], out_types[0]
+
+    def body(ins, outs):
+        def make(idx):
+            src = [None] * len(perm)
+            for out_axis, in_axis in enumerate(perm):
+                src[in_axis] = idx[out_axis]
+            return store(outs[0], linear_index(idx, out_type.shape), load(ins[0], linear_index(src, x_type.shape)))
+        return parallel_nest("i", out_type.shape, make)
+    return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
+
+
+def lower_concat(node: Node, in_types, out_types) -> Kernel:
+    out_type = out_types[0]
+    axis = node.attrs.axis % out_type.rank
+
+    def body(ins, outs):
+        nests, offset = [], 0
+        for buf, t in zip(ins, in_types):
+            def make(idx, offset=offset, t=t, buf=buf):
+                dst = list(idx)
+                dst[axis] = add(idx[axis], const(offset))
+                return store(outs[0], linear_index(dst, out_type.shape), load(buf, linear_index(idx, t.shape)))
+            nests.append(parallel_nest("i", t.shape, make))
+            offset += int(t.shape[axis])
+        return block(*nests)
+    return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
+
+
+def lower_split(node: Node, in_types, out_types) -> Kernel:
+    x_type = in_types[0]
+    axis = node.attrs.axis % x_type.rank
+
+    def body(ins, outs):
+        nests, offset = [], 0
+        for buf, t in zip(outs, out_types):
+            def make(idx, offset=offset, t=t, buf=buf):
+                src = list(idx)
+                src[axis] = add(idx[axis], const(offset))
+                return store(buf, linear_index(idx, t.shape), load(ins[0], linear_index(src, x_type.shape)))
+            nests.append(parallel_nest("i", t.shape, make))
+            offset += int(t.shape[axis])
+        return block(*nests)
+    return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
+
+
+def lower_slice(node: Node, in_types, out_types) -> Kernel:
+    x_type, out_type = in_types[0], out_types[0]
+    ranges = slice_ranges(x_type.shape, node.attrs)
+
+    def body(ins, outs):
+        def make(idx):
+            src = [add(const(start), mul(i, const(step))) for i, (start, _, step) in zip(idx, ranges)]
+            return store(outs[0], linear_index(idx, out_type.shape), load(ins[0], linear_index(src, x_type.shape)))
+        return parallel_nest("i", out_type.shape, make)
+    return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
+
+
+def _wrapped_index(raw: Expr, size: Expr) -> Expr:
+    """A run-time index made non-negative (ONNX allows -size..size-1) and clamped into range,
+    so a bad index can never read outside the tensor."""
+    from compiler.ir.dtypes import DType
+    i = cast(DType.int64, raw)
+    i = select(binary("lt", i, const(0)), add(i, size), i)
+    return binary("min", binary("max", i, const(0)), sub(size, const(1)))
+
+
+def lower_gather(node: Node, in_types, out_types) -> Kernel:
+    data_type, idx_type = in_types
+    out_type = out_types[0]
+    axis = node.attrs.axis % data_type.rank
+    q = idx_type.rank
+
+    def body(ins, outs):
+        data, indices = ins
+        def make(idx):
+            raw = load(indices, linear_index(idx[axis:axis + q], idx_type.shape))
+            src = list(idx[:axis]) + [_wrapped_index(raw, dim_expr(data_type.shape[axis]))] + list(idx[axis + q:])
+            return store(outs[0], linear_index(idx, out_type.shape), load(data, linear_index(src, data_type.shape)))
+        return parallel_nest("i", out_type.shape, make)
+    return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
+
+
+def lower_gather_elements(node: Node, in_types, out_types) -> Kernel:
+    data_type, idx_type = in_types
+    axis = node.attrs.axis % data_type.rank
+
+    def body(ins, outs):
+        data, indices = ins
+        def make(idx):
+            raw = load(indices, linear_index(idx, idx_type.shape))
+            src = list(idx)
+            src[axis] = _wrapped_index(raw, dim_expr(data_type.shape[axis]))
+            return store(outs[0], linear_index(idx, idx_type.shape), load(data, linear_index(src, data_type.shape)))
+        return parallel_nest("i", idx_type.shape, make)
+    return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
+
+
+def lower_expand(node: Node, in_types, out_types) -> Kernel:
+    out_type = out_types[0]
+
+    def body(ins, outs):
+        return parallel_nest("i", out_type.shape, lambda idx: store(
+            outs[0], linear_index(idx, out_type.shape), load(ins[0], broadcast_index(idx, in_types[0].shape))))
+    return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
+
+
+def lower_tile(node: Node, in_types, out_types) -> Kernel:
+    x_type, out_type = in_types[0], out_types[0]
+
+    def body(ins, outs):
+        def make(idx):
+            src = [binary("mod", i, const(int(d))) for i, d in zip(idx, x_type.shape)]
+            return store(outs[0], linear_index(idx, out_type.shape), load(ins[0], linear_index(src, x_type.shape)))
+        return parallel_nest("i", out_type.shape, make)
+    return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
+
+
+def lower_pad(node: Node, in_types, out_types) -> Kernel:
+    attrs = node.attrs
+    x_type, out_type = in_types[0], out_types[0]
+    rank = x_type.rank
+    dt = x_type.dtype
+
+    def body(ins, outs):
+        def make(idx):
+            pos = [sub(i, const(attrs.pads[a])) for a, i in enumerate(idx)]
+            sizes = [dim_expr(d) for d in x_type.shape]
+            if attrs.mode == "constant":
+                inside = land(*(land(binary("ge", p, const(0)), binary("lt", p, s)) for p, s in zip(pos, sizes)))
+                safe = [binary("min", binary("max", p, const(0)), sub(s, const(1))) for p, s in zip(pos, sizes)]
+                value = select(inside, load(ins[0], linear_index(safe, x_type.shape)), const(attrs.value, dt))
+            elif attrs.mode == "edge":
+                safe = [binary("min", binary("max", p, const(0)), sub(s, const(1))) for p, s in zip(pos, sizes)]
+                value = load(ins[0], linear_index(safe, x_type.shape))
+            else:  # reflect: mirror without repeating the edge
+                mirrored = []
+                for p, s in zip(pos, sizes):
+                    p = select(binary("lt", p, const(0)), sub(const(0), p), p)
+                    p = select(binary("ge", p, s), sub(mul(const(2), sub(s, const(1))), p), p)
+                    mirrored.append(p)
+                value = load(ins[0], linear_index(mirrored, x_type.shape))
+            return store(outs[0], linear_index(idx, out_type.shape), value)
+        return parallel_nest("i", out_type.shape, make)
+    _ = rank
+    return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
+
+
+def lower_range(node: Node, in_types, out_types) -> Kernel:
+    attrs = node.attrs
+    dt = attrs.dtype
+
+    def body(ins, outs):
+        i = Var("i")
+        value = binary("add", const(attrs.start, dt), binary("mul", cast(dt, i), const(attrs.delta, dt)))
+        return For("i", dim_expr_of_numel(out_types[0]), store(outs[0], i, value), LoopKind.PARALLEL)
+    return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))

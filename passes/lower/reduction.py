@@ -1,0 +1,177 @@
+"""Lowering of reductions: Reduce*, Softmax, LayerNormalization, GlobalAveragePool.
+
+Each output element (or row) is one iteration of a parallel loop; the reduction runs serially
+inside it over a scalar accumulator, so nothing larger than a scalar is materialised.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from compiler.ir.dtypes import DType
+from compiler.ir.graph import Node
+from compiler.ir.loops import Assign, Declare, Expr, Kernel, LoopKind, Var
+from compiler.ir.ops.reduce import reduced_axes
+from compiler.ir.types import Dim, SymSize, TensorType
+from passes.lower.builder import (binary, block, call, cast, const, dim_expr, linear_index, load,
+                                  loop_nest, make_kernel, mul, parallel_nest, store)
+
+_INIT = {"ReduceSum": "zero", "ReduceMean": "zero", "ReduceProd": "one", "ReduceMax": "lowest",
+         "ReduceMin": "highest"}
+_COMBINE = {"ReduceSum": "add", "ReduceMean": "add", "ReduceProd": "mul", "ReduceMax": "max",
+            "ReduceMin": "min"}
+
+
+def _init_value(kind: str, dtype: DType) -> Expr:
+    if kind == "zero":
+        return const(0, dtype)
+    if kind == "one":
+        return const(1, dtype)
+    if dtype.is_float:
+        return const(-math.inf if kind == "lowest" else math.inf, dtype)
+    bits = dtype.itemsize * 8
+    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if dtype.is_signed else (0, 2 ** bits - 1)
+    return const(low if kind == "lowest" else high, dtype)
+
+
+def _reduce_rows(x_shape: Sequence[Dim], axes: Sequence[int], outer_idx: list[Expr], prefix: str,
+                 make_inner) -> "Stmt":
+    """Serial loops over `axes` of x; `make_inner(x_index)` gives the statement per element."""
+    axes = list(axes)
+    names = [f"{prefix}{k}" for k in range(len(axes))]
+    full: list[Expr] = []
+    outer = iter(outer_idx)
+    for axis in range(len(x_shape)):
+        full.append(Var(names[axes.index(axis)]) if axis in axes else next(outer))
+    inner = make_inner(linear_index(full, x_shape))
+    return loop_nest(names, [dim_expr(x_shape[a]) for a in axes], inner)
+
+
+def lower_reduce(node: Node, in_types, out_types) -> Kernel:
+    x_type = in_types[0]
+    axes = reduced_axes(x_type.rank, node.attrs)
+    kept = [a for a in range(x_type.rank) if a not in axes]
+    dt = x_type.dtype
+    combine = _COMBINE[node.op]
+
+    def body(ins, outs):
+        x, out = ins[0], outs[0]
+        kept_shape = [x_type.shape[a] for a in kept]
+
+        def make(idx):
+            update = lambda xi: Assign("acc", binary(combine, Var("acc", dt), load(x, xi)))
+            loops = _reduce_rows(x_type.shape, axes, idx, "r", update)
+            result: Expr = Var("acc", dt)
+            if node.op == "ReduceMean":
+                count = mul(*(dim_expr(x_type.shape[a]) for a in axes))
+                result = binary("div", result, cast(dt, count))
+            return block(Declare("acc", dt, _init_value(_INIT[node.op], dt)), loops,
+                         store(out, linear_index(idx, kept_shape), result))
+        return parallel_nest("i", kept_shape, make) if kept_shape else make([])
+
+    flops = x_type.numel()
+    return make_kernel(node.op, in_types, out_types, body, flops=flops)
+
+
+def lower_global_average_pool(node: Node, in_types, out_types) -> Kernel:
+    from compiler.ir.ops.reduce import ReduceAttrs
+    spatial = tuple(range(2, in_types[0].rank))
+    reduce_node = Node("ReduceMean", node.name, node.inputs, node.outputs, ReduceAttrs(spatial, True))
+    kernel = lower_reduce(reduce_node, in_types, out_types)
+    return _renamed(kernel, node.op)
+
+
+def _renamed(kernel: Kernel, op: str) -> Kernel:
+    from dataclasses import replace
+    return replace(kernel, name=op.lower(), ops=(op,))
+
+
+def _row_split(shape: Sequence[Dim], axis: int) -> tuple[list[Dim], Dim]:
+    return list(shape[:axis]), shape[axis]
+
+
+def lower_softmax(node: Node, in_types, out_types) -> Kernel:
+    """Three passes over each row: max, sum of exp(x - max), normalise."""
+    x_type = in_types[0]
+    axis = node.attrs.axis % x_type.rank
+    dt = x_type.dtype
+    outer_shape = [d for a, d in enumerate(x_type.shape) if a != axis]
+
+    def body(ins, outs):
+        x, out = ins[0], outs[0]
+
+        def make(idx):
+            def element(j: Expr) -> Expr:
+                full = list(idx[:axis]) + [j] + list(idx[axis:])
+                return linear_index(full, x_type.shape)
+            n = dim_expr(x_type.shape[axis])
+            j = Var("j")
+            return block(
+                Declare("row_max", dt, const(-math.inf, dt)),
+                loop_nest(["j"], [n], Assign("row_max", binary("max", Var("row_max", dt), load(x, element(j))))),
+                Declare("row_sum", dt, const(0, dt)),
+                loop_nest(["j"], [n], block(
+                    Declare("e", dt, call("exp", binary("sub", load(x, element(j)), Var("row_max", dt)))),
+                    store(out, element(j), Var("e", dt)),
+                    Assign("row_sum", binary("add", Var("row_sum", dt), Var("e", dt))))),
+                Declare("inv_sum", dt, binary("div", const(1, dt), Var("row_sum", dt))),
+                loop_nest(["j"], [n], store(out, element(j), binary("mul", load(out, element(j)),
+                                                                       Var("inv_sum", dt)))),
+            )
+        return parallel_nest("i", outer_shape, make) if outer_shape else make([])
+
+    return make_kernel(node.op, in_types, out_types, body, flops=x_type.numel().scaled(5))
+
+
+def lower_layernorm(node: Node, in_types, out_types) -> Kernel:
+    """Mean and variance (two passes, for accuracy) over the trailing axes, then scale/shift."""
+    x_type = in_types[0]
+    axis = node.attrs.axis % x_type.rank
+    dt = x_type.dtype
+    outer_shape = list(x_type.shape[:axis])
+    inner_shape = list(x_type.shape[axis:])
+    inner_size = SymSize.of_shape(tuple(inner_shape))
+    if not inner_size.is_static:
+        from compiler.errors import UnsupportedError
+        raise UnsupportedError(f"LayerNormalization (node '{node.name}') over symbolic axes")
+    n = inner_size.coef
+
+    def body(ins, outs):
+        x, scale, bias, out = ins[0], ins[1], ins[2] if len(ins) > 2 else None, outs[0]
+
+        def make(idx):
+            base = mul(linear_index(list(idx) + [const(0)] * len(inner_shape), x_type.shape), const(1))
+            j = Var("j")
+            xj = load(x, binary("add", base, j))
+            centered = binary("sub", xj, Var("mean", dt))
+            scale_j = load(scale, _param_index(j, in_types[1], inner_shape))
+            y = binary("mul", binary("mul", centered, Var("rstd", dt)), scale_j)
+            if bias is not None:
+                y = binary("add", y, load(bias, _param_index(j, in_types[2], inner_shape)))
+            return block(
+                Declare("sum", dt, const(0, dt)),
+                loop_nest(["j"], [const(n)], Assign("sum", binary("add", Var("sum", dt), xj))),
+                Declare("mean", dt, binary("div", Var("sum", dt), const(n, dt))),
+                Declare("sq", dt, const(0, dt)),
+                loop_nest(["j"], [const(n)], Assign("sq", binary("add", Var("sq", dt),
+                                                                 binary("mul", centered, centered)))),
+                Declare("rstd", dt, binary("div", const(1, dt), call("sqrt", binary(
+                    "add", binary("div", Var("sq", dt), const(n, dt)), const(node.attrs.epsilon, dt))))),
+                loop_nest(["j"], [const(n)], store(out, binary("add", base, j), y), [LoopKind.VECTORIZED]),
+            )
+        return parallel_nest("i", outer_shape, make) if outer_shape else make([])
+
+    return make_kernel(node.op, in_types, out_types, body, flops=x_type.numel().scaled(8))
+
+
+def _param_index(j: Expr, param_type: TensorType, inner_shape) -> Expr:
+    """Index of a scale/bias broadcast over the normalised block, from the block's flat index."""
+    if SymSize.of_shape(param_type.shape) == SymSize.of_shape(tuple(inner_shape)):
+        return j
+    # Unflatten j over the normalised shape, then broadcast.
+    from passes.lower.builder import broadcast_index
+    idx, rest = [], j
+    for k, dim in enumerate(inner_shape):
+        stride = math.prod(int(d) for d in inner_shape[k + 1:])
+        idx.append(binary("mod", binary("div", rest, const(stride)), const(int(dim))))
+    return broadcast_index(idx, param_type.shape)

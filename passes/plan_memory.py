@@ -1,0 +1,108 @@
+"""plan_memory: give every intermediate a static offset in the arena.
+
+Needs: a Program (calls in execution order). Graph inputs, outputs and constants are not in the
+arena (the caller and weights.bin own them). Sizes with symbolic dimensions are planned per
+monomial region: a tensor of batch*4096 bytes lives in region ('batch',) at an offset that is
+also scaled by batch, so one plan serves every batch size.
+
+Greedy-by-size (largest first, lowest fitting offset among lifetime-overlapping tensors), and
+always the lower bound (most bytes live at one step) so the gap is visible.
+
+    t1 = k1(x); t2 = k2(t1); y = k3(t2)   ->   t1 @ 0, t2 @ 4096; arena 8192, lower bound 8192
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compiler.ir.graph import Graph
+from compiler.ir.program import MemoryPlan, Placement, Program, WeightsLayout
+
+
+def align(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
+def lifetimes(program: Program) -> dict[str, tuple[int, int, tuple[str, ...], int]]:
+    """For each intermediate: (first call, last call, region monomial, bytes per unit)."""
+    graph = program.graph
+    external = set(graph.input_names) | set(graph.constants) | set(graph.outputs)
+    found: dict[str, list] = {}
+    for index, call in enumerate(program.calls):
+        kernel = program.kernels[call.kernel]
+        for param, value in zip(kernel.params, call.args):
+            if value in external:
+                continue
+            if param.writable and value not in found:
+                size = graph.type_of(value).nbytes()
+                found[value] = [index, index, size.symbols, size.coef]
+            elif value in found:
+                found[value][1] = index
+            else:
+                raise ValueError(f"value '{value}' is read by call {index} before any call writes it")
+    return {k: tuple(v) for k, v in found.items()}  # type: ignore[misc]
+
+
+def lower_bound(items: dict[str, tuple[int, int, int]]) -> int:
+    """Most bytes live at one step: no plan can use less."""
+    if not items:
+        return 0
+    steps = max(last for _, last, _ in items.values()) + 1
+    live = [0] * steps
+    for first, last, size in items.values():
+        for step in range(first, last + 1):
+            live[step] += size
+    return max(live)
+
+
+def greedy_by_size(items: dict[str, tuple[int, int, int]], alignment: int) -> tuple[dict[str, int], int]:
+    """Largest first; each at the lowest aligned offset free during its lifetime."""
+    order = sorted(items, key=lambda n: (-items[n][2], items[n][0], n))
+    placed: list[tuple[int, int, int, int]] = []     # (offset, end, first, last)
+    offsets: dict[str, int] = {}
+    for name in order:
+        first, last, size = items[name]
+        conflicts = sorted((o, e) for o, e, f, l in placed if f <= last and first <= l)
+        offset = 0
+        for start, end in conflicts:
+            if offset + size <= start:
+                break
+            offset = max(offset, align(end, alignment))
+        offsets[name] = offset
+        placed.append((offset, offset + align(size, alignment), first, last))
+    total = max((e for _, e, _, _ in placed), default=0)
+    return offsets, total
+
+
+@dataclass(frozen=True)
+class PlanMemory:
+    alignment: int = 64
+
+    def __call__(self, program: Program) -> MemoryPlan:
+        return plan_memory(program, self.alignment)
+
+
+def plan_memory(program: Program, alignment: int = 64) -> MemoryPlan:
+    spans = lifetimes(program)
+    regions = sorted({region for _, _, region, _ in spans.values()})
+    placements: dict[str, Placement] = {}
+    sizes, bounds, no_reuse = {}, {}, {}
+    for region in regions:
+        items = {n: (f, l, s) for n, (f, l, r, s) in spans.items() if r == region}
+        offsets, total = greedy_by_size(items, alignment)
+        sizes[region] = total
+        bounds[region] = lower_bound(items)
+        no_reuse[region] = sum(align(s, alignment) for _, _, s in items.values())
+        for name, (first, last, size) in items.items():
+            placements[name] = Placement(region, offsets[name], size, first, last)
+    return MemoryPlan(placements, sizes, bounds, no_reuse, alignment, "greedy-by-size")
+
+
+def layout_weights(graph: Graph, alignment: int = 64) -> WeightsLayout:
+    """Constants in name order, each aligned, in one blob (weights.bin)."""
+    offsets, sizes, cursor = {}, {}, 0
+    for name in sorted(graph.constants):
+        cursor = align(cursor, alignment)
+        offsets[name] = cursor
+        sizes[name] = graph.constants[name].nbytes
+        cursor += sizes[name]
+    return WeightsLayout(offsets, sizes, align(cursor, alignment), alignment)
