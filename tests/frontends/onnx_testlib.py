@@ -17,19 +17,25 @@ IR_VERSION = 10
 
 def make_model(nodes: Sequence[onnx.NodeProto], inputs: Mapping[str, tuple[np.dtype, tuple]],
                outputs: Sequence[str], initializers: Mapping[str, np.ndarray] | None = None,
-               opset: int = 17, value_info: Sequence[onnx.ValueInfoProto] = ()) -> onnx.ModelProto:
-    """A checked model; graph inputs as {name: (dtype, shape)}, output types found by inference.
-
-    A dimension given as a string becomes a dim_param.
+               opset: int = 17, value_info: Sequence[onnx.ValueInfoProto] = (),
+               output_types: Mapping[str, tuple[np.dtype, tuple]] | None = None) -> onnx.ModelProto:
+    """A checked model; graph inputs as {name: (dtype, shape)}, output types found by inference
+    unless `output_types` gives them. A dimension given as a string becomes a dim_param, None an
+    unknown dimension.
     """
     graph_inputs = [oh.make_tensor_value_info(name, oh.np_dtype_to_tensor_dtype(np.dtype(dtype)), shape)
                     for name, (dtype, shape) in inputs.items()]
     inits = [numpy_helper.from_array(np.asarray(array), name) for name, array in (initializers or {}).items()]
-    graph = oh.make_graph(list(nodes), "test_graph", graph_inputs,
-                          [oh.make_empty_tensor_value_info(name) for name in outputs], inits,
+    if output_types is None:
+        graph_outputs = [oh.make_empty_tensor_value_info(name) for name in outputs]
+    else:
+        graph_outputs = [oh.make_tensor_value_info(name, oh.np_dtype_to_tensor_dtype(np.dtype(dtype)), shape)
+                         for name, (dtype, shape) in output_types.items()]
+    graph = oh.make_graph(list(nodes), "test_graph", graph_inputs, graph_outputs, inits,
                           value_info=list(value_info))
     model = oh.make_model(graph, ir_version=IR_VERSION, opset_imports=[oh.make_opsetid("", opset)])
-    model = onnx.shape_inference.infer_shapes(model)
+    if output_types is None:
+        model = onnx.shape_inference.infer_shapes(model)
     for output in model.graph.output:
         assert output.type.tensor_type.elem_type, f"shape inference could not type output {output.name}"
     onnx.checker.check_model(model)

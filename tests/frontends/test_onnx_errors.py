@@ -94,10 +94,39 @@ def test_non_constant_reshape_shape() -> None:
                     r"op Reshape \(node 'r1'\): input 1 \('s', the shape\) is computed at run time")
 
 
+@pytest.mark.parametrize("op, inputs, index, what", [
+    ("Slice", ["x", "s", "e"], 1, "starts"),
+    ("Expand", ["x", "s"], 1, "shape"),
+    ("Unsqueeze", ["x", "s"], 1, "axes"),
+    ("ReduceSum", ["x", "s"], 1, "axes"),
+    ("Tile", ["x", "s"], 1, "repeats"),
+    ("Pad", ["x", "s"], 1, "pads"),
+])
+def test_non_constant_shape_inputs(op: str, inputs: list[str], index: int, what: str) -> None:
+    consts = {"e": np.array([1], I64)}
+    model = make_model([oh.make_node(op, inputs, ["y"], name="n")], {"x": (F32, (1, 2)), "s": (I64, (2,))},
+                       ["y"], {k: v for k, v in consts.items() if k in inputs},
+                       output_types={"y": (F32, [None] * (4 if op == "Unsqueeze" else 2))})
+    raises_one_line(UnsupportedError, model,
+                    rf"op {op} \(node 'n'\): input {index} \('s', the {what}\) is computed at run time")
+
+
+def test_non_constant_range() -> None:
+    model = make_model([oh.make_node("Range", ["s", "l", "d"], ["y"], name="r")], {"l": (I64, ())}, ["y"],
+                       {"s": np.array(0, I64), "d": np.array(1, I64)})
+    raises_one_line(UnsupportedError, model, r"op Range \(node 'r'\): input 1 \('l', the limit\)")
+
+
 def test_shape_of_symbolic_dimension() -> None:
     nodes = [oh.make_node("Shape", ["x"], ["s"], name="shape"), oh.make_node("Reshape", ["x", "s"], ["y"])]
     model = make_model(nodes, {"x": (F32, ("batch", 3))}, ["y"])
     raises_one_line(UnsupportedError, model, r"op Shape \(node 'shape'\): reads symbolic dimension\(s\) batch")
+
+
+def test_maxpool_indices_in_use_are_unsupported() -> None:
+    model = make_model([oh.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[2], name="pool")],
+                       {"x": (F32, (1, 1, 4))}, ["y", "i"])
+    raises_one_line(UnsupportedError, model, r"op MaxPool \(node 'pool'\): output 1 \('i'\) is used")
 
 
 @pytest.mark.parametrize("op, consumed", [("LayerNormalization", 1), ("LayerNormalization", 2), ("Dropout", 1)])

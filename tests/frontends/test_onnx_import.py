@@ -196,3 +196,15 @@ def test_newest_opset_is_accepted() -> None:
                                 [oh.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
     model = oh.make_model(graph_proto, opset_imports=[oh.make_opsetid("", newest)])
     assert [n.op for n in import_onnx(model).nodes] == ["Relu"]
+
+
+def test_model_local_functions_are_inlined() -> None:
+    body = [oh.make_node("Relu", ["a"], ["r"]), oh.make_node("Neg", ["r"], ["b"])]
+    function = oh.make_function("local", "ReluNeg", ["a"], ["b"], body, [oh.make_opsetid("", 17)])
+    graph_proto = oh.make_graph([oh.make_node("ReluNeg", ["x"], ["y"], domain="local")], "g",
+                                [oh.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+                                [oh.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+    model = oh.make_model(graph_proto, ir_version=10, functions=[function],
+                          opset_imports=[oh.make_opsetid("", 17), oh.make_opsetid("local", 1)])
+    graph = compare_with_onnxruntime(model, random_inputs(model, 5))
+    assert [n.op for n in graph.nodes] == ["Relu", "Neg"]

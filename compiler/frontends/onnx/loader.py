@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
+import onnx.checker
+import onnx.external_data_helper
+import onnx.inliner
 
 from compiler.errors import ModelError, UnsupportedError
 

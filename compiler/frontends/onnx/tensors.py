@@ -1,16 +1,18 @@
 """ONNX element types, tensors and attributes as aotc dtypes, numpy arrays and Python values."""
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
 import onnx
-from onnx import TensorProto
+import onnx.helper
+from onnx import TensorProto, numpy_helper
 
 from compiler.errors import UnsupportedError
 from compiler.ir.dtypes import DType
 
-DTYPES: Mapping[int, DType] = {
+DTYPES: Mapping[int, DType] = MappingProxyType({
     TensorProto.FLOAT: DType.float32, TensorProto.DOUBLE: DType.float64,
     TensorProto.FLOAT16: DType.float16, TensorProto.BFLOAT16: DType.bfloat16,
     TensorProto.INT8: DType.int8, TensorProto.INT16: DType.int16,
@@ -18,7 +20,7 @@ DTYPES: Mapping[int, DType] = {
     TensorProto.UINT8: DType.uint8, TensorProto.UINT16: DType.uint16,
     TensorProto.UINT32: DType.uint32, TensorProto.UINT64: DType.uint64,
     TensorProto.BOOL: DType.bool,
-}
+})
 
 
 def elem_type_name(elem_type: int) -> str:
@@ -45,7 +47,7 @@ def to_array(tensor: TensorProto, what: str) -> np.ndarray:
     if tensor.data_location == TensorProto.EXTERNAL:
         raise UnsupportedError(f"{what} keeps its data in an external file that was not loaded; "
                                f"import the model from its path instead of a ModelProto")
-    array = onnx.numpy_helper.to_array(tensor)
+    array = numpy_helper.to_array(tensor)
     return np.array(array, dtype=dtype.to_numpy(), order="C")  # keeps 0-d arrays 0-d
 
 

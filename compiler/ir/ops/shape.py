@@ -208,8 +208,18 @@ def slice_ranges(shape: tuple[Dim, ...], attrs: SliceAttrs) -> list[tuple[int, i
             raise OpError("Slice along a symbolic axis is not supported")
         if step == 0:
             raise OpError("Slice: step 0")
-        ranges[axis] = slice(start, end, step).indices(size)
+        ranges[axis] = _clamp_slice(start, end, step, size)
     return ranges
+
+
+def _clamp_slice(start: int, end: int, step: int, size: int) -> tuple[int, int, int]:
+    # ONNX clamps a negative-step start to size-1 and its end to -1 ("through index 0");
+    # Python's slice.indices maps an out-of-range start to -1 instead, which differs.
+    start += size if start < 0 else 0
+    end += size if end < 0 else 0
+    if step > 0:
+        return min(max(start, 0), size), min(max(end, 0), size), step
+    return min(max(start, 0), size - 1), min(max(end, -1), size - 1), step
 
 
 def _slice_infer(types, values, attrs):

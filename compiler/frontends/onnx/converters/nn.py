@@ -62,8 +62,7 @@ def _conv(node: NodeView) -> Emit:
 def _pool(node: NodeView) -> Emit:
     kernel = node.ints_attr("kernel_shape")
     strides, pads, dilations = window_attrs(node, kernel)
-    if node.op_type == "MaxPool" and node.int_attr("storage_order", 0) != 0 and node.num_outputs > 1:
-        raise node.unsupported("storage_order=1 (column-major Indices) is not supported")
+    # MaxPool's storage_order affects only its Indices output, which aotc does not compute.
     attrs = PoolAttrs(kernel, strides, pads, dilations, ceil_mode=bool(node.int_attr("ceil_mode", 0)),
                       count_include_pad=bool(node.int_attr("count_include_pad", 0)))
     return Emit(node.op_type, attrs, inputs=(0,))
