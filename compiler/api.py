@@ -55,8 +55,11 @@ def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inpu
     options = options or default_options()
     resolved = resolve_target(target)
     on_step("import")
-    graph, model_sha, name, model_path = _import(model, example_inputs)
-    compiled = compile_graph(graph, resolved, options, on_step)
+    try:
+        graph, model_sha, name, model_path = _import(model, example_inputs)
+        compiled = compile_graph(graph, resolved, options, on_step)
+    except UnsupportedError as error:
+        raise UnsupportedError(f"{error} (compiling for target {resolved.name})") from None
     files = artifact_files(compiled, print_graph(compiled.graph))
     checksums = {n: sha256_bytes(data) for n, data in files.items()}
     manifest = build_manifest(compiled, model_sha, name, model_path, options.manifest_fields(), checksums)

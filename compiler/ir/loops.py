@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Union
 
+from compiler.ir.contraction import Contraction
 from compiler.ir.dtypes import DType
 from compiler.ir.types import SymSize
 
@@ -176,6 +177,9 @@ class Buffer:
     size: SymSize               # elements
     scope: Scope = Scope.GLOBAL
     writable: bool = False
+    # On-chip (FPGA) or shared buffers: split into this many banks so that many elements can
+    # be read per cycle (HLS ARRAY_PARTITION cyclic factor; GPU bank padding). 1 = unpartitioned.
+    partition: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +202,9 @@ class Kernel:
     ops: tuple[str, ...] = ()           # the graph ops it implements, for inspect
     nodes: tuple[str, ...] = ()         # the graph nodes it implements
     cost: KernelCost = field(default_factory=lambda: KernelCost(0, 0))
+    # Set for GEMM-shaped kernels: backends with a contraction template print that instead of
+    # `body`, which stays as the portable loop-nest definition.
+    contraction: "Contraction | None" = None
 
     @property
     def inputs(self) -> tuple[Buffer, ...]:

@@ -104,11 +104,13 @@ def assert_matches(ours: np.ndarray, theirs: np.ndarray, what: str, rtol: float 
 
 def compare_with_onnxruntime(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray],
                              rtol: float = 1e-5):
-    """Import `model`, interpret it on `feeds`, check every output against onnxruntime."""
+    """Import and verify `model`, interpret it on `feeds`, check every output against onnxruntime."""
     from compiler.frontends.onnx import import_onnx
     from compiler.ir.interpreter import interpret
+    from compiler.ir.verifier import verify
 
     graph = import_onnx(model)
+    verify(graph)
     ours = interpret(graph, feeds)
     theirs = run_onnxruntime(model, feeds)
     assert len(graph.outputs) == len(theirs)

@@ -65,6 +65,13 @@ def test_missing_external_data(tmp_path) -> None:
     raises_one_line(ModelError, tmp_path / "model.onnx", "model.onnx: cannot load external weight data")
 
 
+def test_model_proto_without_its_external_data(tmp_path) -> None:
+    onnx.save(small_model(), tmp_path / "model.onnx", save_as_external_data=True, location="w.bin",
+              size_threshold=0)
+    proto = onnx.load(tmp_path / "model.onnx", load_external_data=False)
+    raises_one_line(UnsupportedError, proto, "tensor 'w' keeps its data in an external file")
+
+
 def test_unsupported_op_names_op_and_node(tmp_path) -> None:
     nodes = [oh.make_node("Relu", ["boxes"], ["b"]),
              oh.make_node("NonMaxSuppression", ["b", "scores"], ["selected"], name="nms_1"),
@@ -74,8 +81,8 @@ def test_unsupported_op_names_op_and_node(tmp_path) -> None:
     path = tmp_path / "model.onnx"
     onnx.save(model, path)
     message = raises_one_line(UnsupportedError, path, "op NonMaxSuppression")
-    assert message == (f"{path}: op NonMaxSuppression (node 'nms_1') is not supported by aotc "
-                       f"(target-independent frontend); see `aotc targets --ops`; also unsupported: TopK")
+    assert message == (f"{path}: op NonMaxSuppression (node 'nms_1') is not supported by aotc; "
+                       f"see `aotc targets --ops`; also unsupported: TopK")
 
 
 def test_other_domain_is_named() -> None:
@@ -183,3 +190,9 @@ def test_declared_dtype_disagreeing_is_a_model_error() -> None:
 def test_wrong_argument_type() -> None:
     with pytest.raises(TypeError, match="path or an onnx.ModelProto"):
         import_onnx(42)  # type: ignore[arg-type]
+
+
+def test_same_pooling_that_would_crop_is_unsupported() -> None:
+    model = make_model([oh.make_node("MaxPool", ["x"], ["y"], kernel_shape=[1, 1], strides=[3, 1],
+                                     auto_pad="SAME_UPPER", name="pool")], {"x": (F32, (1, 1, 3, 3))}, ["y"])
+    raises_one_line(UnsupportedError, model, r"op MaxPool \(node 'pool'\): auto_pad SAME_UPPER with a window")

@@ -50,6 +50,11 @@ CASES = [
                                                 "axes": ints(-1, 1), "steps": ints(1, -1)}),
     Case("Slice-steps", "Slice", X, consts={"starts": ints(0, 3), "ends": ints(BIG, 0),
                                              "axes": ints(1, 2), "steps": ints(2, -2)}),
+    # ONNX clamps a negative-step start below 0 to 0 (Python's slice.indices would give -1).
+    Case("Slice-negative-step-clamps", "Slice", X, consts={"starts": ints(-7, 5), "ends": ints(-7, -9),
+                                                            "axes": ints(0, 1), "steps": ints(-1, -2)}),
+    Case("Slice-negative-step-empty", "Slice", X, consts={"starts": ints(-6), "ends": ints(-3),
+                                                           "axes": ints(2), "steps": ints(-3)}),
     Case("Gather-axis0", "Gather", {"x": (F32, (5, 3))}, consts={"i": ints(4, 0, -1, 2)}),
     Case("Gather-axis1-2d", "Gather", X, consts={"i": np.array([[0, 2], [-1, 1]], I64)}, attrs={"axis": 1}),
     Case("Gather-scalar-index", "Gather", X, consts={"i": np.array(-2, I64)}, attrs={"axis": -1}),

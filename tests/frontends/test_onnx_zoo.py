@@ -3,8 +3,6 @@ interpreted graph matches onnxruntime. Marker: `zoo` (the models are ~600 MB on 
 from __future__ import annotations
 
 import collections
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,25 +10,14 @@ import pytest
 from compiler.frontends.onnx import import_onnx
 from compiler.ir.interpreter import interpret
 from compiler.ir.ops import OPS
+from compiler.ir.verifier import verify
 from onnx_testlib import assert_matches, run_onnxruntime
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS = ("mlp", "resnet18", "resnet50", "mobilenet_v2", "bert", "gpt2")
 EXPORTERS = ("torchscript", "dynamo")
 INTERPRETED = ("mlp", "resnet18", "mobilenet_v2", "bert", "gpt2")   # resnet50: import only (slow)
 
 pytestmark = pytest.mark.zoo
-
-
-def zoo_path(name: str, exporter: str) -> Path:
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
-    from examples import zoo
-
-    path = zoo.default_cache_dir() / f"{name}.{exporter}.onnx"
-    if not path.exists():
-        pytest.importorskip("torch", reason=f"{path} is not exported and torch is missing")
-    return zoo.export(name, exporter)
 
 
 def random_feeds(graph, seed: int) -> dict[str, np.ndarray]:
@@ -47,8 +34,9 @@ def random_feeds(graph, seed: int) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("exporter", EXPORTERS)
 @pytest.mark.parametrize("name", MODELS)
-def test_zoo_model_imports_to_known_ops(name: str, exporter: str) -> None:
+def test_zoo_model_imports_to_known_ops(name: str, exporter: str, zoo_path) -> None:
     graph = import_onnx(zoo_path(name, exporter))
+    verify(graph)
     histogram = collections.Counter(node.op for node in graph.nodes)
     assert set(histogram) <= set(OPS), histogram
     assert graph.nodes and graph.outputs == ("y",)
@@ -58,7 +46,7 @@ def test_zoo_model_imports_to_known_ops(name: str, exporter: str) -> None:
 
 @pytest.mark.parametrize("exporter", EXPORTERS)
 @pytest.mark.parametrize("name", INTERPRETED)
-def test_zoo_model_matches_onnxruntime(name: str, exporter: str) -> None:
+def test_zoo_model_matches_onnxruntime(name: str, exporter: str, zoo_path) -> None:
     path = zoo_path(name, exporter)
     graph = import_onnx(path)
     feeds = random_feeds(graph, seed=len(name))

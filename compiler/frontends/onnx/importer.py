@@ -19,7 +19,7 @@ from compiler.frontends.onnx.converters import CONVERTERS
 from compiler.frontends.onnx.loader import LoadedModel, load_model
 from compiler.frontends.onnx.names import Namer, sanitize
 from compiler.frontends.onnx.node import Alias, Emit, Fold, NodeView
-from compiler.frontends.onnx.tensors import DTYPES, attribute_values, to_array, to_dtype
+from compiler.frontends.onnx.tensors import DTYPES, attribute_values, frozen, to_array, to_dtype
 from compiler.ir.dtypes import DType
 from compiler.ir.graph import Graph, Node, Value, constant_type
 from compiler.ir.ops import OPS, NoAttrs, OpError
@@ -83,6 +83,7 @@ class _Importer:
         return name
 
     def _define_constant(self, onnx_name: str, array: np.ndarray, fallback: str = "v") -> None:
+        array = frozen(array)
         self.constants[self._define(onnx_name, constant_type(array), fallback)] = array
 
     def _lookup(self, onnx_name: str, what: str) -> str:
@@ -128,8 +129,8 @@ class _Importer:
             op, label = missing[0]
             others = sorted({o for o, _ in missing} - {op})
             also = f"; also unsupported: {', '.join(others)}" if others else ""
-            raise UnsupportedError(f"{self.source}: op {op} (node '{label}') is not supported by aotc "
-                                   f"(target-independent frontend); see `aotc targets --ops`{also}")
+            raise UnsupportedError(f"{self.source}: op {op} (node '{label}') is not supported by aotc; "
+                                   f"see `aotc targets --ops`{also}")
 
     def _convert(self, index: int, node: onnx.NodeProto) -> None:
         label = _label(node, index)
@@ -151,7 +152,7 @@ class _Importer:
         elif isinstance(result, Fold):
             self._check_unused_outputs(view, len(result.arrays))
             for output, array in zip(node.output, result.arrays):
-                self._define_constant(output, np.asarray(array), f"{label}_out")
+                self._define_constant(output, array, f"{label}_out")
         elif isinstance(result, Alias):
             if node.output[0] in self.graph_outputs:   # a graph output keeps its own name
                 self._emit(view, label, Emit("Identity", NoAttrs(), inputs=(result.input,)))

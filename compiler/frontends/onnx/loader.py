@@ -42,8 +42,12 @@ def max_opset() -> int:
 def load_model(model: "str | os.PathLike[str] | onnx.ModelProto") -> LoadedModel:
     if isinstance(model, onnx.ModelProto):
         source = f"model '{model.graph.name or 'unnamed'}'"
+        external = _external_tensors(model)
+        if external:
+            raise UnsupportedError(f"{source}: tensor '{external[0]}' keeps its data in an external file that "
+                                   f"was not loaded; import the model from its path instead")
         _check(model, source, None)
-        return _finish(model, source, None, model.graph.name or "model")
+        return _finish(model, source, model.graph.name or "model")
     if not isinstance(model, (str, os.PathLike)):
         raise TypeError(f"import_onnx takes a path or an onnx.ModelProto, not {type(model).__name__}")
     path = Path(os.fspath(model))
@@ -63,7 +67,13 @@ def load_model(model: "str | os.PathLike[str] | onnx.ModelProto") -> LoadedModel
     except Exception as error:
         raise ModelError(f"{source}: cannot load external weight data ({first_line(error)})") from None
     _check(proto, source, path)
-    return _finish(proto, source, path, path.stem)
+    return _finish(proto, source, path.stem)
+
+
+def _external_tensors(proto: onnx.ModelProto) -> list[str]:
+    tensors = [*proto.graph.initializer,
+               *(a.t for n in proto.graph.node for a in n.attribute if a.type == onnx.AttributeProto.TENSOR)]
+    return [t.name for t in tensors if t.data_location == onnx.TensorProto.EXTERNAL]
 
 
 def _check(proto: onnx.ModelProto, source: str, path: Path | None) -> None:
@@ -78,7 +88,7 @@ def _check(proto: onnx.ModelProto, source: str, path: Path | None) -> None:
         raise ModelError(f"{source}: fails the ONNX checker: {first_line(error)}") from None
 
 
-def _finish(proto: onnx.ModelProto, source: str, path: Path | None, stem: str) -> LoadedModel:
+def _finish(proto: onnx.ModelProto, source: str, stem: str) -> LoadedModel:
     opset = default_opset(proto, source)
     if proto.functions:
         # Model-local functions (the dynamo exporter's, custom ones) become plain nodes.

@@ -47,8 +47,16 @@ def to_array(tensor: TensorProto, what: str) -> np.ndarray:
     if tensor.data_location == TensorProto.EXTERNAL:
         raise UnsupportedError(f"{what} keeps its data in an external file that was not loaded; "
                                f"import the model from its path instead of a ModelProto")
-    array = numpy_helper.to_array(tensor)
-    return np.array(array, dtype=dtype.to_numpy(), order="C")  # keeps 0-d arrays 0-d
+    return frozen(numpy_helper.to_array(tensor).astype(dtype.to_numpy(), copy=False))
+
+
+def frozen(array: np.ndarray) -> np.ndarray:
+    """`array` C-contiguous and read-only, as graph constants are (copied only if it must be)."""
+    array = np.asarray(array)
+    if not array.flags.c_contiguous:
+        array = array.copy(order="C")
+    array.flags.writeable = False
+    return array
 
 
 def attribute_values(node: onnx.NodeProto, what: str) -> dict[str, object]:

@@ -21,8 +21,13 @@ def _spatial_sizes(node: NodeView, rank: int) -> tuple[int, ...]:
     return tuple(int(d) for d in sizes)
 
 
-def window_attrs(node: NodeView, kernel: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
-    """(strides, pads, dilations) with defaults filled and auto_pad resolved."""
+def window_attrs(node: NodeView, kernel: tuple[int, ...], pool: bool) -> tuple[tuple[int, ...], ...]:
+    """(strides, pads, dilations) with defaults filled and auto_pad resolved.
+
+    SAME pads make the output ceil(size / stride) long. Pooling follows onnxruntime and the ONNX
+    reference implementation there: its pads ignore dilations, and a window shorter than the
+    stride would need negative (cropping) pads, which aotc refuses rather than guess.
+    """
     rank = len(kernel)
     strides = node.ints_attr("strides", (1,) * rank)
     dilations = node.ints_attr("dilations", (1,) * rank)
@@ -37,7 +42,11 @@ def window_attrs(node: NodeView, kernel: tuple[int, ...]) -> tuple[tuple[int, ..
         begins, ends = [], []
         for size, k, s, d in zip(_spatial_sizes(node, rank), kernel, strides, dilations):
             out = -(-size // s)
-            total = max(0, (out - 1) * s + (k - 1) * d + 1 - size)
+            total = (out - 1) * s + (k - 1) * (1 if pool else d) + 1 - size
+            if total < 0 and pool:
+                raise node.unsupported(f"auto_pad {auto_pad} with a window ({k}) shorter than its "
+                                       f"stride ({s}) would crop the input; use explicit pads")
+            total = max(total, 0)
             small, large = total // 2, total - total // 2
             begins.append(small if auto_pad == "SAME_UPPER" else large)
             ends.append(large if auto_pad == "SAME_UPPER" else small)
@@ -55,13 +64,13 @@ def _conv(node: NodeView) -> Emit:
         kernel = weight.shape[2:]
         if not all(isinstance(d, int) for d in kernel):
             raise node.unsupported(f"the weight's kernel dimensions {weight.shape} are not static")
-    strides, pads, dilations = window_attrs(node, tuple(kernel))
+    strides, pads, dilations = window_attrs(node, tuple(kernel), pool=False)
     return Emit("Conv", ConvAttrs(tuple(kernel), strides, pads, dilations, node.int_attr("group", 1)))
 
 
 def _pool(node: NodeView) -> Emit:
     kernel = node.ints_attr("kernel_shape")
-    strides, pads, dilations = window_attrs(node, kernel)
+    strides, pads, dilations = window_attrs(node, kernel, pool=True)
     # MaxPool's storage_order affects only its Indices output, which aotc does not compute.
     attrs = PoolAttrs(kernel, strides, pads, dilations, ceil_mode=bool(node.int_attr("ceil_mode", 0)),
                       count_include_pad=bool(node.int_attr("count_include_pad", 0)))

@@ -1,0 +1,297 @@
+"""The CPU contraction template: packed, register-blocked GEMM with a prologue (packing that
+reads dense/transposed/broadcast operands or convolution windows) and an epilogue (scale,
+bias/residual adds, clamps) applied when the last K block is stored.
+
+Loop order (BLIS): jc (NC) -> pc (KC) -> pack B -> ic (MC) -> pack A -> jr (NR) -> ir (MR) ->
+microkernel. Threads split N (each thread its own NC blocks) or M. Every size is a config
+parameter; the microkernel is written with GCC vector extensions at the ISA's vector width,
+so one template serves AVX-512, AVX2 and SSE.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueClamp, Im2col
+from compiler.ir.config import KernelConfig
+
+
+@dataclass(frozen=True)
+class GemmParams:
+    mr: int
+    nr: int
+    mc: int
+    kc: int
+    nc: int
+    split_n: bool
+    vec: int                     # floats per vector register
+
+    @staticmethod
+    def from_config(config: KernelConfig, defaults: "GemmParams") -> "GemmParams":
+        return GemmParams(config.param("MR", defaults.mr), config.param("NR", defaults.nr),
+                          config.param("MC", defaults.mc), config.param("KC", defaults.kc),
+                          config.param("NC", defaults.nc), bool(config.param("SPLIT_N", int(defaults.split_n))),
+                          defaults.vec)
+
+    def check(self) -> None:
+        if self.nr % self.vec or self.mc % self.mr or self.nc % self.nr or min(self.mr, self.kc) < 1:
+            raise ValueError(f"inconsistent GEMM parameters {self}: NR must be a multiple of the vector "
+                             f"width {self.vec}, MC of MR and NC of NR")
+
+
+def _cf(value: float) -> str:
+    if value == float("inf"):
+        return "INFINITY"
+    if value == float("-inf"):
+        return "(-INFINITY)"
+    return f"{float(value)!r}f"
+
+
+def _dense_index(op: Dense, g_outer: str, g_inner: str, row: str, col: str) -> str:
+    parts = []
+    if op.batch_stride:
+        parts.append(f"{g_outer} * {op.batch_stride}")
+    if op.group_stride:
+        parts.append(f"{g_inner} * {op.group_stride}")
+    parts.append(f"({row}) * {op.row_stride}")
+    parts.append(f"({col}) * {op.col_stride}")
+    return " + ".join(parts)
+
+
+def packed_panel_count(rows: int, r: int) -> int:
+    return -(-rows // r)
+
+
+class GemmPrinter:
+    """Prints one contraction kernel: its pack routines, microkernel, store and driver."""
+
+    def __init__(self, name: str, spec: Contraction, params: GemmParams, signature: str):
+        params.check()
+        self.name, self.spec, self.p, self.signature = name, spec, params, signature
+
+    # --------------------------------------------------------------- operand access
+    def _a_value(self, row: str, col: str) -> str:
+        a = self.spec.a
+        assert isinstance(a, Dense)
+        return f"{a.param}[{_dense_index(a, 'gb', 'gg', row, col)}]"
+
+    def _pack_a(self) -> str:
+        """A block [mc x kc] -> panels [mc/MR][kc][MR], rows past M zero."""
+        mr = self.p.mr
+        return f"""\
+static void {self.name}_pack_a(const float* restrict {self.spec.a.param}, int64_t gb, int64_t gg, int64_t m0, int64_t mc, int64_t k0, int64_t kc, float* restrict dst) {{
+    for (int64_t ip = 0; ip < mc; ip += {mr}) {{
+        float* restrict panel = dst + (ip / {mr}) * kc * {mr};
+        const int64_t rows = mc - ip < {mr} ? mc - ip : {mr};
+        for (int64_t p = 0; p < kc; ++p) {{
+            for (int64_t i = 0; i < rows; ++i) panel[p * {mr} + i] = {self._a_value(f"m0 + ip + i", "k0 + p")};
+            for (int64_t i = rows; i < {mr}; ++i) panel[p * {mr} + i] = 0.0f;
+        }}
+    }}
+}}
+"""
+
+    def _pack_b(self) -> str:
+        """B block [kc x nc] -> panels [nc/NR][kc][NR], columns past N zero."""
+        nr, b = self.p.nr, self.spec.b
+        head = (f"static void {self.name}_pack_b(const float* restrict {b.param}, int64_t gb, int64_t gg, "
+                f"int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* restrict dst) {{")
+        if isinstance(b, Dense):
+            value = f"{b.param}[{_dense_index(b, 'gb', 'gg', 'k0 + p', 'n0 + jp + j')}]"
+            return f"""\
+{head}
+    for (int64_t jp = 0; jp < nc; jp += {nr}) {{
+        float* restrict panel = dst + (jp / {nr}) * kc * {nr};
+        const int64_t cols = nc - jp < {nr} ? nc - jp : {nr};
+        for (int64_t p = 0; p < kc; ++p) {{
+            for (int64_t j = 0; j < cols; ++j) panel[p * {nr} + j] = {value};
+            for (int64_t j = cols; j < {nr}; ++j) panel[p * {nr} + j] = 0.0f;
+        }}
+    }}
+}}
+"""
+        assert isinstance(b, Im2col)
+        kh, kw = b.kernel
+        sh, sw = b.stride
+        ph, pw = b.pad
+        dh, dw = b.dilation
+        return f"""\
+{head}
+    const float* restrict image = {b.param} + gb * {b.image_stride} + gg * {b.channel_offset_per_group * b.height * b.width};
+    for (int64_t jp = 0; jp < nc; jp += {nr}) {{
+        float* restrict panel = dst + (jp / {nr}) * kc * {nr};
+        const int64_t cols = nc - jp < {nr} ? nc - jp : {nr};
+        for (int64_t p = 0; p < kc; ++p) {{
+            const int64_t k = k0 + p;
+            const int64_t ci = k / {kh * kw}, ky = (k / {kw}) % {kh}, kx = k % {kw};
+            const float* restrict plane = image + ci * {b.height * b.width};
+            int64_t n = n0 + jp;
+            int64_t oy = n / {b.out_width}, ox = n % {b.out_width};
+            for (int64_t j = 0; j < cols; ++j) {{
+                const int64_t iy = oy * {sh} - {ph} + ky * {dh}, ix = ox * {sw} - {pw} + kx * {dw};
+                panel[p * {nr} + j] = (iy >= 0 && iy < {b.height} && ix >= 0 && ix < {b.width}) ? plane[iy * {b.width} + ix] : 0.0f;
+                if (++ox == {b.out_width}) {{ ox = 0; ++oy; }}
+            }}
+            for (int64_t j = cols; j < {nr}; ++j) panel[p * {nr} + j] = 0.0f;
+        }}
+    }}
+}}
+"""
+
+    def _microkernel(self) -> str:
+        mr, nr, vec = self.p.mr, self.p.nr, self.p.vec
+        nv = nr // vec
+        acc_init = "\n".join(f"    aotc_vf acc{i}_{v} = {{0}};" for i in range(mr) for v in range(nv))
+        loads = "\n".join(f"        const aotc_vf b{v} = *(const aotc_vf*)(b + p * {nr} + {v * vec});" for v in range(nv))
+        fmas = "\n".join(f"        {{ const float a_i = a[p * {mr} + {i}]; "
+                         + " ".join(f"acc{i}_{v} += a_i * b{v};" for v in range(nv)) + " }"
+                         for i in range(mr))
+        stores = "\n".join(f"    *(aotc_vf*)(tile + {i * nr + v * vec}) = acc{i}_{v};" for i in range(mr) for v in range(nv))
+        return f"""\
+static inline void {self.name}_ukr(int64_t kc, const float* restrict a, const float* restrict b, float* restrict tile) {{
+{acc_init}
+    for (int64_t p = 0; p < kc; ++p) {{
+{loads}
+{fmas}
+    }}
+{stores}
+}}
+"""
+
+    def _store(self) -> str:
+        """Merge an MR x NR tile into C; on the last K block apply alpha and the epilogue."""
+        spec, nr = self.spec, self.p.nr
+        out = spec.out_param
+        row = f"{out} + gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + (m0 + i) * {spec.out_row_stride} + n0"
+        extra_params = "".join(f", const float* restrict {op.param}" for op in spec.epilogue if isinstance(op, EpilogueAdd))
+        epilogue = []
+        if spec.alpha != 1.0:
+            epilogue.append(f"v *= {_cf(spec.alpha)};")
+        for op in spec.epilogue:
+            if isinstance(op, EpilogueAdd):
+                index = " + ".join(filter(None, [f"gb * {op.batch_stride}" if op.batch_stride else "",
+                                                 f"(m0 + i) * {op.row_stride}" if op.row_stride else "",
+                                                 f"(n0 + j) * {op.col_stride}" if op.col_stride else ""])) or "0"
+                scale = "" if op.scale == 1.0 else f"{_cf(op.scale)} * "
+                epilogue.append(f"v += {scale}{op.param}[{index}];")
+            elif isinstance(op, EpilogueClamp):
+                if op.low != float("-inf"):
+                    epilogue.append(f"v = v < {_cf(op.low)} ? {_cf(op.low)} : v;")
+                if op.high != float("inf"):
+                    epilogue.append(f"v = v > {_cf(op.high)} ? {_cf(op.high)} : v;")
+        body = " ".join(epilogue)
+        return f"""\
+static inline void {self.name}_store(const float* restrict tile, float* restrict {out}{extra_params}, int64_t gb, int64_t gg, int64_t m0, int64_t n0, int64_t rows, int64_t cols, int first, int last) {{
+    for (int64_t i = 0; i < rows; ++i) {{
+        float* restrict c = {row};
+        const float* restrict t = tile + i * {nr};
+        if (first && last) {{
+            #pragma omp simd
+            for (int64_t j = 0; j < cols; ++j) {{ float v = t[j]; {body} c[j] = v; }}
+        }} else if (first) {{
+            #pragma omp simd
+            for (int64_t j = 0; j < cols; ++j) c[j] = t[j];
+        }} else if (last) {{
+            #pragma omp simd
+            for (int64_t j = 0; j < cols; ++j) {{ float v = c[j] + t[j]; {body} c[j] = v; }}
+        }} else {{
+            #pragma omp simd
+            for (int64_t j = 0; j < cols; ++j) c[j] += t[j];
+        }}
+    }}
+}}
+"""
+
+    def _driver(self) -> str:
+        spec, p = self.spec, self.p
+        a_packed = isinstance(spec.a, Dense) and spec.a.constant
+        b_packed = isinstance(spec.b, Dense) and spec.b.constant
+        m_panels = packed_panel_count(spec.m, p.mr)
+        n_panels = packed_panel_count(spec.n, p.nr)
+        extra_args = "".join(f", {op.param}" for op in spec.epilogue if isinstance(op, EpilogueAdd))
+        out = spec.out_param
+        if a_packed:
+            get_a = (f"const float* restrict ap = {spec.a.param} + ((gg * {m_panels} + ic / {p.mr}) * {spec.k} + pc) * {p.mr};\n"
+                     f"                const int64_t a_panel_stride = {spec.k * p.mr};")
+        else:
+            get_a = (f"{self.name}_pack_a({spec.a.param}, gb, gg, ic, mc, pc, kc, abuf);\n"
+                     f"                const float* restrict ap = abuf;\n"
+                     f"                const int64_t a_panel_stride = kc * {p.mr};")
+        if b_packed:
+            get_b = (f"const float* restrict bp = {spec.b.param} + ((gg * {n_panels} + jc / {p.nr}) * {spec.k} + pc) * {p.nr};\n"
+                     f"            const int64_t b_panel_stride = {spec.k * p.nr};")
+        else:
+            get_b = (f"{self.name}_pack_b({spec.b.param}, gb, gg, pc, kc, jc, nc, bbuf);\n"
+                     f"            const float* restrict bp = bbuf;\n"
+                     f"            const int64_t b_panel_stride = kc * {p.nr};")
+        split = "n" if p.split_n else "m"
+        return f"""\
+{self.signature} {{
+    #pragma omp parallel num_threads(nthreads)
+    {{
+        const int64_t tid = omp_get_thread_num(), nt = omp_get_num_threads();
+        float* abuf = {"NULL" if a_packed else f"aligned_alloc(64, sizeof(float) * {p.mc * p.kc})"};
+        float* bbuf = {"NULL" if b_packed else f"aligned_alloc(64, sizeof(float) * {p.kc * p.nc})"};
+        float tile[{p.mr * p.nr}] __attribute__((aligned(64)));
+        /* This thread's share of the {split} panels. */
+        const int64_t panels = {n_panels if p.split_n else m_panels};
+        const int64_t lo = panels * tid / nt, hi = panels * (tid + 1) / nt;
+        const int64_t n_lo = {f"lo * {p.nr}" if p.split_n else "0"}, n_hi = {f"hi * {p.nr} < {spec.n} ? hi * {p.nr} : {spec.n}" if p.split_n else spec.n};
+        const int64_t m_lo = {"0" if p.split_n else f"lo * {p.mr}"}, m_hi = {spec.m if p.split_n else f"hi * {p.mr} < {spec.m} ? hi * {p.mr} : {spec.m}"};
+        for (int64_t g = 0; g < {spec.batch * spec.groups}; ++g) {{
+        const int64_t gb = g / {spec.groups}, gg = g % {spec.groups};
+        for (int64_t jc = n_lo; jc < n_hi; jc += {p.nc}) {{
+          const int64_t nc = n_hi - jc < {p.nc} ? n_hi - jc : {p.nc};
+          for (int64_t pc = 0; pc < {spec.k}; pc += {p.kc}) {{
+            const int64_t kc = {spec.k} - pc < {p.kc} ? {spec.k} - pc : {p.kc};
+            {get_b}
+            for (int64_t ic = m_lo; ic < m_hi; ic += {p.mc}) {{
+                const int64_t mc = m_hi - ic < {p.mc} ? m_hi - ic : {p.mc};
+                {get_a}
+                for (int64_t jr = 0; jr < nc; jr += {p.nr}) {{
+                    for (int64_t ir = 0; ir < mc; ir += {p.mr}) {{
+                        {self.name}_ukr(kc, ap + (ir / {p.mr}) * a_panel_stride, bp + (jr / {p.nr}) * b_panel_stride, tile);
+                        {self.name}_store(tile, {out}{extra_args}, gb, gg, ic + ir, jc + jr,
+                                          mc - ir < {p.mr} ? mc - ir : {p.mr}, nc - jr < {p.nr} ? nc - jr : {p.nr},
+                                          pc == 0, pc + kc == {spec.k});
+                    }}
+                }}
+            }}
+          }}
+        }}
+        }}
+        free(abuf);
+        free(bbuf);
+    }}
+}}
+"""
+
+    def render(self) -> str:
+        parts = [f"/* contraction {self.name}: g={self.spec.batch}x{self.spec.groups} m={self.spec.m} "
+                 f"n={self.spec.n} k={self.spec.k}; MR={self.p.mr} NR={self.p.nr} MC={self.p.mc} "
+                 f"KC={self.p.kc} NC={self.p.nc} split={'n' if self.p.split_n else 'm'} */"]
+        if not (isinstance(self.spec.a, Dense) and self.spec.a.constant):
+            parts.append(self._pack_a())
+        if not (isinstance(self.spec.b, Dense) and self.spec.b.constant):
+            parts.append(self._pack_b())
+        parts += [self._microkernel(), self._store(), self._driver()]
+        return "\n".join(parts)
+
+
+def pack_a_panels(matrix_groups, mr: int):
+    """Constant A [G][M][K] -> [G][ceil(M/MR)][K][MR] (rows past M zero)."""
+    import numpy as np
+    g, m, k = matrix_groups.shape
+    panels = packed_panel_count(m, mr)
+    padded = np.zeros((g, panels * mr, k), np.float32)
+    padded[:, :m, :] = matrix_groups
+    return np.ascontiguousarray(padded.reshape(g, panels, mr, k).transpose(0, 1, 3, 2))
+
+
+def pack_b_panels(matrix_groups, nr: int):
+    """Constant B [G][K][N] -> [G][ceil(N/NR)][K][NR] (columns past N zero)."""
+    import numpy as np
+    g, k, n = matrix_groups.shape
+    panels = packed_panel_count(n, nr)
+    padded = np.zeros((g, k, panels * nr), np.float32)
+    padded[:, :, :n] = matrix_groups
+    return np.ascontiguousarray(padded.reshape(g, k, panels, nr).transpose(0, 2, 1, 3))
