@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Mapping, Protocol
 
+import numpy as np
+
 from compiler.errors import BuildError
 from compiler.ir.config import ConfigSpace, KernelConfig
 from compiler.ir.loops import Kernel
@@ -25,6 +27,8 @@ class LoweredModel:
     memory: MemoryPlan
     weights: WeightsLayout
     configs: Mapping[str, KernelConfig]
+    constants: Mapping[str, "np.ndarray"]   # what weights.bin holds (packed where kernels want it)
+    output_names: tuple[str, ...]           # the model's own output names (graph passes may rename values)
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,12 @@ class Backend(Protocol):
     def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace: ...
 
     def default_config(self, kernel: Kernel, target: Target) -> KernelConfig: ...
+
+    def prepare(self, program: Program, configs: Mapping[str, KernelConfig],
+                target: Target) -> tuple[Program, Mapping[str, np.ndarray]]:
+        """Re-lay out constants for the kernels that read them (packing); returns the program
+        with calls pointing at the packed constants, and the constants weights.bin holds."""
+        ...
 
     def lower(self, model: LoweredModel, target: Target) -> Source: ...
 

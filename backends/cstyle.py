@@ -35,6 +35,12 @@ class CStylePrinter:
         "recip": ("(1.0f / ({0}))", "(1.0 / ({0}))"),
         "pow": ("powf({0}, {1})", "pow({0}, {1})"), "mod": ("fmodf({0}, {1})", "fmod({0}, {1})"),
         "isnan": ("isnan({0})", "isnan({0})"),
+        # NaN propagates (as numpy and onnxruntime do): the generic ternaries would drop a NaN
+        # on one side, and fmaxf/fminf drop it on both.
+        "max": ("((({0}) > ({1}) || isnan({0})) ? ({0}) : ({1}))",) * 2,
+        "min": ("((({0}) < ({1}) || isnan({0})) ? ({0}) : ({1}))",) * 2,
+        "sign": ("((({0}) > 0) ? 1.0f : ((({0}) < 0) ? -1.0f : ({0})))",
+                 "((({0}) > 0) ? 1.0 : ((({0}) < 0) ? -1.0 : ({0})))"),
     }
     generic_functions = {
         "neg": "(-({0}))", "not": "(!({0}))", "abs": "(({0}) < 0 ? -({0}) : ({0}))",
@@ -67,6 +73,8 @@ class CStylePrinter:
                 text += ".0"
             return f"{text}{suffix}" if value >= 0 else f"({text}{suffix})"
         value = int(c.value)
+        if c.dtype is DType.int64 and value == -2 ** 63:
+            return "INT64_MIN"  # INT64_C(-9223372036854775808) negates a too-large constant
         if c.dtype in (DType.int64,) and not -2 ** 31 < value < 2 ** 31:
             return f"INT64_C({value})"
         if c.dtype is DType.uint64 or c.dtype is DType.uint32:

@@ -51,7 +51,7 @@ def _type_json(name: str, ttype: TensorType) -> dict:
 def weights_blob(compiled) -> bytes:
     blob = bytearray(compiled.weights.total)
     for name, offset in compiled.weights.offsets.items():
-        array = np.ascontiguousarray(compiled.graph.constants[name])
+        array = np.ascontiguousarray(compiled.constants[name])
         blob[offset:offset + array.nbytes] = array.tobytes()
     return bytes(blob)
 
@@ -72,7 +72,8 @@ def build_manifest(compiled, model_sha256: str, model_name: str, model_path: str
         "options": dict(options),
         "pipeline": list(compiled.pipeline),
         "signature": {"inputs": [_type_json(v.name, v.type) for v in graph.inputs],
-                      "outputs": [_type_json(v.name, v.type) for v in graph.output_values()]},
+                      "outputs": [_type_json(name, v.type)
+                                  for name, v in zip(compiled.output_names, graph.output_values())]},
         "kernels": [{"name": name, "ops": list(k.ops), "nodes": list(k.nodes),
                      "config": compiled.configs[name].to_json(),
                      "tuning_key": {"hash": kernel_hash(k), "backend": target.kind,
@@ -91,8 +92,8 @@ def build_manifest(compiled, model_sha256: str, model_name: str, model_path: str
                                for name, p in sorted(memory.placements.items())},
             },
             "weights": {name: {"offset": off, "bytes": compiled.weights.sizes[name],
-                               "dtype": DType.from_numpy(graph.constants[name].dtype).value,
-                               "shape": list(graph.constants[name].shape)}
+                               "dtype": DType.from_numpy(compiled.constants[name].dtype).value,
+                               "shape": list(compiled.constants[name].shape)}
                         for name, off in sorted(compiled.weights.offsets.items())},
         },
         "files": dict(sorted(files.items())),

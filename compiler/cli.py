@@ -25,8 +25,9 @@ def _progress(enabled: bool):
 
 
 def cmd_compile(args) -> int:
+    from dataclasses import replace
     from compiler.api import compile_to_directory, default_options
-    options = default_options()
+    options = replace(default_options(), profile=args.profile)
     out = compile_to_directory(args.model, args.target, Path(args.output), options=options,
                                on_step=_progress(not args.quiet))
     print(f"wrote {out}")
@@ -55,6 +56,8 @@ def cmd_run(args) -> int:
     artifact = Artifact(args.artifact, threads=args.threads)
     inputs = _load_inputs(args.input, artifact.input_names)
     outputs = artifact.run(**inputs)
+    if args.profile:
+        _print_profile(artifact, inputs, args.profile)
     if args.output_dir:
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -67,6 +70,23 @@ def cmd_run(args) -> int:
             preview = np.array2string(flat[:8], precision=5, separator=", ")
             print(f"{name}: {value.dtype}{list(value.shape)} {preview}{' ...' if flat.size > 8 else ''}")
     return 0
+
+
+def _print_profile(artifact, inputs, repeats: int) -> None:
+    if not artifact.manifest["options"].get("profile"):
+        raise InputError(f"{artifact.directory} was not compiled with --profile")
+    before = artifact.profile()
+    for _ in range(repeats):
+        artifact.run(**inputs)
+    rows: dict[str, list] = {}
+    for old, new in zip(before, artifact.profile()):
+        row = rows.setdefault(new["kernel"], [0.0, 0])
+        row[0] += (new["seconds"] - old["seconds"]) / repeats
+        row[1] += 1
+    total = sum(r[0] for r in rows.values())
+    print(f"per run, {repeats} runs: {total * 1e3:.3f} ms in kernels")
+    for name, (seconds, calls) in sorted(rows.items(), key=lambda kv: -kv[1][0])[:25]:
+        print(f"  {seconds * 1e3:8.3f} ms {100 * seconds / total:5.1f}%  {calls:3d} call(s)  {name}")
 
 
 def cmd_inspect(args) -> int:
@@ -149,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default="cpu", help="cpu (this host), cpu:<isa>; see `aotc targets`")
     p.add_argument("-o", "--output", required=True, help="artifact directory to write")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--profile", action="store_true", help="time every kernel call (see `aotc run --profile`)")
     p.set_defaults(fn=cmd_compile)
 
     p = sub.add_parser("run", help="run an artifact on .npy inputs")
@@ -156,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy")
     p.add_argument("--output-dir", help="save each output as NAME.npy here")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="run N more times and print time per kernel (artifact compiled with --profile)")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("inspect", help="kernels, memory plan and estimates of an artifact")

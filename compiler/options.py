@@ -11,7 +11,9 @@ class CompileOptions:
     build_cache: Path | None = None
     # Tuning database to take the best config per kernel from; None: default configs only.
     tuning_db: Path | None = None
+    # Time every kernel call inside the library (aotc run --profile reads the totals).
+    profile: bool = False
 
     def manifest_fields(self) -> dict:
         """What of these options can change the artifact (caches cannot)."""
-        return {"tuning_db": bool(self.tuning_db)}
+        return {"tuning_db": bool(self.tuning_db), "profile": self.profile}

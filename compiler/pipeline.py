@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+import numpy as np
+
 from compiler.errors import TargetError
 from compiler.ir.config import KernelConfig
 from compiler.ir.graph import Graph
@@ -19,17 +21,18 @@ from passes.eliminate_dead_code import EliminateDeadCode
 from passes.lower import Lower
 from passes.materialize_outputs import MaterializeOutputs
 from passes.plan_memory import PlanMemory, layout_weights
+from passes.simplify import Simplify
 from passes.tile import Tile
 
 GRAPH_PASSES = {
-    "cpu": (EliminateDeadCode(), MaterializeOutputs()),
+    "cpu": (Simplify(), EliminateDeadCode(), MaterializeOutputs()),
 }
 
 
 def backend_for(target: Target, options: CompileOptions):
     if target.kind == "cpu":
         from backends.cpu import CpuBackend
-        return CpuBackend(cache_dir=options.build_cache)
+        return CpuBackend(cache_dir=options.build_cache, profile=options.profile)
     raise TargetError(f"target {target.name} has no backend in this version of aotc yet "
                       f"(available: cpu, cpu:<isa>; see `aotc targets`)")
 
@@ -42,6 +45,8 @@ class Compiled:
     memory: MemoryPlan
     weights: WeightsLayout
     configs: Mapping[str, KernelConfig]
+    constants: Mapping[str, np.ndarray]   # weights.bin's contents, by name
+    output_names: tuple[str, ...]         # the model's output names, in order
     source: Source
     binary: Binary
     pipeline: tuple[str, ...]
@@ -54,6 +59,7 @@ def pass_name(p) -> str:
 def compile_graph(graph: Graph, target: Target, options: CompileOptions,
                   on_step: Callable[[str], None] = lambda step: None) -> Compiled:
     backend = backend_for(target, options)
+    output_names = graph.outputs   # what the user calls them, whatever the passes rename
     names = []
     for graph_pass in GRAPH_PASSES[target.kind]:
         on_step(pass_name(graph_pass))
@@ -66,11 +72,14 @@ def compile_graph(graph: Graph, target: Target, options: CompileOptions,
     program = Tile(configs)(program)
     on_step("PlanMemory")
     memory = PlanMemory(target.memory_alignment)(program)
-    weights = layout_weights(graph, target.memory_alignment)
-    names += ["Lower", "Tile", "PlanMemory", "LayoutWeights"]
-    lowered = LoweredModel(program, memory, weights, configs)
+    on_step(f"{backend.name}.prepare")
+    program, constants = backend.prepare(program, configs, target)
+    weights = layout_weights(constants, target.memory_alignment)
+    names += ["Lower", "Tile", "PlanMemory", f"{backend.name}.prepare", "LayoutWeights"]
+    lowered = LoweredModel(program, memory, weights, configs, constants, output_names)
     on_step(f"{backend.name}.lower")
     source = backend.lower(lowered, target)
     on_step(f"{backend.name}.build")
     binary = backend.build(source, target)
-    return Compiled(target, graph, program, memory, weights, configs, source, binary, tuple(names))
+    return Compiled(target, graph, program, memory, weights, configs, constants, output_names, source, binary,
+                    tuple(names))

@@ -49,13 +49,23 @@ class Artifact:
     def set_threads(self, threads: int) -> None:
         self._model.set_threads(threads)
 
+    def profile(self) -> list[dict]:
+        """Per kernel call: kernel, nodes and seconds spent since load (compile with
+        profiling, `aotc compile --profile`, or the times are zero)."""
+        seconds = self._model.profile()
+        calls = self.manifest["plan"]["calls"]
+        return [{"kernel": c["kernel"], "nodes": c["nodes"], "seconds": t} for c, t in zip(calls, seconds)]
+
     def run(self, *args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
-        """Outputs by name."""
-        arrays = check_inputs(self.inputs, args, kwargs)
-        return dict(zip(self.output_names, self._model.run(arrays)))
+        """Outputs by name (a model listing one output name twice gets one entry)."""
+        return dict(zip(self.output_names, self.run_list(*args, **kwargs)))
+
+    def run_list(self, *args: Any, **kwargs: Any) -> list[np.ndarray]:
+        """Outputs in signature order."""
+        return self._model.run(check_inputs(self.inputs, args, kwargs))
 
     def __call__(self, *args: Any, **kwargs: Any):
-        outputs = list(self.run(*args, **kwargs).values())
+        outputs = self.run_list(*args, **kwargs)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def save(self, directory: str | os.PathLike) -> Path:

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.ir.graph import Graph
+from typing import Mapping
+
+import numpy as np
+
 from compiler.ir.program import MemoryPlan, Placement, Program, WeightsLayout
 
 
@@ -97,12 +100,12 @@ def plan_memory(program: Program, alignment: int = 64) -> MemoryPlan:
     return MemoryPlan(placements, sizes, bounds, no_reuse, alignment, "greedy-by-size")
 
 
-def layout_weights(graph: Graph, alignment: int = 64) -> WeightsLayout:
+def layout_weights(constants: Mapping[str, np.ndarray], alignment: int = 64) -> WeightsLayout:
     """Constants in name order, each aligned, in one blob (weights.bin)."""
     offsets, sizes, cursor = {}, {}, 0
-    for name in sorted(graph.constants):
+    for name in sorted(constants):
         cursor = align(cursor, alignment)
         offsets[name] = cursor
-        sizes[name] = graph.constants[name].nbytes
+        sizes[name] = constants[name].nbytes
         cursor += sizes[name]
     return WeightsLayout(offsets, sizes, align(cursor, alignment), alignment)

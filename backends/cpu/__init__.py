@@ -1,13 +1,19 @@
 """The CPU backend: C99 + OpenMP, built by the system C compiler into a shared library."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Mapping
 
-from compiler.ir.config import ConfigSpace, KernelConfig, Parallel, Serial, Unroll
-from compiler.ir.loops import For, Kernel, LoopKind
+import numpy as np
+
+from compiler.ir.config import ConfigSpace, KernelConfig, Serial
+from compiler.ir.contraction import Dense
+from compiler.ir.loops import Block, For, Kernel, LoopKind
+from compiler.ir.program import Program
 from compiler.target import Target
 from backends.base import Binary, LoweredModel, Source
+from backends.cpu import contraction
 from backends.cpu.build import LIBRARY_NAME, build_library
 from backends.cpu.printer import HEADER_NAME, SOURCE_NAME, print_model
 from backends.cpu.runtime import CpuModel
@@ -15,7 +21,6 @@ from backends.cpu.runtime import CpuModel
 
 def _outer_loop(kernel: Kernel) -> For | None:
     body = kernel.body
-    from compiler.ir.loops import Block
     while isinstance(body, Block) and body.stmts:
         body = body.stmts[0]
     return body if isinstance(body, For) else None
@@ -25,19 +30,51 @@ def _outer_loop(kernel: Kernel) -> For | None:
 class CpuBackend:
     name: str = "cpu"
     cache_dir: Path | None = None
+    profile: bool = False
 
     def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace:
-        """Loop kernels: whether the outer loop is threaded. Templates add their own knobs."""
+        """Contractions: the template's blocking (MR/NR/MC/NC), KC and thread split. Loop
+        kernels: whether the outer loop is threaded."""
+        if kernel.contraction is not None:
+            return contraction.config_space(kernel.contraction, target)
         outer = _outer_loop(kernel)
         if outer is None or outer.kind is not LoopKind.PARALLEL:
             return ConfigSpace()
         return ConfigSpace((("outer", (KernelConfig(), KernelConfig((Serial(outer.var),)))),))
 
     def default_config(self, kernel: Kernel, target: Target) -> KernelConfig:
+        if kernel.contraction is not None:
+            return contraction.params_config(contraction.default_params(kernel.contraction, target))
         return KernelConfig()
 
+    def prepare(self, program: Program, configs: Mapping[str, KernelConfig],
+                target: Target) -> tuple[Program, dict[str, np.ndarray]]:
+        """Pack every constant GEMM operand into its kernel's panel layout."""
+        graph = program.graph
+        constants: dict[str, np.ndarray] = {}
+        calls = []
+        for call in program.calls:
+            kernel = program.kernels[call.kernel]
+            spec = kernel.contraction
+            args = list(call.args)
+            if spec is not None:
+                params = contraction.params_of(configs[call.kernel], spec, target)
+                names = [b.name for b in kernel.params]
+                for side, operand in (("a", spec.a), ("b", spec.b)):
+                    if isinstance(operand, Dense) and operand.constant:
+                        index = names.index(operand.param)
+                        width = params.mr if side == "a" else params.nr
+                        packed = f"{args[index]}.pack{side}{width}"
+                        if packed not in constants:
+                            constants[packed] = contraction.pack_constant(spec, side, graph.constants[args[index]], params)
+                        args[index] = packed
+            calls.append(replace(call, args=tuple(args)))
+        used = {a for call in calls for a in call.args}
+        constants.update((name, graph.constants[name]) for name in graph.constants if name in used)
+        return replace(program, calls=tuple(calls)), constants
+
     def lower(self, model: LoweredModel, target: Target) -> Source:
-        return print_model(model, target)
+        return print_model(model, target, self.profile)
 
     def build(self, source: Source, target: Target) -> Binary:
         return build_library(source, target, self.cache_dir)

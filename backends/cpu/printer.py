@@ -7,12 +7,16 @@ input shapes, place every value (caller buffer, weights blob or arena), call the
 from __future__ import annotations
 
 from compiler.ir.dtypes import DType
+from compiler.ir.graph import Value
 from compiler.ir.loops import For, Kernel, LoopKind
 from compiler.ir.program import Program
 from compiler.ir.types import Sym, TensorType
 from compiler.target import Target
 from backends.base import LoweredModel, Source
 from backends.cstyle import INDENT, CStylePrinter
+from backends.cpu.contraction import params_of, vector_width
+from backends.cpu.mathlib import FLOAT32_FUNCTIONS, MATHLIB_C
+from backends.cpu.templates.gemm import GemmPrinter
 
 HEADER_NAME = "aotc_model.h"
 SOURCE_NAME = "model.c"
@@ -22,6 +26,11 @@ MIN_PARALLEL_ITERATIONS = 2
 
 
 class CPrinter(CStylePrinter):
+    # float32 exp/tanh/erf/sigmoid go to the inline, vectorizable versions of mathlib.py.
+    float_functions = {**CStylePrinter.float_functions,
+                       **{fn: (spelling, CStylePrinter.float_functions[fn][1])
+                          for fn, spelling in FLOAT32_FUNCTIONS.items()}}
+
     def extra_params(self, kernel: Kernel) -> list[str]:
         return ["int nthreads"]
 
@@ -47,11 +56,15 @@ class CPrinter(CStylePrinter):
         return lines
 
     def loop_pragmas(self, loop: For) -> list[str]:
-        if loop.kind is LoopKind.VECTORIZED:
-            return [f"#pragma omp simd{f' simdlen({loop.factor})' if loop.factor else ''}"]
+        reduction = "".join(f" reduction({_OMP_REDUCTION[op]}:{var})" for var, op in loop.reductions)
+        if loop.kind is LoopKind.VECTORIZED or (loop.reductions and loop.kind is LoopKind.SERIAL):
+            return [f"#pragma omp simd{f' simdlen({loop.factor})' if loop.factor else ''}{reduction}"]
         if loop.kind is LoopKind.UNROLLED:
             return [f"#pragma GCC unroll {loop.factor or 4}"]
         return []
+
+
+_OMP_REDUCTION = {"add": "+", "mul": "*", "max": "max", "min": "min"}
 
 
 def _contains_loop(stmt) -> bool:
@@ -112,6 +125,10 @@ int aotc_set_num_threads(aotc_model* model, int threads);
 int aotc_run(aotc_model* model, const void* const* inputs, const int64_t* const* input_shapes,
              void* const* outputs);
 
+/* Seconds per kernel call since create, in execution order (zeros unless compiled with
+ * profiling); returns the number of calls. */
+int aotc_profile(const aotc_model* model, double* seconds, int count);
+
 size_t aotc_weights_size(void);
 int aotc_num_inputs(void);
 int aotc_num_outputs(void);
@@ -136,7 +153,8 @@ int aotc_output_shape(int index, const int64_t* const* input_shapes, int64_t* di
 class ModelPrinter:
     """Prints model.c for one LoweredModel; pure."""
 
-    def __init__(self, model: LoweredModel, target: Target):
+    def __init__(self, model: LoweredModel, target: Target, profile: bool = False):
+        self.profile = profile
         self.model = model
         self.target = target
         self.graph = model.program.graph
@@ -152,10 +170,14 @@ class ModelPrinter:
         parts = [
             f"/* aotc generated model '{_comment(self.graph.name)}' for {self.target.name}. Do not edit. */",
             "#include <math.h>\n#include <stdarg.h>\n#include <stdbool.h>\n#include <stdint.h>\n"
-            "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>",
+            "#include <omp.h>\n#include <time.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>",
             f'#include "{HEADER_NAME}"',
             "",
-            *(self.kernels.kernel(program.kernels[name]) for name in sorted(program.kernels)),
+            MATHLIB_C,
+            f"typedef float aotc_vf __attribute__((vector_size({4 * vector_width(self.target)})));",
+            f"typedef float aotc_vf_unaligned __attribute__((vector_size({4 * vector_width(self.target)}), aligned(4)));",
+            "",
+            *(self.kernel_text(program.kernels[name]) for name in sorted(program.kernels)),
             self.support(),
             self.signature_tables(),
             self.bind_function(),
@@ -163,6 +185,12 @@ class ModelPrinter:
             self.run_function(),
         ]
         return "\n".join(parts) + "\n"
+
+    def kernel_text(self, kernel: Kernel) -> str:
+        if kernel.contraction is not None:
+            params = params_of(self.model.configs[kernel.name], kernel.contraction, self.target)
+            return GemmPrinter(kernel.name, kernel.contraction, params, self.kernels.signature(kernel)).render()
+        return self.kernels.kernel(kernel)
 
     def support(self) -> str:
         return f"""\
@@ -183,8 +211,18 @@ struct aotc_model {{
     uint8_t* arena;
     size_t arena_bytes;
     int threads;
+    double seconds[{max(len(self.model.program.calls), 1)}];   /* per call, when profiling */
 }};
 
+/* Seconds spent in each kernel call since create (all zero unless built with profiling). */
+int aotc_profile(const aotc_model* model, double* seconds, int count) {{
+    if (!model || (!seconds && count > 0)) return aotc_fail(AOTC_ERR_ARGUMENT, "aotc_profile: null argument");
+    int n = count < {len(self.model.program.calls)} ? count : {len(self.model.program.calls)};
+    for (int i = 0; i < n; ++i) seconds[i] = model->seconds[i];
+    return {len(self.model.program.calls)};
+}}
+
+{self._clock() if self.profile else ""}
 #define AOTC_WEIGHTS_BYTES ((size_t){self.model.weights.total})
 #define AOTC_NUM_SYMBOLS {len(self.symbols)}
 
@@ -204,12 +242,21 @@ int aotc_set_num_threads(aotc_model* model, int threads) {{
 }}
 """
 
+    @staticmethod
+    def _clock() -> str:
+        return """static double aotc_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+"""
+
     def _dims(self, ttype: TensorType) -> str:
         return ", ".join("-1" if isinstance(d, Sym) else str(d) for d in ttype.shape) or "0"
 
     def signature_tables(self) -> str:
         graph = self.graph
-        outs = graph.output_values()
+        outs = [Value(name, v.type) for name, v in zip(self.model.output_names, graph.output_values())]
         lines = []
         for kind, values in (("input", graph.inputs), ("output", outs)):
             lines.append(f"static const char* const table_{kind}_names[] = "
@@ -365,27 +412,31 @@ int aotc_create(const void* weights, size_t weights_size, aotc_model** out) {{
         ]
         region_index = {region: r for r, region in enumerate(memory.regions)}
 
-        def pointer(name: str, writable: bool) -> str:
-            ctype = self.kernels.type_name(graph.type_of(name).dtype)
-            qual = "" if writable else "const "
+        def pointer(name: str, param) -> str:
+            ctype = self.kernels.type_name(param.dtype)
+            qual = "" if param.writable else "const "
             if name in inputs:
                 return f"({qual}{ctype}*)inputs[{inputs[name]}]"
             if name in outputs:
                 return f"({ctype}*)outputs[{outputs[name]}]"
-            if name in graph.constants:
+            if name in self.model.constants:
                 return f"(const {ctype}*)(model->weights + {self.model.weights.offsets[name]})"
             place = memory.placements[name]
             scale = self._region_expr(place.region)
             offset = f"(size_t){place.offset}" + (f" * (size_t)({scale})" if place.region else "")
             return f"({ctype}*)(arena + region{region_index[place.region]} + {offset})"
 
-        for call in program.calls:
+        for index, call in enumerate(program.calls):
             kernel = program.kernels[call.kernel]
-            args = [pointer(v, p.writable) for p, v in zip(kernel.params, call.args)]
+            args = [pointer(v, p) for p, v in zip(kernel.params, call.args)]
             args += [f"syms[{self.symbols.index(s)}]" for s in kernel.symbols]
             args.append("nthreads")
             lines.append(f"    /* {_comment(', '.join(call.nodes))} */")
-            lines.append(f"    {kernel.name}({', '.join(args)});")
+            if self.profile:
+                lines.append(f"    {{ const double start = aotc_now(); {kernel.name}({', '.join(args)}); "
+                             f"model->seconds[{index}] += aotc_now() - start; }}")
+            else:
+                lines.append(f"    {kernel.name}({', '.join(args)});")
         lines += ["    return AOTC_OK;", "}"]
         return "\n".join(lines) + "\n"
 
@@ -394,5 +445,5 @@ def _align(value: int, alignment: int = 64) -> int:
     return -(-value // alignment) * alignment
 
 
-def print_model(model: LoweredModel, target: Target) -> Source:
-    return ModelPrinter(model, target).source()
+def print_model(model: LoweredModel, target: Target, profile: bool = False) -> Source:
+    return ModelPrinter(model, target, profile).source()

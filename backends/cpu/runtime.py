@@ -13,6 +13,16 @@ from compiler.ir.dtypes import DType
 _ERROR_KINDS = {2: InputError, 3: TargetError}
 
 
+def _aligned_copy(data: np.ndarray, alignment: int = 64) -> np.ndarray:
+    """A copy of `data` (bytes) starting on an `alignment`-byte boundary, so the kernels'
+    vector loads from pre-packed weights never straddle cache lines."""
+    raw = np.empty(data.nbytes + alignment, dtype=np.uint8)
+    start = (-raw.ctypes.data) % alignment
+    out = raw[start:start + data.nbytes]
+    out[...] = data.view(np.uint8).reshape(-1)
+    return out
+
+
 class CpuModel:
     """One handle on a loaded library: `run(list of arrays) -> list of arrays`."""
 
@@ -24,14 +34,16 @@ class CpuModel:
         lib.aotc_run.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
                                  ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)), ctypes.POINTER(ctypes.c_void_p)]
         lib.aotc_destroy.argtypes = [ctypes.c_void_p]
+        lib.aotc_profile.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_double), ctypes.c_int]
         lib.aotc_set_num_threads.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.aotc_output_shape.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)),
                                           ctypes.POINTER(ctypes.c_int64)]
         for fn in ("aotc_input_name", "aotc_output_name", "aotc_input_dtype", "aotc_output_dtype"):
             getattr(lib, fn).restype = ctypes.c_char_p
-        self._weights = weights  # the library reads it for the handle's whole life
+        self._weights = _aligned_copy(weights)  # read by the library for the handle's whole life
         handle = ctypes.c_void_p()
-        self._check(lib.aotc_create(weights.ctypes.data_as(ctypes.c_void_p), weights.nbytes, ctypes.byref(handle)))
+        self._check(lib.aotc_create(self._weights.ctypes.data_as(ctypes.c_void_p), self._weights.nbytes,
+                                    ctypes.byref(handle)))
         self._handle = handle
         self.set_threads(threads)
         self.input_names = [lib.aotc_input_name(i).decode() for i in range(lib.aotc_num_inputs())]
@@ -62,6 +74,13 @@ class CpuModel:
         out_ptrs = (ctypes.c_void_p * max(len(outputs), 1))(*[o.ctypes.data for o in outputs])
         self._check(self._lib.aotc_run(self._handle, in_ptrs, shape_ptrs, out_ptrs))
         return outputs
+
+    def profile(self) -> list[float]:
+        """Seconds spent in each kernel call since the handle was created."""
+        count = self._lib.aotc_profile(self._handle, None, 0)
+        buffer = (ctypes.c_double * max(count, 1))()
+        self._lib.aotc_profile(self._handle, buffer, count)
+        return list(buffer[:count])
 
     def close(self) -> None:
         if getattr(self, "_handle", None):

@@ -26,6 +26,7 @@ class BenchSettings:
     warmup: int = 3
     bindings: dict[str, int] = field(default_factory=dict)
     seed: int = 0
+    gap_seconds: float = 0.25
 
 
 class Worker:
@@ -82,7 +83,9 @@ def run_bench(artifact: Path, peers: list[str], model: Path | None, settings: Be
         for round_index in range(settings.rounds):
             for worker in workers:
                 times[worker.name] += worker.run(settings.iterations)
-                time.sleep(0.02)  # let the last contender's spinning threads go idle
+                # Let the last contender's spin-waiting threads (OpenMP, onnxruntime's pool) go
+                # to sleep before the next one starts, so no round runs against a spinning peer.
+                time.sleep(settings.gap_seconds)
             on_round(round_index + 1)
     finally:
         for worker in workers:

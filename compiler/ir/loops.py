@@ -125,6 +125,9 @@ class For:
     kind: LoopKind = LoopKind.SERIAL
     # unroll factor or vector width where the kind needs one; 0 = backend's choice
     factor: int = 0
+    # Scalars the body folds into ((variable, "add" | "mul" | "max" | "min"), ...): declares
+    # the loop a reduction, so a backend may vectorize or split it (reassociating).
+    reductions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

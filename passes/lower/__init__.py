@@ -14,6 +14,7 @@ from compiler.ir.graph import Graph, Node
 from compiler.ir.loops import Kernel
 from compiler.ir.program import KernelCall, Program, kernel_hash
 from passes.lower.contraction import lower_conv, lower_gemm, lower_matmul
+from passes.lower.contraction_spec import contraction_spec
 from passes.lower.elementwise import SCALAR, lower_batchnorm, lower_elementwise
 from passes.lower.movement import (lower_concat, lower_copy, lower_expand, lower_gather,
                                    lower_gather_elements, lower_pad, lower_range, lower_slice,
@@ -46,7 +47,9 @@ def lower_node(graph: Graph, node: Node) -> Kernel:
     in_types = [graph.type_of(n) if n else None for n in node.inputs]
     out_types = [v.type for v in node.outputs]
     kernel = lowering(node, in_types, out_types)
-    return replace(kernel, nodes=(node.name,))
+    constant = [bool(n) and n in graph.constants for n in node.inputs]
+    spec = contraction_spec(node, in_types, out_types, constant)
+    return replace(kernel, nodes=(node.name,), contraction=spec)
 
 
 @dataclass(frozen=True)

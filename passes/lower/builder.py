@@ -17,6 +17,21 @@ def const(value, dtype: DType = INDEX) -> Const:
     return Const(float(value) if dtype.is_float else int(value), dtype)
 
 
+def lowest(dtype: DType) -> Const:
+    """The identity of max: -inf for floats, the most negative value for ints."""
+    if dtype.is_float:
+        return const(-math.inf, dtype)
+    return const(-(2 ** (dtype.itemsize * 8 - 1)) if dtype.is_signed else 0, dtype)
+
+
+def highest(dtype: DType) -> Const:
+    """The identity of min: +inf for floats, the largest value for ints."""
+    if dtype.is_float:
+        return const(math.inf, dtype)
+    bits = dtype.itemsize * 8 - (1 if dtype.is_signed else 0)
+    return const(2 ** bits - 1, dtype)
+
+
 def dim_expr(dim: Dim) -> Expr:
     return Var(dim.name) if isinstance(dim, Sym) else const(dim)
 

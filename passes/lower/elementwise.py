@@ -28,6 +28,15 @@ def _binop(op: str) -> ScalarFn:
     return build
 
 
+def _pow(xs, attrs, dt):
+    base, exponent = xs
+    if dt.is_float and exponent.dtype is dt:
+        return binary("pow", base, exponent)
+    # Integer or mixed dtypes: in double, as the op's reference computes, then to the base's dtype.
+    wide = DType.float64
+    return cast(dt, binary("pow", cast(wide, base), cast(wide, exponent)))
+
+
 def _relu(xs, attrs, dt):
     return binary("max", xs[0], const(0, dt))
 
@@ -74,7 +83,7 @@ SCALAR: dict[str, ScalarFn] = {
     "IsNaN": _unary_call("isnan"),
     "Identity": lambda xs, a, dt: xs[0],
     "Add": _binop("add"), "Sub": _binop("sub"), "Mul": _binop("mul"), "Div": _binop("div"),
-    "Pow": _binop("pow"), "Max": _binop("max"), "Min": _binop("min"),
+    "Pow": _pow, "Max": _binop("max"), "Min": _binop("min"),
     "Equal": _binop("eq"), "Less": _binop("lt"), "Greater": _binop("gt"),
     "LessOrEqual": _binop("le"), "GreaterOrEqual": _binop("ge"),
     "And": _binop("and"), "Or": _binop("or"), "Xor": _binop("xor"),

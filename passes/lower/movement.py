@@ -38,14 +38,14 @@ def lower_concat(node: Node, in_types, out_types) -> Kernel:
     axis = node.attrs.axis % out_type.rank
 
     def body(ins, outs):
-        nests, offset = [], 0
+        nests, offset = [], const(0)
         for buf, t in zip(ins, in_types):
             def make(idx, offset=offset, t=t, buf=buf):
                 dst = list(idx)
-                dst[axis] = add(idx[axis], const(offset))
+                dst[axis] = add(idx[axis], offset)
                 return store(outs[0], linear_index(dst, out_type.shape), load(buf, linear_index(idx, t.shape)))
             nests.append(parallel_nest("i", t.shape, make))
-            offset += int(t.shape[axis])
+            offset = add(offset, dim_expr(t.shape[axis]))  # symbolic when one input spans a symbolic axis
         return block(*nests)
     return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
 
@@ -140,6 +140,10 @@ def lower_tile(node: Node, in_types, out_types) -> Kernel:
 
 
 def lower_pad(node: Node, in_types, out_types) -> Kernel:
+    """Output position i on an axis reads the input window left after cropping (negative pads)
+    at i - begin pad; outside it, the constant, the nearest edge value, or the mirror image.
+    Reflection repeats with period 2 * (size - 1) as the op's reference (numpy) does, so a pad
+    wider than the axis never reads outside the input."""
     attrs = node.attrs
     x_type, out_type = in_types[0], out_types[0]
     rank = x_type.rank
@@ -147,26 +151,42 @@ def lower_pad(node: Node, in_types, out_types) -> Kernel:
 
     def body(ins, outs):
         def make(idx):
-            pos = [sub(i, const(attrs.pads[a])) for a, i in enumerate(idx)]
-            sizes = [dim_expr(d) for d in x_type.shape]
-            if attrs.mode == "constant":
-                inside = land(*(land(binary("ge", p, const(0)), binary("lt", p, s)) for p, s in zip(pos, sizes)))
-                safe = [binary("min", binary("max", p, const(0)), sub(s, const(1))) for p, s in zip(pos, sizes)]
-                value = select(inside, load(ins[0], linear_index(safe, x_type.shape)), const(attrs.value, dt))
-            elif attrs.mode == "edge":
-                safe = [binary("min", binary("max", p, const(0)), sub(s, const(1))) for p, s in zip(pos, sizes)]
-                value = load(ins[0], linear_index(safe, x_type.shape))
-            else:  # reflect: mirror without repeating the edge
-                mirrored = []
-                for p, s in zip(pos, sizes):
-                    p = select(binary("lt", p, const(0)), sub(const(0), p), p)
-                    p = select(binary("ge", p, s), sub(mul(const(2), sub(s, const(1))), p), p)
-                    mirrored.append(p)
-                value = load(ins[0], linear_index(mirrored, x_type.shape))
+            src, inside = [], []
+            for axis, i in enumerate(idx):
+                begin, end = attrs.pads[axis], attrs.pads[rank + axis]
+                if not begin and not end:
+                    src.append(i)   # untouched, symbolic axes included
+                    continue
+                low = max(-begin, 0)
+                size = int(x_type.shape[axis]) - low - max(-end, 0)
+                p = sub(i, const(max(begin, 0)))
+                if attrs.mode == "constant":
+                    inside.append(land(binary("ge", p, const(0)), binary("lt", p, const(size))))
+                    p = _clamp(p, size)   # the load stays in bounds even where unused
+                elif attrs.mode == "edge":
+                    p = _clamp(p, size)
+                else:
+                    p = _reflect(p, size)
+                src.append(add(p, const(low)))
+            value = load(ins[0], linear_index(src, x_type.shape))
+            if inside:
+                value = select(land(*inside), value, const(attrs.value, dt))
             return store(outs[0], linear_index(idx, out_type.shape), value)
         return parallel_nest("i", out_type.shape, make)
-    _ = rank
     return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
+
+
+def _clamp(p: Expr, size: int) -> Expr:
+    return binary("min", binary("max", p, const(0)), const(max(size - 1, 0)))
+
+
+def _reflect(p: Expr, size: int) -> Expr:
+    """Mirror p into [0, size) without repeating the edge: period 2 * (size - 1)."""
+    if size <= 1:
+        return const(0)
+    period = 2 * (size - 1)
+    q = binary("mod", select(binary("lt", p, const(0)), sub(const(0), p), p), const(period))
+    return select(binary("lt", q, const(size)), q, sub(const(period), q))
 
 
 def lower_range(node: Node, in_types, out_types) -> Kernel:

@@ -6,7 +6,7 @@ import math
 from compiler.ir.graph import Node
 from compiler.ir.loops import Assign, Declare, Expr, If, Kernel, LoopKind, Var
 from passes.lower.builder import (add, binary, block, cast, const, land, linear_index, load,
-                                  loop_nest, make_kernel, mul, parallel_nest, select, store, sub)
+                                  loop_nest, lowest, make_kernel, mul, parallel_nest, select, store, sub)
 
 
 def lower_pool(node: Node, in_types, out_types) -> Kernel:
@@ -30,7 +30,7 @@ def lower_pool(node: Node, in_types, out_types) -> Kernel:
             value = load(x, linear_index(list(idx[:2]) + pos, x_type.shape))
             if is_max:
                 update = If(inside, Assign("acc", binary("max", Var("acc", dt), value)))
-                init = const(-math.inf if dt.is_float else -(2 ** 31), dt)
+                init = lowest(dt)
                 result: Expr = Var("acc", dt)
                 stmts = [Declare("acc", dt, init)]
             else:

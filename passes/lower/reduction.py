@@ -13,8 +13,8 @@ from compiler.ir.graph import Node
 from compiler.ir.loops import Assign, Declare, Expr, Kernel, LoopKind, Var
 from compiler.ir.ops.reduce import reduced_axes
 from compiler.ir.types import Dim, SymSize, TensorType
-from passes.lower.builder import (binary, block, call, cast, const, dim_expr, linear_index, load,
-                                  loop_nest, make_kernel, mul, parallel_nest, store)
+from passes.lower.builder import (binary, block, call, cast, const, dim_expr, highest, linear_index,
+                                  load, loop_nest, lowest, make_kernel, mul, parallel_nest, store)
 
 _INIT = {"ReduceSum": "zero", "ReduceMean": "zero", "ReduceProd": "one", "ReduceMax": "lowest",
          "ReduceMin": "highest"}
@@ -22,16 +22,18 @@ _COMBINE = {"ReduceSum": "add", "ReduceMean": "add", "ReduceProd": "mul", "Reduc
             "ReduceMin": "min"}
 
 
+def accumulator(dtype: DType) -> DType:
+    """Sums of floats accumulate in double, as the op references (and onnxruntime's
+    LayerNormalization) do: a float32 running sum loses digits over long rows."""
+    return DType.float64 if dtype.is_float else dtype
+
+
 def _init_value(kind: str, dtype: DType) -> Expr:
     if kind == "zero":
         return const(0, dtype)
     if kind == "one":
         return const(1, dtype)
-    if dtype.is_float:
-        return const(-math.inf if kind == "lowest" else math.inf, dtype)
-    bits = dtype.itemsize * 8
-    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if dtype.is_signed else (0, 2 ** bits - 1)
-    return const(low if kind == "lowest" else high, dtype)
+    return lowest(dtype) if kind == "lowest" else highest(dtype)
 
 
 def _reduce_rows(x_shape: Sequence[Dim], axes: Sequence[int], outer_idx: list[Expr], prefix: str,
@@ -51,15 +53,16 @@ def lower_reduce(node: Node, in_types, out_types) -> Kernel:
     x_type = in_types[0]
     axes = reduced_axes(x_type.rank, node.attrs)
     kept = [a for a in range(x_type.rank) if a not in axes]
-    dt = x_type.dtype
     combine = _COMBINE[node.op]
+    # Max and min are exact in any dtype; sums and products are not.
+    dt = x_type.dtype if combine in ("max", "min") else accumulator(x_type.dtype)
 
     def body(ins, outs):
         x, out = ins[0], outs[0]
         kept_shape = [x_type.shape[a] for a in kept]
 
         def make(idx):
-            update = lambda xi: Assign("acc", binary(combine, Var("acc", dt), load(x, xi)))
+            update = lambda xi: Assign("acc", binary(combine, Var("acc", dt), cast(dt, load(x, xi))))
             loops = _reduce_rows(x_type.shape, axes, idx, "r", update)
             result: Expr = Var("acc", dt)
             if node.op == "ReduceMean":
@@ -127,7 +130,7 @@ def lower_layernorm(node: Node, in_types, out_types) -> Kernel:
     """Mean and variance (two passes, for accuracy) over the trailing axes, then scale/shift."""
     x_type = in_types[0]
     axis = node.attrs.axis % x_type.rank
-    dt = x_type.dtype
+    dt = accumulator(x_type.dtype)   # statistics and the normalised value; stored as x's dtype
     outer_shape = list(x_type.shape[:axis])
     inner_shape = list(x_type.shape[axis:])
     inner_size = SymSize.of_shape(tuple(inner_shape))
@@ -142,12 +145,12 @@ def lower_layernorm(node: Node, in_types, out_types) -> Kernel:
         def make(idx):
             base = mul(linear_index(list(idx) + [const(0)] * len(inner_shape), x_type.shape), const(1))
             j = Var("j")
-            xj = load(x, binary("add", base, j))
+            xj = cast(dt, load(x, binary("add", base, j)))
             centered = binary("sub", xj, Var("mean", dt))
-            scale_j = load(scale, _param_index(j, in_types[1], inner_shape))
+            scale_j = cast(dt, load(scale, _param_index(j, in_types[1], inner_shape)))
             y = binary("mul", binary("mul", centered, Var("rstd", dt)), scale_j)
             if bias is not None:
-                y = binary("add", y, load(bias, _param_index(j, in_types[2], inner_shape)))
+                y = binary("add", y, cast(dt, load(bias, _param_index(j, in_types[2], inner_shape))))
             return block(
                 Declare("sum", dt, const(0, dt)),
                 loop_nest(["j"], [const(n)], Assign("sum", binary("add", Var("sum", dt), xj))),

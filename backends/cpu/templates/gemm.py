@@ -58,6 +58,7 @@ def _dense_index(op: Dense, g_outer: str, g_inner: str, row: str, col: str) -> s
 
 
 def packed_panel_count(rows: int, r: int) -> int:
+    """Panels of `r` rows (the last zero-padded) that cover `rows`."""
     return -(-rows // r)
 
 
@@ -141,7 +142,9 @@ static void {self.name}_pack_a(const float* restrict {self.spec.a.param}, int64_
         mr, nr, vec = self.p.mr, self.p.nr, self.p.vec
         nv = nr // vec
         acc_init = "\n".join(f"    aotc_vf acc{i}_{v} = {{0}};" for i in range(mr) for v in range(nv))
-        loads = "\n".join(f"        const aotc_vf b{v} = *(const aotc_vf*)(b + p * {nr} + {v * vec});" for v in range(nv))
+        # Unaligned loads: pre-packed panels sit in the caller's weights buffer, whose
+        # alignment the ABI does not demand (aligned data loads just as fast).
+        loads = "\n".join(f"        const aotc_vf b{v} = *(const aotc_vf_unaligned*)(b + p * {nr} + {v * vec});" for v in range(nv))
         fmas = "\n".join(f"        {{ const float a_i = a[p * {mr} + {i}]; "
                          + " ".join(f"acc{i}_{v} += a_i * b{v};" for v in range(nv)) + " }"
                          for i in range(mr))
@@ -169,6 +172,7 @@ static inline void {self.name}_ukr(int64_t kc, const float* restrict a, const fl
         for op in spec.epilogue:
             if isinstance(op, EpilogueAdd):
                 index = " + ".join(filter(None, [f"gb * {op.batch_stride}" if op.batch_stride else "",
+                                                 f"gg * {op.group_stride}" if op.group_stride else "",
                                                  f"(m0 + i) * {op.row_stride}" if op.row_stride else "",
                                                  f"(n0 + j) * {op.col_stride}" if op.col_stride else ""])) or "0"
                 scale = "" if op.scale == 1.0 else f"{_cf(op.scale)} * "
@@ -205,19 +209,22 @@ static inline void {self.name}_store(const float* restrict tile, float* restrict
         spec, p = self.spec, self.p
         a_packed = isinstance(spec.a, Dense) and spec.a.constant
         b_packed = isinstance(spec.b, Dense) and spec.b.constant
-        m_panels = packed_panel_count(spec.m, p.mr)
+        m_panels = packed_panel_count(spec.m, p.mr) if isinstance(spec.m, int) else f"(({spec.m} + {p.mr - 1}) / {p.mr})"
         n_panels = packed_panel_count(spec.n, p.nr)
+        a_group = "gg" if isinstance(spec.a, Dense) and spec.a.group_stride else "0"
+        b_group = "gg" if isinstance(spec.b, Dense) and spec.b.group_stride else "0"
+        groups_total = spec.batch * spec.groups if isinstance(spec.batch, int) else f"({spec.batch} * {spec.groups})"
         extra_args = "".join(f", {op.param}" for op in spec.epilogue if isinstance(op, EpilogueAdd))
         out = spec.out_param
         if a_packed:
-            get_a = (f"const float* restrict ap = {spec.a.param} + ((gg * {m_panels} + ic / {p.mr}) * {spec.k} + pc) * {p.mr};\n"
+            get_a = (f"const float* restrict ap = {spec.a.param} + (({a_group} * {m_panels} + ic / {p.mr}) * {spec.k} + pc) * {p.mr};\n"
                      f"                const int64_t a_panel_stride = {spec.k * p.mr};")
         else:
             get_a = (f"{self.name}_pack_a({spec.a.param}, gb, gg, ic, mc, pc, kc, abuf);\n"
                      f"                const float* restrict ap = abuf;\n"
                      f"                const int64_t a_panel_stride = kc * {p.mr};")
         if b_packed:
-            get_b = (f"const float* restrict bp = {spec.b.param} + ((gg * {n_panels} + jc / {p.nr}) * {spec.k} + pc) * {p.nr};\n"
+            get_b = (f"const float* restrict bp = {spec.b.param} + (({b_group} * {n_panels} + jc / {p.nr}) * {spec.k} + pc) * {p.nr};\n"
                      f"            const int64_t b_panel_stride = {spec.k * p.nr};")
         else:
             get_b = (f"{self.name}_pack_b({spec.b.param}, gb, gg, pc, kc, jc, nc, bbuf);\n"
@@ -237,7 +244,7 @@ static inline void {self.name}_store(const float* restrict tile, float* restrict
         const int64_t lo = panels * tid / nt, hi = panels * (tid + 1) / nt;
         const int64_t n_lo = {f"lo * {p.nr}" if p.split_n else "0"}, n_hi = {f"hi * {p.nr} < {spec.n} ? hi * {p.nr} : {spec.n}" if p.split_n else spec.n};
         const int64_t m_lo = {"0" if p.split_n else f"lo * {p.mr}"}, m_hi = {spec.m if p.split_n else f"hi * {p.mr} < {spec.m} ? hi * {p.mr} : {spec.m}"};
-        for (int64_t g = 0; g < {spec.batch * spec.groups}; ++g) {{
+        for (int64_t g = 0; g < {groups_total}; ++g) {{
         const int64_t gb = g / {spec.groups}, gg = g % {spec.groups};
         for (int64_t jc = n_lo; jc < n_hi; jc += {p.nc}) {{
           const int64_t nc = n_hi - jc < {p.nc} ? n_hi - jc : {p.nc};

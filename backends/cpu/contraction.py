@@ -1,0 +1,92 @@
+"""CPU choices for contraction kernels: default template parameters, their config space,
+and packing constant operands into the panels the microkernel reads (at compile time)."""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from compiler.ir.config import ConfigSpace, KernelConfig, Param
+from compiler.ir.contraction import Contraction, Dense
+from compiler.target import Target
+from backends.cpu.templates.gemm import GemmParams, pack_a_panels, pack_b_panels
+
+
+def vector_width(target: Target) -> int:
+    return max((target.isa.vector_bits if target.isa else 128) // 32, 4)
+
+
+def _waste(size: int, block: int) -> float:
+    return (-(-size // block) * block - size) / max(size, 1)
+
+
+def default_params(spec: Contraction, target: Target) -> GemmParams:
+    """Register blocking from the ISA (accumulators that fit the register file), then the
+    candidate wasting the least on edge tiles; threads split whichever side has more panels."""
+    vec = vector_width(target)
+    registers = 32 if vec == 16 else 16
+    candidates = []
+    for nv in (1, 2, 3, 4):
+        for mr in range(2, 17):
+            if mr * nv + nv + 1 > registers or mr * nv < 8:
+                continue
+            nr = nv * vec
+            m = spec.m if isinstance(spec.m, int) else 64
+            waste = _waste(m, mr) + _waste(spec.n, nr)
+            # Prefer low waste, then a larger tile (more reuse per load), then a wider NR.
+            candidates.append((round(waste, 2), -mr * nr, -nr, mr, nr))
+    _, _, _, mr, nr = min(candidates)
+    kc = min(spec.k, 256 if vec == 16 else 192)
+    mc = mr * max(1, min(-(-(spec.m if isinstance(spec.m, int) else 64) // mr), 96 // mr))
+    nc = nr * max(1, min(-(-spec.n // nr), max(1, 2048 // nr)))
+    m_panels = -(-spec.m // mr) if isinstance(spec.m, int) else 64
+    n_panels = -(-spec.n // nr)
+    split_n = n_panels >= m_panels or n_panels >= 2 * max(target.cores, 1)
+    return GemmParams(mr, nr, mc, kc, nc, split_n, vec)
+
+
+def params_config(p: GemmParams) -> KernelConfig:
+    return KernelConfig((Param("MR", p.mr), Param("NR", p.nr), Param("MC", p.mc), Param("KC", p.kc),
+                         Param("NC", p.nc), Param("SPLIT_N", int(p.split_n))))
+
+
+def params_of(config: KernelConfig, spec: Contraction, target: Target) -> GemmParams:
+    return GemmParams.from_config(config, default_params(spec, target))
+
+
+def config_space(spec: Contraction, target: Target) -> ConfigSpace:
+    vec = vector_width(target)
+    base = default_params(spec, target)
+    blocks = tuple(KernelConfig((Param("MR", mr), Param("NR", nv * vec), Param("MC", mr * max(1, 96 // mr)),
+                                 Param("NC", nv * vec * max(1, 2048 // (nv * vec)))))
+                   for nv in (1, 2, 3) for mr in (4, 6, 8, 12, 14) if mr * nv + nv + 1 <= (32 if vec == 16 else 16))
+    default_block = KernelConfig((Param("MR", base.mr), Param("NR", base.nr), Param("MC", base.mc), Param("NC", base.nc)))
+    return ConfigSpace((
+        ("block", (default_block,) + tuple(b for b in blocks if b != default_block)),
+        ("kc", tuple(KernelConfig((Param("KC", kc),)) for kc in dict.fromkeys((base.kc, 64, 128, 256, 384, 512)))),
+        ("split", (KernelConfig((Param("SPLIT_N", int(base.split_n)),)), KernelConfig((Param("SPLIT_N", int(not base.split_n)),)))),
+    ))
+
+
+def operand_groups(spec: Contraction, op: Dense) -> int:
+    return spec.groups if op.group_stride else 1
+
+
+def logical_matrix(array: np.ndarray, op: Dense, groups: int, rows: int, cols: int) -> np.ndarray:
+    """The [G][rows][cols] matrix a Dense operand describes, read through its strides."""
+    flat = np.ascontiguousarray(array).reshape(-1)
+    item = flat.itemsize
+    return np.array(as_strided(flat, shape=(groups, rows, cols),
+                               strides=(op.group_stride * item, op.row_stride * item, op.col_stride * item)),
+                    dtype=np.float32)
+
+
+def pack_constant(spec: Contraction, side: str, array: np.ndarray, params: GemmParams) -> np.ndarray:
+    """A constant operand in the panel layout the driver indexes:
+    A -> [G][ceil(M/MR)][K][MR], B -> [G][ceil(N/NR)][K][NR]."""
+    if side == "a":
+        op = spec.a
+        matrix = logical_matrix(array, op, operand_groups(spec, op), int(spec.m), spec.k)
+        return pack_a_panels(matrix, params.mr)
+    op = spec.b
+    matrix = logical_matrix(array, op, operand_groups(spec, op), spec.k, spec.n)
+    return pack_b_panels(matrix, params.nr)
