@@ -18,6 +18,7 @@ from compiler.options import CompileOptions
 from compiler.target import Target
 from backends.base import Binary, LoweredModel, Source
 from passes.eliminate_dead_code import EliminateDeadCode
+from passes.fuse import PlanEpilogues
 from passes.lower import Lower
 from passes.materialize_outputs import MaterializeOutputs
 from passes.plan_memory import PlanMemory, layout_weights
@@ -65,8 +66,10 @@ def compile_graph(graph: Graph, target: Target, options: CompileOptions,
         on_step(pass_name(graph_pass))
         graph = graph_pass(graph)
         names.append(pass_name(graph_pass))
+    on_step("PlanEpilogues")
+    fusion = PlanEpilogues(target)(graph)
     on_step("Lower")
-    program = Lower()(graph)
+    program = Lower(fusion)(graph)
     configs = {name: backend.default_config(kernel, target) for name, kernel in program.kernels.items()}
     on_step("Tile")
     program = Tile(configs)(program)
@@ -75,7 +78,7 @@ def compile_graph(graph: Graph, target: Target, options: CompileOptions,
     on_step(f"{backend.name}.prepare")
     program, constants = backend.prepare(program, configs, target)
     weights = layout_weights(constants, target.memory_alignment)
-    names += ["Lower", "Tile", "PlanMemory", f"{backend.name}.prepare", "LayoutWeights"]
+    names += ["PlanEpilogues", "Lower", "Tile", "PlanMemory", f"{backend.name}.prepare", "LayoutWeights"]
     lowered = LoweredModel(program, memory, weights, configs, constants, output_names)
     on_step(f"{backend.name}.lower")
     source = backend.lower(lowered, target)

@@ -35,7 +35,8 @@ def default_params(spec: Contraction, target: Target) -> GemmParams:
             # Prefer low waste, then a larger tile (more reuse per load), then a wider NR.
             candidates.append((round(waste, 2), -mr * nr, -nr, mr, nr))
     _, _, _, mr, nr = min(candidates)
-    kc = min(spec.k, 256 if vec == 16 else 192)
+    # The KC x NR micro-panel of B is reused across a whole MC block of A: keep it in L1.
+    kc = min(spec.k, max(32, target.cache_bytes[0] // (4 * nr)))
     mc = mr * max(1, min(-(-(spec.m if isinstance(spec.m, int) else 64) // mr), 96 // mr))
     nc = nr * max(1, min(-(-spec.n // nr), max(1, 2048 // nr)))
     m_panels = -(-spec.m // mr) if isinstance(spec.m, int) else 64

@@ -10,6 +10,14 @@ numpy on dense samples). NaN propagates through every one of them.
 MATHLIB_C = r"""
 typedef union { float f; int32_t i; } aotc_bits;
 
+/* max/min that propagate a NaN from either side (as numpy and onnxruntime do): when neither
+ * comparison holds, one operand is NaN and a + b is NaN. As functions each operand is
+ * evaluated once; this form (unlike `(a > b) | isnan(a)`) vectorizes when nested. */
+static inline float aotc_maxf(float a, float b) { return a > b ? a : (a <= b ? b : a + b); }
+static inline float aotc_minf(float a, float b) { return a < b ? a : (a >= b ? b : a + b); }
+static inline double aotc_max(double a, double b) { return a > b ? a : (a <= b ? b : a + b); }
+static inline double aotc_min(double a, double b) { return a < b ? a : (a >= b ? b : a + b); }
+
 /* exp: Cody-Waite reduction by ln 2, degree-6 polynomial on [-ln2/2, ln2/2] (Cephes
  * coefficients), then scale by 2^k as two exponent-bit factors 2^(k/2) * 2^(k - k/2), so the
  * whole float range (subnormal results included) needs no special case. */
@@ -78,10 +86,13 @@ static inline float aotc_erff(float a) {
 }
 """
 
-# Loop-IR function -> float32 spelling in the CPU backend (others come from cstyle's table).
-FLOAT32_FUNCTIONS = {
-    "exp": "aotc_expf({0})",
-    "tanh": "aotc_tanhf({0})",
-    "erf": "aotc_erff({0})",
-    "sigmoid": "aotc_sigmoidf({0})",
+# Loop-IR function -> (float32, float64) spelling in the CPU backend (others come from
+# cstyle's table); None keeps cstyle's spelling.
+FLOAT_FUNCTIONS = {
+    "exp": ("aotc_expf({0})", None),
+    "tanh": ("aotc_tanhf({0})", None),
+    "erf": ("aotc_erff({0})", None),
+    "sigmoid": ("aotc_sigmoidf({0})", None),
+    "max": ("aotc_maxf({0}, {1})", "aotc_max({0}, {1})"),
+    "min": ("aotc_minf({0}, {1})", "aotc_min({0}, {1})"),
 }

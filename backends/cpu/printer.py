@@ -15,7 +15,7 @@ from compiler.target import Target
 from backends.base import LoweredModel, Source
 from backends.cstyle import INDENT, CStylePrinter
 from backends.cpu.contraction import params_of, vector_width
-from backends.cpu.mathlib import FLOAT32_FUNCTIONS, MATHLIB_C
+from backends.cpu.mathlib import FLOAT_FUNCTIONS, MATHLIB_C
 from backends.cpu.templates.gemm import GemmPrinter
 
 HEADER_NAME = "aotc_model.h"
@@ -26,10 +26,10 @@ MIN_PARALLEL_ITERATIONS = 2
 
 
 class CPrinter(CStylePrinter):
-    # float32 exp/tanh/erf/sigmoid go to the inline, vectorizable versions of mathlib.py.
+    # exp/tanh/erf/sigmoid/max/min go to the inline, vectorizable versions of mathlib.py.
     float_functions = {**CStylePrinter.float_functions,
-                       **{fn: (spelling, CStylePrinter.float_functions[fn][1])
-                          for fn, spelling in FLOAT32_FUNCTIONS.items()}}
+                       **{fn: (f32 or CStylePrinter.float_functions[fn][0], f64 or CStylePrinter.float_functions[fn][1])
+                          for fn, (f32, f64) in FLOAT_FUNCTIONS.items()}}
 
     def extra_params(self, kernel: Kernel) -> list[str]:
         return ["int nthreads"]
@@ -174,6 +174,8 @@ class ModelPrinter:
             f'#include "{HEADER_NAME}"',
             "",
             MATHLIB_C,
+            "static inline int64_t aotc_floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }",
+            "static inline int64_t aotc_ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }",
             f"typedef float aotc_vf __attribute__((vector_size({4 * vector_width(self.target)})));",
             f"typedef float aotc_vf_unaligned __attribute__((vector_size({4 * vector_width(self.target)}), aligned(4)));",
             "",

@@ -14,12 +14,15 @@ from compiler.ir.graph import Graph, Node
 from compiler.ir.loops import Kernel
 from compiler.ir.program import KernelCall, Program, kernel_hash
 from passes.lower.contraction import lower_conv, lower_gemm, lower_matmul
+from passes.fuse import FusionPlan
 from passes.lower.contraction_spec import contraction_spec
+from passes.lower.epilogue import fuse_epilogue
 from passes.lower.elementwise import SCALAR, lower_batchnorm, lower_elementwise
 from passes.lower.movement import (lower_concat, lower_copy, lower_expand, lower_gather,
                                    lower_gather_elements, lower_pad, lower_range, lower_slice,
                                    lower_split, lower_tile, lower_transpose)
 from passes.lower.pool import lower_pool
+from passes.lower.window import is_window_conv, is_window_pool, lower_window
 from passes.lower.reduction import (lower_global_average_pool, lower_layernorm, lower_reduce,
                                     lower_softmax)
 
@@ -45,6 +48,8 @@ def lower_node(graph: Graph, node: Node) -> Kernel:
     except KeyError:
         raise UnsupportedError(f"op {node.op} (node '{node.name}') has no kernel lowering") from None
     in_types = [graph.type_of(n) if n else None for n in node.inputs]
+    if is_window_conv(node, in_types) or is_window_pool(node, in_types):
+        lowering = lower_window
     out_types = [v.type for v in node.outputs]
     kernel = lowering(node, in_types, out_types)
     constant = [bool(n) and n in graph.constants for n in node.inputs]
@@ -54,16 +59,33 @@ def lower_node(graph: Graph, node: Node) -> Kernel:
 
 @dataclass(frozen=True)
 class Lower:
+    fusion: FusionPlan = FusionPlan()
+
     def __call__(self, graph: Graph) -> Program:
-        return lower_graph(graph)
+        return lower_graph(graph, self.fusion)
 
 
-def lower_graph(graph: Graph) -> Program:
+def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan()) -> Program:
     kernels: dict[str, Kernel] = {}
     by_hash: dict[str, str] = {}
     calls = []
-    for node in graph.nodes:
+    anchors = {g.anchor for g in fusion.groups}
+    # A group runs where its last node stood: by then every operand of the tail (a residual
+    # computed after the anchor, say) exists.
+    group_at = {g.epilogue[-1]: g for g in fusion.groups}
+    fused_away = fusion.fused_nodes - set(group_at)
+    by_name = {node.name: node for node in graph.nodes}
+    for position in graph.nodes:
+        if position.name in anchors or position.name in fused_away:
+            continue
+        group = group_at.get(position.name)
+        node = by_name[group.anchor] if group is not None else position
         kernel = lower_node(graph, node)
+        args = tuple(n for n in node.inputs if n) + node.output_names
+        if node.op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze"):
+            args = (node.inputs[0],) + node.output_names
+        if group is not None:
+            kernel, args = fuse_epilogue(graph, node, [by_name[n] for n in group.epilogue], kernel)
         digest = kernel_hash(kernel)
         name = by_hash.get(digest)
         if name is None:
@@ -71,9 +93,6 @@ def lower_graph(graph: Graph) -> Program:
             by_hash[digest] = name
             kernels[name] = replace(kernel, name=name)
         else:
-            kernels[name] = replace(kernels[name], nodes=kernels[name].nodes + (node.name,))
-        args = tuple(n for n in node.inputs if n) + node.output_names
-        if node.op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze"):
-            args = (node.inputs[0],) + node.output_names
-        calls.append(KernelCall(name, args, (node.name,)))
+            kernels[name] = replace(kernels[name], nodes=kernels[name].nodes + kernel.nodes)
+        calls.append(KernelCall(name, args, kernel.nodes))
     return Program(graph, kernels, tuple(calls))

@@ -115,42 +115,71 @@ static void {self.name}_pack_a(const float* restrict {self.spec.a.param}, int64_
         sh, sw = b.stride
         ph, pw = b.pad
         dh, dw = b.dilation
+        # Each panel row covers NR consecutive outputs, i.e. a few output-row segments; per
+        # segment the input row is tested once and the valid columns are a computed range,
+        # so the copy in the middle is a plain (strided) vectorizable loop.
         return f"""\
 {head}
     const float* restrict image = {b.param} + gb * {b.image_stride} + gg * {b.channel_offset_per_group * b.height * b.width};
     for (int64_t jp = 0; jp < nc; jp += {nr}) {{
         float* restrict panel = dst + (jp / {nr}) * kc * {nr};
         const int64_t cols = nc - jp < {nr} ? nc - jp : {nr};
+        const int64_t oy0 = (n0 + jp) / {b.out_width}, ox0 = (n0 + jp) % {b.out_width};
         for (int64_t p = 0; p < kc; ++p) {{
             const int64_t k = k0 + p;
             const int64_t ci = k / {kh * kw}, ky = (k / {kw}) % {kh}, kx = k % {kw};
             const float* restrict plane = image + ci * {b.height * b.width};
-            int64_t n = n0 + jp;
-            int64_t oy = n / {b.out_width}, ox = n % {b.out_width};
-            for (int64_t j = 0; j < cols; ++j) {{
-                const int64_t iy = oy * {sh} - {ph} + ky * {dh}, ix = ox * {sw} - {pw} + kx * {dw};
-                panel[p * {nr} + j] = (iy >= 0 && iy < {b.height} && ix >= 0 && ix < {b.width}) ? plane[iy * {b.width} + ix] : 0.0f;
-                if (++ox == {b.out_width}) {{ ox = 0; ++oy; }}
+            float* restrict row = panel + p * {nr};
+            const int64_t offset = kx * {dw} - {pw};
+            /* Output columns ox whose input column ox * {sw} + offset lies in [0, {b.width}). */
+            const int64_t ox_first = aotc_ceil_div(-offset, {sw});
+            const int64_t ox_last = aotc_floor_div({b.width - 1} - offset, {sw});
+            int64_t j = 0, oy = oy0, ox = ox0;
+            while (j < cols) {{
+                int64_t segment = {b.out_width} - ox;
+                if (segment > cols - j) segment = cols - j;
+                const int64_t iy = oy * {sh} - {ph} + ky * {dh};
+                if (iy < 0 || iy >= {b.height}) {{
+                    for (int64_t t = 0; t < segment; ++t) row[j + t] = 0.0f;
+                }} else {{
+                    const float* restrict src = plane + iy * {b.width} + offset;
+                    int64_t lo = ox_first - ox, hi = ox_last - ox + 1;
+                    lo = lo < 0 ? 0 : (lo > segment ? segment : lo);
+                    hi = hi > segment ? segment : (hi < lo ? lo : hi);
+                    for (int64_t t = 0; t < lo; ++t) row[j + t] = 0.0f;
+                    #pragma omp simd
+                    for (int64_t t = lo; t < hi; ++t) row[j + t] = src[(ox + t) * {sw}];
+                    for (int64_t t = hi; t < segment; ++t) row[j + t] = 0.0f;
+                }}
+                j += segment;
+                ox = 0;
+                ++oy;
             }}
-            for (int64_t j = cols; j < {nr}; ++j) panel[p * {nr} + j] = 0.0f;
+            for (int64_t t = cols; t < {nr}; ++t) row[t] = 0.0f;
         }}
     }}
 }}
 """
 
     def _microkernel(self) -> str:
+        """C[0:MR, 0:NR] (row stride ldc) = (accumulate ? C : 0) + A panel x B panel, with the
+        MR x NR accumulators in vector registers."""
         mr, nr, vec = self.p.mr, self.p.nr, self.p.vec
         nv = nr // vec
-        acc_init = "\n".join(f"    aotc_vf acc{i}_{v} = {{0}};" for i in range(mr) for v in range(nv))
-        # Unaligned loads: pre-packed panels sit in the caller's weights buffer, whose
-        # alignment the ABI does not demand (aligned data loads just as fast).
+        acc_init = "\n".join(
+            f"    aotc_vf acc{i}_{v} = accumulate ? *(const aotc_vf_unaligned*)(c + {i} * ldc + {v * vec}) : zero;"
+            for i in range(mr) for v in range(nv))
+        # Unaligned loads: pre-packed panels sit in the caller's weights buffer and C rows in
+        # the caller's outputs, whose alignment the ABI does not demand.
         loads = "\n".join(f"        const aotc_vf b{v} = *(const aotc_vf_unaligned*)(b + p * {nr} + {v * vec});" for v in range(nv))
         fmas = "\n".join(f"        {{ const float a_i = a[p * {mr} + {i}]; "
                          + " ".join(f"acc{i}_{v} += a_i * b{v};" for v in range(nv)) + " }"
                          for i in range(mr))
-        stores = "\n".join(f"    *(aotc_vf*)(tile + {i * nr + v * vec}) = acc{i}_{v};" for i in range(mr) for v in range(nv))
+        stores = "\n".join(f"    *(aotc_vf_unaligned*)(c + {i} * ldc + {v * vec}) = acc{i}_{v};"
+                           for i in range(mr) for v in range(nv))
         return f"""\
-static inline void {self.name}_ukr(int64_t kc, const float* restrict a, const float* restrict b, float* restrict tile) {{
+static inline void {self.name}_ukr(int64_t kc, const float* restrict a, const float* restrict b, float* restrict c, int64_t ldc, int accumulate) {{
+    const aotc_vf zero = {{0}};
 {acc_init}
     for (int64_t p = 0; p < kc; ++p) {{
 {loads}
@@ -160,12 +189,8 @@ static inline void {self.name}_ukr(int64_t kc, const float* restrict a, const fl
 }}
 """
 
-    def _store(self) -> str:
-        """Merge an MR x NR tile into C; on the last K block apply alpha and the epilogue."""
-        spec, nr = self.spec, self.p.nr
-        out = spec.out_param
-        row = f"{out} + gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + (m0 + i) * {spec.out_row_stride} + n0"
-        extra_params = "".join(f", const float* restrict {op.param}" for op in spec.epilogue if isinstance(op, EpilogueAdd))
+    def _epilogue_body(self) -> str:
+        spec = self.spec
         epilogue = []
         if spec.alpha != 1.0:
             epilogue.append(f"v *= {_cf(spec.alpha)};")
@@ -182,28 +207,40 @@ static inline void {self.name}_ukr(int64_t kc, const float* restrict a, const fl
                     epilogue.append(f"v = v < {_cf(op.low)} ? {_cf(op.low)} : v;")
                 if op.high != float("inf"):
                     epilogue.append(f"v = v > {_cf(op.high)} ? {_cf(op.high)} : v;")
-        body = " ".join(epilogue)
+        return " ".join(epilogue)
+
+    def _store(self) -> str:
+        """Edge tiles: merge the local MR x NR tile into C. Then (any tile) on the last K
+        block: alpha and the epilogue, in place."""
+        spec, nr = self.spec, self.p.nr
+        out = spec.out_param
+        row = f"{out} + gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + (m0 + i) * {spec.out_row_stride} + n0"
+        extra_params = "".join(f", const float* restrict {op.param}" for op in spec.epilogue if isinstance(op, EpilogueAdd))
+        body = self._epilogue_body()
+        epilogue_fn = f"""\
+static inline void {self.name}_epilogue(float* restrict {out}{extra_params}, int64_t gb, int64_t gg, int64_t m0, int64_t n0, int64_t rows, int64_t cols) {{
+    for (int64_t i = 0; i < rows; ++i) {{
+        float* restrict c = {row};
+        #pragma omp simd
+        for (int64_t j = 0; j < cols; ++j) {{ float v = c[j]; {body} c[j] = v; }}
+    }}
+}}
+""" if body else ""
         return f"""\
-static inline void {self.name}_store(const float* restrict tile, float* restrict {out}{extra_params}, int64_t gb, int64_t gg, int64_t m0, int64_t n0, int64_t rows, int64_t cols, int first, int last) {{
+static inline void {self.name}_merge(const float* restrict tile, float* restrict {out}, int64_t gb, int64_t gg, int64_t m0, int64_t n0, int64_t rows, int64_t cols, int first) {{
     for (int64_t i = 0; i < rows; ++i) {{
         float* restrict c = {row};
         const float* restrict t = tile + i * {nr};
-        if (first && last) {{
-            #pragma omp simd
-            for (int64_t j = 0; j < cols; ++j) {{ float v = t[j]; {body} c[j] = v; }}
-        }} else if (first) {{
+        if (first) {{
             #pragma omp simd
             for (int64_t j = 0; j < cols; ++j) c[j] = t[j];
-        }} else if (last) {{
-            #pragma omp simd
-            for (int64_t j = 0; j < cols; ++j) {{ float v = c[j] + t[j]; {body} c[j] = v; }}
         }} else {{
             #pragma omp simd
             for (int64_t j = 0; j < cols; ++j) c[j] += t[j];
         }}
     }}
 }}
-"""
+{epilogue_fn}"""
 
     def _driver(self) -> str:
         spec, p = self.spec, self.p
@@ -231,6 +268,8 @@ static inline void {self.name}_store(const float* restrict tile, float* restrict
                      f"            const float* restrict bp = bbuf;\n"
                      f"            const int64_t b_panel_stride = kc * {p.nr};")
         split = "n" if p.split_n else "m"
+        epilogue_call = (f"if (pc + kc == {spec.k}) {self.name}_epilogue({out}{extra_args}, gb, gg, ic + ir, jc + jr, rows, cols);"
+                         if self._epilogue_body() else "")
         return f"""\
 {self.signature} {{
     #pragma omp parallel num_threads(nthreads)
@@ -255,11 +294,19 @@ static inline void {self.name}_store(const float* restrict tile, float* restrict
                 const int64_t mc = m_hi - ic < {p.mc} ? m_hi - ic : {p.mc};
                 {get_a}
                 for (int64_t jr = 0; jr < nc; jr += {p.nr}) {{
+                    const int64_t cols = nc - jr < {p.nr} ? nc - jr : {p.nr};
                     for (int64_t ir = 0; ir < mc; ir += {p.mr}) {{
-                        {self.name}_ukr(kc, ap + (ir / {p.mr}) * a_panel_stride, bp + (jr / {p.nr}) * b_panel_stride, tile);
-                        {self.name}_store(tile, {out}{extra_args}, gb, gg, ic + ir, jc + jr,
-                                          mc - ir < {p.mr} ? mc - ir : {p.mr}, nc - jr < {p.nr} ? nc - jr : {p.nr},
-                                          pc == 0, pc + kc == {spec.k});
+                        const int64_t rows = mc - ir < {p.mr} ? mc - ir : {p.mr};
+                        float* restrict c = {out} + gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + (ic + ir) * {spec.out_row_stride} + jc + jr;
+                        const float* restrict a_panel = ap + (ir / {p.mr}) * a_panel_stride;
+                        const float* restrict b_panel = bp + (jr / {p.nr}) * b_panel_stride;
+                        if (rows == {p.mr} && cols == {p.nr}) {{
+                            {self.name}_ukr(kc, a_panel, b_panel, c, {spec.out_row_stride}, pc != 0);
+                        }} else {{
+                            {self.name}_ukr(kc, a_panel, b_panel, tile, {p.nr}, 0);
+                            {self.name}_merge(tile, {out}, gb, gg, ic + ir, jc + jr, rows, cols, pc == 0);
+                        }}
+                        {epilogue_call}
                     }}
                 }}
             }}
