@@ -1,4 +1,4 @@
-"""fuse: group each contraction (Conv, Gemm, MatMul) with the elementwise tail that consumes
+"""fuse: group each contraction (Conv, Gemm, MatMul; MaxPool too) with the elementwise tail that consumes
 it alone (one Add of a residual or bias, then ReLU/Clip), so the tail runs in the
 contraction's epilogue and the intermediate tensors are never written.
 
@@ -17,7 +17,7 @@ from compiler.ir.ops.common import broadcast_shapes
 from compiler.ir.ops.registry import OpError
 from compiler.target import Target
 
-ANCHORS = ("Conv", "Gemm", "MatMul")
+ANCHORS = ("Conv", "Gemm", "MatMul", "MaxPool")
 ACTIVATIONS = ("Relu", "Clip")
 
 

@@ -13,6 +13,7 @@ from compiler.ir.graph import Graph, Node
 from compiler.ir.loops import Kernel, KernelCost
 from compiler.ir.types import TensorType
 from passes.lower.builder import binary, block, broadcast_index, buffer, const, load, parallel_nest, store
+from passes.lower.window import is_window_conv, is_window_pool, lower_window
 
 
 def _broadcast_strides(addend: TensorType, out: TensorType) -> list[int]:
@@ -98,7 +99,26 @@ def fuse_epilogue(graph: Graph, anchor: Node, tail: list[Node], kernel: Kernel) 
                     value = binary("min", value, const(step[2], dt))
         return store(out, broadcast_index(idx, out_type.shape), value)
 
-    body = block(kernel.body, parallel_nest("e", out_type.shape, tail_value))
+    anchor_types = [graph.type_of(n) if n else None for n in anchor.inputs]
+    if is_window_conv(anchor, anchor_types) or is_window_pool(anchor, anchor_types):
+        # Window kernels apply the tail to their accumulator before the one store.
+        in_types = anchor_types
+        extra = [step[2] for step in steps if step[0] == "add"]
+
+        def finish(acc, idx, ins):
+            extras = iter(ins[len(in_types):])
+            for step in steps:
+                if step[0] == "add":
+                    acc = binary("add", acc, load(next(extras), broadcast_index(idx, step[2].shape)))
+                else:
+                    if step[1] != -math.inf:
+                        acc = binary("max", acc, const(step[1], dt))
+                    if step[2] != math.inf:
+                        acc = binary("min", acc, const(step[2], dt))
+            return acc
+        body = lower_window(anchor, in_types, [out_type], finish, extra).body
+    else:
+        body = block(kernel.body, parallel_nest("e", out_type.shape, tail_value))
     if spec is not None:
         spec = replace(spec, epilogue=spec.epilogue + tuple(spec_ops))
     cost = KernelCost(kernel.cost.flops + out_type.numel().evaluate({s: 1 for s in out_type.symbols and

@@ -1,0 +1,84 @@
+"""Epilogue fusion: each contraction (and max pooling) takes its elementwise tail into one
+kernel. Checked on small models against onnxruntime, with the kernel counts `aotc inspect`
+reports."""
+from __future__ import annotations
+
+import numpy as np
+
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import compiler
+from compiler.inspect import inspect_report
+from conftest import rel_l2
+
+F32 = TensorProto.FLOAT
+
+
+OUTPUT_SHAPES = {"conv_add_relu": [1, 16, 10, 10], "depthwise_clip": [1, 8, 7, 6], "matmul_bias": [2, 5, 20],
+                 "matmul_column_add_relu": [5, 20], "maxpool_relu": [1, 4, 5, 5], "shared_value_not_fused": [3, 6]}
+
+
+def model(nodes, inputs, outputs, weights):
+    rng = np.random.default_rng(0)
+    init = [numpy_helper.from_array((rng.standard_normal(shape) * 0.5).astype(np.float32), name)
+            for name, shape in weights.items()]
+    outs = [helper.make_tensor_value_info(n, F32, shape) for n, shape in outputs.items()]
+    graph = helper.make_graph(nodes, "fused", [helper.make_tensor_value_info(n, F32, s) for n, s in inputs.items()],
+                              outs, initializer=init)
+    return helper.make_model(graph, ir_version=10, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def clip_bounds():
+    return [numpy_helper.from_array(np.array(0.0, np.float32), "lo"), numpy_helper.from_array(np.array(6.0, np.float32), "hi")]
+
+
+CASES = {
+    # ResNet's block tail: conv -> + residual -> relu
+    "conv_add_relu": (
+        [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+         helper.make_node("Add", ["c", "x"], ["s"]), helper.make_node("Relu", ["s"], ["y"])],
+        {"x": [1, 16, 10, 10]}, {"w": (16, 16, 3, 3), "b": (16,)}, 1),
+    # MobileNet's depthwise conv -> ReLU6, stride 2
+    "depthwise_clip": (
+        [helper.make_node("Conv", ["x", "w", "b"], ["c"], group=8, strides=[2, 2], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+         helper.make_node("Clip", ["c", "lo", "hi"], ["y"])],
+        {"x": [1, 8, 13, 11]}, {"w": (8, 1, 3, 3), "b": (8,)}, 1),
+    # BERT's linear layer: matmul -> + bias
+    "matmul_bias": (
+        [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["y"])],
+        {"x": [2, 5, 12]}, {"w": (12, 20), "b": (20,)}, 1),
+    # residual broadcast over rows: matmul -> + (5, 1) column -> relu
+    "matmul_column_add_relu": (
+        [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["s"]),
+         helper.make_node("Relu", ["s"], ["y"])],
+        {"x": [5, 12]}, {"w": (12, 20), "b": (5, 1)}, 1),
+    "maxpool_relu": (
+        [helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+         helper.make_node("Relu", ["p"], ["y"])],
+        {"x": [1, 4, 9, 9]}, {}, 1),
+    # a value used twice is not fused away
+    "shared_value_not_fused": (
+        [helper.make_node("Gemm", ["x", "w"], ["g"], transB=1), helper.make_node("Relu", ["g"], ["y"]),
+         helper.make_node("Add", ["g", "y"], ["z"])],
+        {"x": [3, 8]}, {"w": (6, 8)}, 3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fused_model_matches_onnxruntime(case):
+    nodes, inputs, weights, kernel_calls = CASES[case]
+    outputs = {("z" if case == "shared_value_not_fused" else "y"): OUTPUT_SHAPES[case]}
+    m = model(nodes, inputs, outputs, weights)
+    if case == "depthwise_clip":
+        m.graph.initializer.extend(clip_bounds())
+    art = compiler.compile(m, target="cpu")
+    report = inspect_report(art.manifest)
+    assert report["graph_nodes"] == len(nodes) and report["kernel_calls"] == kernel_calls
+    rng = np.random.default_rng(1)
+    feeds = {n: (rng.standard_normal(s) + 0.1).astype(np.float32) for n, s in inputs.items()}
+    expected = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    actual = art(**feeds)
+    assert actual.shape == expected.shape
+    assert rel_l2(actual, expected) <= 1e-5
