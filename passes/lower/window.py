@@ -1,10 +1,10 @@
 """Lowering of 2-d sliding-window ops whose channels are independent: MaxPool and depthwise
 (or channel-multiplier) Conv.
 
-Per (image, channel) plane, parallel. Interior output rows and columns (where every tap lies
-inside the input) are computed with all taps unrolled into one register accumulator and a
-vectorized loop over columns; the few border rows and columns take a checked scalar path.
-The interior bounds are compile-time constants, so the vector loop has no bounds tests. A
+Per (image, channel) plane, parallel. Every output point sums exactly its valid taps, unrolled
+into one register accumulator: which taps are valid is decided here, at compile time, for the
+few border rows and columns (each unrolled on its own) and for the interior (one vectorized
+loop over columns), so no bounds test runs at all. A
 fused epilogue (bias, residual, ReLU/Clip) is applied to the accumulator before the one store.
 
     depthwise 3x3/1 on f32[1,32,112,112]:
@@ -17,9 +17,8 @@ from typing import Callable
 
 
 from compiler.ir.graph import Node
-from compiler.ir.loops import Assign, Block, Declare, Expr, For, If, Kernel, LoopKind, Var
-from passes.lower.builder import (add, binary, block, const, dim_expr, land, load, lowest, make_kernel,
-                                  mul, store, sub)
+from compiler.ir.loops import Declare, Expr, For, Kernel, LoopKind, Var
+from passes.lower.builder import add, binary, block, const, dim_expr, load, lowest, make_kernel, mul, store, sub
 
 # finish(accumulator, [n, c, oy, ox] index expressions, input buffers) -> value to store
 Finish = Callable[[Expr, list, list], Expr]
@@ -66,11 +65,9 @@ def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
 
     def body(ins, outs):
         x, out = ins[0], outs[0]
-        n, c, oy, ox = Var("n"), Var("c"), Var("oy"), Var("ox")
+        n, c = Var("n"), Var("c")
         source_channel = binary("div", c, const(multiplier)) if multiplier > 1 else c
         plane_in = add(mul(n, const(channels_in * height * width)), mul(source_channel, const(height * width)))
-        out_index = add(mul(n, const(channels_out * out_h * out_w)), mul(c, const(out_h * out_w)),
-                        mul(oy, const(out_w)), ox)
         bias = ins[2] if is_conv and len(ins) > 2 and ins[2] is not None else None
         start = (load(bias, c) if bias is not None else const(0, dt)) if is_conv else lowest(dt)
 
@@ -80,93 +77,58 @@ def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
                 return binary("add", acc, binary("mul", Var(f"w{ky}_{kx}", dt), value))
             return binary("max", acc, value)
 
-        def result(acc: Expr) -> Expr:
-            return finish(acc, [n, c, oy, ox], ins) if finish else acc
-
         def position(o: Expr, stride: int, pad: int, k: int, dilation: int) -> Expr:
             return add(sub(mul(o, const(stride)), const(pad)), const(k * dilation))
 
-        # Interior: every tap valid; one expression, vectorized over ox.
-        acc = start
-        for ky in range(kh):
-            for kx in range(kw):
-                acc = tap(ky, kx, acc, position(oy, sh, ph, ky, dh), position(ox, sw, pw, kx, dw))
-        fast = For("ox", const(cols[1] - cols[0]), store(out, _shifted(out_index, "ox", cols[0]),
-                                                           _shift(result(acc), "ox", cols[0])), LoopKind.VECTORIZED)
+        def valid(o: int, size: int, stride: int, pad: int, k: int, dilation: int) -> bool:
+            return 0 <= o * stride - pad + k * dilation < size
 
-        # Borders: the same sum with each tap tested.
-        checked = [Declare("acc", dt, start)]
-        for ky in range(kh):
-            for kx in range(kw):
-                iy, ix = position(oy, sh, ph, ky, dh), position(ox, sw, pw, kx, dw)
-                inside = land(binary("ge", iy, const(0)), binary("lt", iy, const(height)),
-                              binary("ge", ix, const(0)), binary("lt", ix, const(width)))
-                checked.append(If(inside, Assign("acc", tap(ky, kx, Var("acc", dt), iy, ix))))
-        checked.append(store(out, out_index, result(Var("acc", dt))))
-        slow_point = Block(tuple(checked))
+        def point(oy_e: Expr, ox_e: Expr, kys, kxs) -> Expr:
+            acc = start
+            for ky in kys:
+                for kx in kxs:
+                    acc = tap(ky, kx, acc, position(oy_e, sh, ph, ky, dh), position(ox_e, sw, pw, kx, dw))
+            return acc
 
-        def columns(lo: int, hi: int) -> For | None:
-            if hi <= lo:
-                return None
-            return For("ox", const(hi - lo), _shift_block(slow_point, "ox", lo))
+        def row(oy_e: Expr, kys) -> list:
+            """One output row whose valid kernel rows are `kys`: border columns unrolled with
+            exactly their valid taps (no tests), the interior as one vector loop."""
+            stmts = []
+            border_columns = list(range(0, cols[0])) + list(range(cols[1], out_w))
+            for ox_c in border_columns:
+                kxs = [kx for kx in range(kw) if valid(ox_c, width, sw, pw, kx, dw)]
+                index = [n, c, oy_e, const(ox_c)]
+                target = add(mul(n, const(channels_out * out_h * out_w)), mul(c, const(out_h * out_w)),
+                             mul(oy_e, const(out_w)), const(ox_c))
+                value = point(oy_e, const(ox_c), kys, kxs)
+                stmts.append(store(out, target, finish(value, index, ins) if finish else value))
+            if cols[1] > cols[0]:
+                t = Var("t")
+                ox_e = add(t, const(cols[0]))
+                target = add(mul(n, const(channels_out * out_h * out_w)), mul(c, const(out_h * out_w)),
+                             mul(oy_e, const(out_w)), ox_e)
+                value = point(oy_e, ox_e, kys, range(kw))
+                stmts.append(For("t", const(cols[1] - cols[0]),
+                                 store(out, target, finish(value, [n, c, oy_e, ox_e], ins) if finish else value),
+                                 LoopKind.VECTORIZED))
+            return stmts
 
-        interior_row = [s for s in (columns(0, cols[0]), fast, columns(cols[1], out_w)) if s is not None]
-        border_row = For("ox", const(out_w), slow_point)
-        row = If(land(binary("ge", oy, const(rows[0])), binary("lt", oy, const(rows[1]))),
-                 block(*interior_row), border_row)
+        rows_code = []
+        for oy_c in range(0, rows[0]):
+            rows_code += row(const(oy_c), [ky for ky in range(kh) if valid(oy_c, height, sh, ph, ky, dh)])
+        if rows[1] > rows[0]:
+            u = Var("u")
+            rows_code.append(For("u", const(rows[1] - rows[0]), block(*row(add(u, const(rows[0])), range(kh)))))
+        for oy_c in range(rows[1], out_h):
+            rows_code += row(const(oy_c), [ky for ky in range(kh) if valid(oy_c, height, sh, ph, ky, dh)])
         weights = []
         if is_conv:
             weights = [Declare(f"w{ky}_{kx}", dt, load(ins[1], add(mul(c, const(kh * kw)), const(ky * kw + kx))))
                        for ky in range(kh) for kx in range(kw)]
-        plane = block(*weights, For("oy", const(out_h), row))
+        plane = block(*weights, *rows_code)
         return For("n", dim_expr(x_type.shape[0]),
                    For("c", const(channels_out), plane, LoopKind.PARALLEL), LoopKind.PARALLEL)
 
     taps = kh * kw
     flops = out_type.numel().scaled(2 * taps if is_conv else taps)
     return make_kernel(node.op, list(in_types) + list(extra_types), out_types, body, flops=flops)
-
-
-def _shift(expr, var: str, offset: int):
-    """`expr` with loop variable `var` replaced by `var + offset`."""
-    from compiler.ir.loops import Binary, Call, Cast, Load, Select
-    if offset == 0:
-        return expr
-    if isinstance(expr, Var) and expr.name == var:
-        return add(expr, const(offset))
-    if isinstance(expr, Binary):
-        return Binary(expr.op, _shift(expr.a, var, offset), _shift(expr.b, var, offset))
-    if isinstance(expr, Load):
-        return Load(expr.buffer, _shift(expr.index, var, offset), expr.dtype)
-    if isinstance(expr, Call):
-        return Call(expr.fn, tuple(_shift(a, var, offset) for a in expr.args))
-    if isinstance(expr, Select):
-        return Select(_shift(expr.cond, var, offset), _shift(expr.a, var, offset), _shift(expr.b, var, offset))
-    if isinstance(expr, Cast):
-        return Cast(expr.dtype, _shift(expr.a, var, offset))
-    return expr
-
-
-def _shifted(index, var: str, offset: int):
-    return _shift(index, var, offset)
-
-
-def _shift_block(stmt, var: str, offset: int):
-    from compiler.ir.loops import Store
-    if offset == 0:
-        return stmt
-    if isinstance(stmt, Block):
-        return Block(tuple(_shift_block(s, var, offset) for s in stmt.stmts))
-    if isinstance(stmt, Declare):
-        return Declare(stmt.var, stmt.dtype, _shift(stmt.init, var, offset))
-    if isinstance(stmt, Assign):
-        return Assign(stmt.var, _shift(stmt.value, var, offset))
-    if isinstance(stmt, If):
-        return If(_shift(stmt.cond, var, offset), _shift_block(stmt.then, var, offset),
-                  None if stmt.otherwise is None else _shift_block(stmt.otherwise, var, offset))
-    if isinstance(stmt, Store):
-        return Store(stmt.buffer, _shift(stmt.index, var, offset), _shift(stmt.value, var, offset))
-    return stmt
-
-
-
