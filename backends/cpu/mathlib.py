@@ -96,3 +96,18 @@ FLOAT_FUNCTIONS = {
     "max": ("aotc_maxf({0}, {1})", "aotc_max({0}, {1})"),
     "min": ("aotc_minf({0}, {1})", "aotc_min({0}, {1})"),
 }
+
+# Vector max/min against a scalar for the GEMM epilogue (GCC vector extensions; C has no
+# vector ?:, so select through bit masks). NaN in `a` propagates.
+VECTOR_CLAMP_C = r"""
+static inline aotc_vf aotc_vmaxs(aotc_vf a, float s) {
+    const aotc_vf b = (aotc_vf){0} + s;
+    const aotc_vi keep = (a > b) | (a != a);
+    return (aotc_vf)(((aotc_vi)a & keep) | ((aotc_vi)b & ~keep));
+}
+static inline aotc_vf aotc_vmins(aotc_vf a, float s) {
+    const aotc_vf b = (aotc_vf){0} + s;
+    const aotc_vi keep = (a < b) | (a != a);
+    return (aotc_vf)(((aotc_vi)a & keep) | ((aotc_vi)b & ~keep));
+}
+"""

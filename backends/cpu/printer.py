@@ -15,7 +15,7 @@ from compiler.target import Target
 from backends.base import LoweredModel, Source
 from backends.cstyle import INDENT, CStylePrinter
 from backends.cpu.contraction import params_of, vector_width
-from backends.cpu.mathlib import FLOAT_FUNCTIONS, MATHLIB_C
+from backends.cpu.mathlib import FLOAT_FUNCTIONS, MATHLIB_C, VECTOR_CLAMP_C
 from backends.cpu.templates.gemm import GemmPrinter
 
 HEADER_NAME = "aotc_model.h"
@@ -178,6 +178,8 @@ class ModelPrinter:
             "static inline int64_t aotc_ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }",
             f"typedef float aotc_vf __attribute__((vector_size({4 * vector_width(self.target)})));",
             f"typedef float aotc_vf_unaligned __attribute__((vector_size({4 * vector_width(self.target)}), aligned(4)));",
+            f"typedef int32_t aotc_vi __attribute__((vector_size({4 * vector_width(self.target)})));",
+            VECTOR_CLAMP_C,
             "",
             *(self.kernel_text(program.kernels[name]) for name in sorted(program.kernels)),
             self.support(),

@@ -161,9 +161,42 @@ static void {self.name}_pack_a(const float* restrict {self.spec.a.param}, int64_
 }}
 """
 
+    def _vector_epilogue(self) -> str | None:
+        """Alpha and the epilogue on the accumulators themselves (full tiles, last K block),
+        when every addend is a row vector or a per-row scalar; None when one is not."""
+        spec, mr, vec = self.spec, self.p.mr, self.p.vec
+        nv = self.p.nr // vec
+        lines = []
+        if spec.alpha != 1.0:
+            lines += [f"        acc{i}_{v} *= {_cf(spec.alpha)};" for i in range(mr) for v in range(nv)]
+        for op in spec.epilogue:
+            if isinstance(op, EpilogueAdd):
+                if op.col_stride not in (0, 1):
+                    return None
+                scale = "" if op.scale == 1.0 else f"{_cf(op.scale)} * "
+                base = " + ".join(filter(None, [f"gb * {op.batch_stride}" if op.batch_stride else "",
+                                                f"gg * {op.group_stride}" if op.group_stride else ""])) or "0"
+                for i in range(mr):
+                    row = f"{op.param} + {base} + (m0 + {i}) * {op.row_stride}"
+                    for v in range(nv):
+                        if op.col_stride:
+                            value = f"*(const aotc_vf_unaligned*)({row} + n0 + {v * vec})"
+                        else:
+                            value = f"({row})[0]"
+                        lines.append(f"        acc{i}_{v} += {scale}{value};")
+            elif isinstance(op, EpilogueClamp):
+                for i in range(mr):
+                    for v in range(nv):
+                        if op.low != float("-inf"):
+                            lines.append(f"        acc{i}_{v} = aotc_vmaxs(acc{i}_{v}, {_cf(op.low)});")
+                        if op.high != float("inf"):
+                            lines.append(f"        acc{i}_{v} = aotc_vmins(acc{i}_{v}, {_cf(op.high)});")
+        return "\n".join(lines)
+
     def _microkernel(self) -> str:
         """C[0:MR, 0:NR] (row stride ldc) = (accumulate ? C : 0) + A panel x B panel, with the
-        MR x NR accumulators in vector registers."""
+        MR x NR accumulators in vector registers; on a full tile's last K block the epilogue
+        is applied to the registers before the one store."""
         mr, nr, vec = self.p.mr, self.p.nr, self.p.vec
         nv = nr // vec
         acc_init = "\n".join(
@@ -177,13 +210,19 @@ static void {self.name}_pack_a(const float* restrict {self.spec.a.param}, int64_
                          for i in range(mr))
         stores = "\n".join(f"    *(aotc_vf_unaligned*)(c + {i} * ldc + {v * vec}) = acc{i}_{v};"
                            for i in range(mr) for v in range(nv))
+        epilogue = self._vector_epilogue() or ""
+        extra = "".join(f", const float* restrict {op.param}" for op in self.spec.epilogue if isinstance(op, EpilogueAdd))
         return f"""\
-static inline void {self.name}_ukr(int64_t kc, const float* restrict a, const float* restrict b, float* restrict c, int64_t ldc, int accumulate) {{
+static inline void {self.name}_ukr(int64_t kc, const float* restrict a, const float* restrict b, float* restrict c, int64_t ldc, int accumulate, int last, int64_t gb, int64_t gg, int64_t m0, int64_t n0{extra}) {{
     const aotc_vf zero = {{0}};
 {acc_init}
     for (int64_t p = 0; p < kc; ++p) {{
 {loads}
 {fmas}
+    }}
+    (void)last; (void)gb; (void)gg; (void)m0; (void)n0;
+    if (last) {{
+{epilogue}
     }}
 {stores}
 }}
@@ -268,8 +307,11 @@ static inline void {self.name}_merge(const float* restrict tile, float* restrict
                      f"            const float* restrict bp = bbuf;\n"
                      f"            const int64_t b_panel_stride = kc * {p.nr};")
         split = "n" if p.split_n else "m"
-        epilogue_call = (f"if (pc + kc == {spec.k}) {self.name}_epilogue({out}{extra_args}, gb, gg, ic + ir, jc + jr, rows, cols);"
+        epilogue_call = (f"if (last) {self.name}_epilogue({out}{extra_args}, gb, gg, ic + ir, jc + jr, rows, cols);"
                          if self._epilogue_body() else "")
+        in_registers = self._vector_epilogue() is not None
+        vector_last = "last" if in_registers else "0"
+        full_epilogue_call = "" if in_registers else epilogue_call
         return f"""\
 {self.signature} {{
     #pragma omp parallel num_threads(nthreads)
@@ -300,13 +342,15 @@ static inline void {self.name}_merge(const float* restrict tile, float* restrict
                         float* restrict c = {out} + gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + (ic + ir) * {spec.out_row_stride} + jc + jr;
                         const float* restrict a_panel = ap + (ir / {p.mr}) * a_panel_stride;
                         const float* restrict b_panel = bp + (jr / {p.nr}) * b_panel_stride;
+                        const int last = pc + kc == {spec.k};
                         if (rows == {p.mr} && cols == {p.nr}) {{
-                            {self.name}_ukr(kc, a_panel, b_panel, c, {spec.out_row_stride}, pc != 0);
+                            {self.name}_ukr(kc, a_panel, b_panel, c, {spec.out_row_stride}, pc != 0, {vector_last}, gb, gg, ic + ir, jc + jr{extra_args});
+                            {full_epilogue_call}
                         }} else {{
-                            {self.name}_ukr(kc, a_panel, b_panel, tile, {p.nr}, 0);
+                            {self.name}_ukr(kc, a_panel, b_panel, tile, {p.nr}, 0, 0, gb, gg, ic + ir, jc + jr{extra_args});
                             {self.name}_merge(tile, {out}, gb, gg, ic + ir, jc + jr, rows, cols, pc == 0);
+                            {epilogue_call}
                         }}
-                        {epilogue_call}
                     }}
                 }}
             }}
