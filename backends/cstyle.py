@@ -10,7 +10,7 @@ from typing import Mapping
 
 from compiler.ir.dtypes import DType
 from compiler.ir.loops import (Assign, Barrier, Binary, Block, Buffer, Call, Cast, Const, Declare,
-                               Expr, For, If, Kernel, Load, LoopKind, Select, Stmt, Store, Var)
+                               Expr, For, If, Kernel, Load, Select, Stmt, Store, Var)
 
 INDENT = "    "
 

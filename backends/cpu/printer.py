@@ -6,10 +6,8 @@ input shapes, place every value (caller buffer, weights blob or arena), call the
 """
 from __future__ import annotations
 
-from compiler.ir.dtypes import DType
 from compiler.ir.graph import Value
 from compiler.ir.loops import For, Kernel, LoopKind
-from compiler.ir.program import Program
 from compiler.ir.types import Sym, TensorType
 from compiler.target import Target
 from backends.base import LoweredModel, Source

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from compiler.ir.graph import Node
-from compiler.ir.loops import Assign, Declare, Expr, For, If, Kernel, LoopKind, Var
+from compiler.ir.loops import Declare, For, If, Kernel, LoopKind, Var
 from compiler.ir.types import Dim, TensorType
 from passes.lower.builder import (add, binary, block, broadcast_index, const, dim_expr, land,
                                   linear_index, load, loop_nest, make_kernel, mul, store, sub)

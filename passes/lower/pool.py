@@ -4,9 +4,9 @@ from __future__ import annotations
 import math
 
 from compiler.ir.graph import Node
-from compiler.ir.loops import Assign, Declare, Expr, If, Kernel, LoopKind, Var
-from passes.lower.builder import (add, binary, block, cast, const, land, linear_index, load,
-                                  loop_nest, lowest, make_kernel, mul, parallel_nest, select, store, sub)
+from compiler.ir.loops import Assign, Declare, Expr, If, Kernel, Var
+from passes.lower.builder import (add, binary, block, const, land, linear_index, load,
+                                  loop_nest, lowest, make_kernel, mul, parallel_nest, store, sub)
 
 
 def lower_pool(node: Node, in_types, out_types) -> Kernel:

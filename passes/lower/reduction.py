@@ -10,7 +10,7 @@ from typing import Sequence
 
 from compiler.ir.dtypes import DType
 from compiler.ir.graph import Node
-from compiler.ir.loops import Assign, Declare, Expr, Kernel, LoopKind, Var
+from compiler.ir.loops import Assign, Declare, Expr, Kernel, LoopKind, Stmt, Var
 from compiler.ir.ops.reduce import reduced_axes
 from compiler.ir.types import Dim, SymSize, TensorType
 from passes.lower.builder import (binary, block, call, cast, const, dim_expr, highest, linear_index,
@@ -37,7 +37,7 @@ def _init_value(kind: str, dtype: DType) -> Expr:
 
 
 def _reduce_rows(x_shape: Sequence[Dim], axes: Sequence[int], outer_idx: list[Expr], prefix: str,
-                 make_inner) -> "Stmt":
+                 make_inner) -> Stmt:
     """Serial loops over `axes` of x; `make_inner(x_index)` gives the statement per element."""
     axes = list(axes)
     names = [f"{prefix}{k}" for k in range(len(axes))]

@@ -84,7 +84,7 @@ static void {self.name}_pack_a(const float* restrict {self.spec.a.param}, int64_
         float* restrict panel = dst + (ip / {mr}) * kc * {mr};
         const int64_t rows = mc - ip < {mr} ? mc - ip : {mr};
         for (int64_t p = 0; p < kc; ++p) {{
-            for (int64_t i = 0; i < rows; ++i) panel[p * {mr} + i] = {self._a_value(f"m0 + ip + i", "k0 + p")};
+            for (int64_t i = 0; i < rows; ++i) panel[p * {mr} + i] = {self._a_value("m0 + ip + i", "k0 + p")};
             for (int64_t i = rows; i < {mr}; ++i) panel[p * {mr} + i] = 0.0f;
         }}
     }}

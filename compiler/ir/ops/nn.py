@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from compiler.ir.dtypes import DType
 from compiler.ir.ops.common import broadcast_shapes, normalize_axis, require, same_dtype
 from compiler.ir.ops.registry import NoAttrs, OpDef, OpError, table
 from compiler.ir.types import Dim, Sym, TensorType

@@ -7,7 +7,6 @@ import numpy as np
 
 from compiler.ir.ops.common import normalize_axes, require
 from compiler.ir.ops.registry import OpDef, OpError, table
-from compiler.ir.types import TensorType
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import numpy as np
 
 from compiler.ir.dtypes import DType
 from compiler.ir.ops.common import broadcast_shapes, normalize_axes, normalize_axis, require, same_dtype
-from compiler.ir.ops.registry import NoAttrs, OpDef, OpError, table
+from compiler.ir.ops.registry import OpDef, OpError, table
 from compiler.ir.types import Dim, Sym, SymSize, TensorType
 
 
