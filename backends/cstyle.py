@@ -9,7 +9,7 @@ import math
 from typing import Mapping
 
 from compiler.ir.dtypes import DType
-from compiler.ir.loops import (Assign, Barrier, Binary, Block, Buffer, Call, Cast, Const, Declare,
+from compiler.ir.loops import (Assign, Barrier, LocalArray, Binary, Block, Buffer, Call, Cast, Const, Declare,
                                Expr, For, If, Kernel, Load, Select, Stmt, Store, Var)
 
 INDENT = "    "
@@ -49,6 +49,7 @@ class CStylePrinter:
         "mod": "(({0}) % ({1}))",
     }
     restrict = "restrict"
+    local_array_suffix = ""
     kernel_prefix = "static void"
 
     # ------------------------------------------------------------ expressions
@@ -140,6 +141,8 @@ class CStylePrinter:
             if s.otherwise is not None:
                 lines += [f"{pad}}} else {{"] + self.stmt(s.otherwise, depth + 1)
             return lines + [pad + "}"]
+        if isinstance(s, LocalArray):
+            return [f"{pad}{self.type_name(s.dtype)} {s.name}[{s.size}]{self.local_array_suffix};"]
         if isinstance(s, Barrier):
             return [pad + self.barrier() + ";"]
         raise TypeError(f"not a statement: {s!r}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from compiler.errors import ModelError, UnsupportedError
+from compiler.ir.graph import Graph
 from compiler.options import CompileOptions
 from compiler.runtime import Artifact
 
@@ -36,13 +37,23 @@ def _import(model: Any, example_inputs) -> tuple[Any, str, str, str | None]:
             raise ModelError(f"{path}: no such model file")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         return import_onnx(path), digest, path.stem, str(model)
+    if isinstance(model, Graph):
+        from compiler.ir.printer import print_graph
+        from compiler.ir.verifier import verify
+        verify(model)
+        digest = hashlib.sha256(print_graph(model).encode())
+        for name in sorted(model.constants):
+            digest.update(name.encode())
+            digest.update(model.constants[name].tobytes())
+        return model, digest.hexdigest(), model.name, None
     if type(model).__name__ == "ModelProto":
         data = model.SerializeToString()
         return import_onnx(model), hashlib.sha256(data).hexdigest(), model.graph.name or "model", None
     if hasattr(model, "forward") and hasattr(model, "parameters"):
         raise UnsupportedError("torch.nn.Module input needs the torch.export frontend, which this "
                                "version of aotc does not have yet; export to ONNX first")
-    raise ModelError(f"cannot compile a {type(model).__name__}: pass a .onnx path or an onnx.ModelProto")
+    raise ModelError(f"cannot compile a {type(model).__name__}: pass a .onnx path, an onnx.ModelProto "
+                     f"or an aotc Graph")
 
 
 def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inputs=None,
@@ -70,7 +81,7 @@ def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inpu
 
 def compile(model: Any, target: str = "cpu", *, example_inputs=None,
             options: CompileOptions | None = None, threads: int | None = None) -> Artifact:
-    """Compile `model` (a .onnx path or an onnx.ModelProto) for `target`; returns a callable
+    """Compile `model` (a .onnx path, an onnx.ModelProto or a graph-IR Graph) for `target`; returns a callable
     artifact living in a temporary directory until you `save()` it."""
     tmp = tempfile.TemporaryDirectory(prefix="aotc-artifact-")
     out = compile_to_directory(model, target, Path(tmp.name) / "artifact",

@@ -14,7 +14,8 @@ from typing import Callable
 
 
 from compiler.ir.graph import Graph, Node, Value
-from compiler.ir.ops import NoAttrs
+from compiler.ir.ops import NoAttrs, OpError, op_def
+from compiler.ir.ops.attention import AttentionAttrs
 
 Rule = Callable[[Graph, Node], "list[Node] | None"]
 
@@ -45,8 +46,89 @@ def _pow_by_multiplication(graph: Graph, node: Node) -> list[Node] | None:
     return None
 
 
+def _only_consumers(graph: Graph, value: str, allowed: set[str]) -> bool:
+    return value not in graph.outputs and {n.name for n in graph.consumers.get(value, ())} <= allowed
+
+
+def _scaled_operand(graph: Graph, name: str, consumer: str) -> tuple[str, float]:
+    """(x, c) when `name` = Mul(x, c) for a scalar constant c used only by `consumer`."""
+    producer = graph.producers.get(name)
+    if producer is not None and producer.op == "Mul" and _only_consumers(graph, name, {consumer}):
+        for mine, other in (producer.inputs, producer.inputs[::-1]):
+            value = _scalar_constant(graph, other)
+            if value is not None and other != mine:
+                return mine, value
+    return name, 1.0
+
+
+def _attention(graph: Graph, node: Node) -> list[Node] | None:
+    """MatMul(softmax(scale * q @ kT + mask), v), with the exporters' optional
+    Where(IsNaN(p), 0, p), becomes one Attention node (the rest dies in dead-code elimination).
+
+        %s = MatMul(Mul(%q, c1), Mul(%kT, c2)); %m = Add(%s, %mask); %p = Softmax(%m)
+        %y = MatMul(%p, %v)          ->     %y = Attention(%q, %kT, %v, %mask) {scale=c1*c2}
+    """
+    probabilities, v = node.inputs
+    producer = graph.producers.get(probabilities)
+    zero_nan = False
+    if producer is not None and producer.op == "Where":
+        condition, zero, kept = producer.inputs
+        test = graph.producers.get(condition)
+        if _scalar_constant(graph, zero) != 0.0 or test is None or test.op != "IsNaN" or test.inputs[0] != kept:
+            return None
+        if not (_only_consumers(graph, probabilities, {node.name})
+                and _only_consumers(graph, condition, {producer.name})
+                and _only_consumers(graph, kept, {test.name, producer.name})):
+            return None
+        zero_nan, probabilities = True, kept
+        producer = graph.producers.get(kept)
+    elif not _only_consumers(graph, probabilities, {node.name}):
+        return None
+    if producer is None or producer.op != "Softmax":
+        return None
+    softmax = producer
+    if softmax.attrs.axis not in (-1, graph.type_of(softmax.inputs[0]).rank - 1):
+        return None
+    scores = softmax.inputs[0]
+    if not _only_consumers(graph, scores, {softmax.name}):
+        return None
+    mask = ""
+    before = graph.producers.get(scores)
+    if before is not None and before.op == "Add":
+        add = before
+        for candidate, other in (add.inputs, add.inputs[::-1]):
+            source = graph.producers.get(candidate)
+            if source is not None and source.op in ("MatMul", "Mul", "Div") and _only_consumers(graph, candidate, {add.name}):
+                scores, mask, before = candidate, other, source
+                break
+        else:
+            return None
+    scale = 1.0
+    if before is not None and before.op in ("Div", "Mul"):
+        value = _scalar_constant(graph, before.inputs[1])
+        inner = graph.producers.get(before.inputs[0])
+        if not value or inner is None or not _only_consumers(graph, before.inputs[0], {before.name}):
+            return None
+        scale = 1.0 / value if before.op == "Div" else value
+        before = inner
+    if before is None or before.op != "MatMul":
+        return None
+    q, q_scale = _scaled_operand(graph, before.inputs[0], before.name)
+    k, k_scale = _scaled_operand(graph, before.inputs[1], before.name)
+    attrs = AttentionAttrs(scale=scale * q_scale * k_scale, keys_transposed=True, zero_nan_rows=zero_nan)
+    inputs = (q, k, v, mask) if mask else (q, k, v)
+    types = [graph.type_of(name) for name in inputs]
+    try:
+        if op_def("Attention").infer(types, [None] * len(types), attrs) != (node.outputs[0].type,):
+            return None
+    except OpError:
+        return None
+    return [Node("Attention", node.name, inputs, node.outputs, attrs)]
+
+
 RULES: dict[str, tuple[Rule, ...]] = {
     "Pow": (_pow_by_multiplication,),
+    "MatMul": (_attention,),
 }
 
 

@@ -24,6 +24,7 @@ MIN_PARALLEL_ITERATIONS = 2
 
 
 class CPrinter(CStylePrinter):
+    local_array_suffix = " __attribute__((aligned(64)))"
     # exp/tanh/erf/sigmoid/max/min go to the inline, vectorizable versions of mathlib.py.
     float_functions = {**CStylePrinter.float_functions,
                        **{fn: (f32 or CStylePrinter.float_functions[fn][0], f64 or CStylePrinter.float_functions[fn][1])

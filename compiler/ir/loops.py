@@ -164,11 +164,20 @@ class If:
 
 
 @dataclass(frozen=True, slots=True)
+class LocalArray:
+    """A fixed-size array private to the enclosing block: one per thread when declared inside
+    a parallel loop (a softmax row, an accumulator tile). Loaded and stored by name."""
+    name: str
+    dtype: DType
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class Barrier:
     """Synchronise the threads of a GPU block / WebGPU workgroup (uniform control flow only)."""
 
 
-Stmt = Union[For, Block, Store, Declare, Assign, If, Barrier]
+Stmt = Union[For, Block, Store, Declare, Assign, If, LocalArray, Barrier]
 
 
 # ---------------------------------------------------------------- kernels

@@ -15,6 +15,7 @@ from compiler.ir.loops import Kernel
 from compiler.ir.program import KernelCall, Program, kernel_hash
 from passes.lower.contraction import lower_conv, lower_gemm, lower_matmul
 from passes.fuse import FusionPlan
+from passes.lower.attention import lower_attention
 from passes.lower.contraction_spec import contraction_spec
 from passes.lower.epilogue import fuse_epilogue
 from passes.lower.elementwise import SCALAR, lower_batchnorm, lower_elementwise
@@ -39,6 +40,7 @@ LOWERINGS = {
     "Transpose": lower_transpose, "Concat": lower_concat, "Split": lower_split, "Slice": lower_slice,
     "Gather": lower_gather, "GatherElements": lower_gather_elements, "Expand": lower_expand,
     "Tile": lower_tile, "Pad": lower_pad, "Range": lower_range,
+    "Attention": lower_attention,
 }
 
 

@@ -10,7 +10,7 @@ from typing import Sequence
 
 from compiler.ir.dtypes import DType
 from compiler.ir.graph import Node
-from compiler.ir.loops import Assign, Declare, Expr, Kernel, LoopKind, Stmt, Var
+from compiler.ir.loops import Assign, Declare, Expr, For, Kernel, LoopKind, Stmt, Var
 from compiler.ir.ops.reduce import reduced_axes
 from compiler.ir.types import Dim, SymSize, TensorType
 from passes.lower.builder import (binary, block, call, cast, const, dim_expr, highest, linear_index,
@@ -111,15 +111,17 @@ def lower_softmax(node: Node, in_types, out_types) -> Kernel:
             j = Var("j")
             return block(
                 Declare("row_max", dt, const(-math.inf, dt)),
-                loop_nest(["j"], [n], Assign("row_max", binary("max", Var("row_max", dt), load(x, element(j))))),
+                For("j", n, Assign("row_max", binary("max", Var("row_max", dt), load(x, element(j)))),
+                    reductions=(("row_max", "max"),)),
                 Declare("row_sum", dt, const(0, dt)),
-                loop_nest(["j"], [n], block(
+                For("j", n, block(
                     Declare("e", dt, call("exp", binary("sub", load(x, element(j)), Var("row_max", dt)))),
                     store(out, element(j), Var("e", dt)),
-                    Assign("row_sum", binary("add", Var("row_sum", dt), Var("e", dt))))),
+                    Assign("row_sum", binary("add", Var("row_sum", dt), Var("e", dt)))),
+                    reductions=(("row_sum", "add"),)),
                 Declare("inv_sum", dt, binary("div", const(1, dt), Var("row_sum", dt))),
-                loop_nest(["j"], [n], store(out, element(j), binary("mul", load(out, element(j)),
-                                                                       Var("inv_sum", dt)))),
+                For("j", n, store(out, element(j), binary("mul", load(out, element(j)), Var("inv_sum", dt))),
+                    LoopKind.VECTORIZED),
             )
         return parallel_nest("i", outer_shape, make) if outer_shape else make([])
 
@@ -153,11 +155,11 @@ def lower_layernorm(node: Node, in_types, out_types) -> Kernel:
                 y = binary("add", y, cast(dt, load(bias, _param_index(j, in_types[2], inner_shape))))
             return block(
                 Declare("sum", dt, const(0, dt)),
-                loop_nest(["j"], [const(n)], Assign("sum", binary("add", Var("sum", dt), xj))),
+                For("j", const(n), Assign("sum", binary("add", Var("sum", dt), xj)), reductions=(("sum", "add"),)),
                 Declare("mean", dt, binary("div", Var("sum", dt), const(n, dt))),
                 Declare("sq", dt, const(0, dt)),
-                loop_nest(["j"], [const(n)], Assign("sq", binary("add", Var("sq", dt),
-                                                                 binary("mul", centered, centered)))),
+                For("j", const(n), Assign("sq", binary("add", Var("sq", dt), binary("mul", centered, centered))),
+                    reductions=(("sq", "add"),)),
                 Declare("rstd", dt, binary("div", const(1, dt), call("sqrt", binary(
                     "add", binary("div", Var("sq", dt), const(n, dt)), const(node.attrs.epsilon, dt))))),
                 loop_nest(["j"], [const(n)], store(out, binary("add", base, j), y), [LoopKind.VECTORIZED]),

@@ -34,6 +34,8 @@ class OpDef:
     static_inputs: tuple[int, ...] = ()
     # One-line summary shown by `aotc targets --ops`.
     doc: str = ""
+    # Made by graph passes (e.g. simplify's Attention), never imported from a model format.
+    created_by_passes: bool = False
 
 
 class OpError(ValueError):

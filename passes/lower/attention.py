@@ -1,0 +1,94 @@
+"""Lowering of Attention: one row of scores at a time, never the S x T matrix.
+
+Per (batch..., query row i), parallel: the row of T scores lives in a thread-private array;
+scores accumulate as vector passes over the keys, then max, exp and sum (vectorized
+reductions), then the output row accumulates p_j * v_j as vector passes over the value width.
+
+    row[:] = scale * q[i] @ kT (+ mask[i]);  p = softmax(row);  out[i] = p @ v
+"""
+from __future__ import annotations
+
+import math
+
+
+from compiler.ir.graph import Node
+from compiler.ir.loops import Assign, Declare, For, Kernel, Load, LocalArray, LoopKind, Store, Var
+from compiler.ir.types import SymSize
+from passes.lower.builder import (binary, block, broadcast_index, call, const, dim_expr, linear_index,
+                                  load, loop_nest, make_kernel, select, store)
+
+
+def lower_attention(node: Node, in_types, out_types) -> Kernel:
+    attrs = node.attrs
+    q_t, k_t, v_t = in_types[0], in_types[1], in_types[2]
+    mask_t = in_types[3] if len(in_types) > 3 else None
+    out_t = out_types[0]
+    dt = q_t.dtype
+    batch = list(q_t.shape[:-2])
+    rows, depth = q_t.shape[-2], int(q_t.shape[-1])
+    keys = int(k_t.shape[-1] if attrs.keys_transposed else k_t.shape[-2])
+    width = int(v_t.shape[-1])
+
+    def body(ins, outs):
+        q, k, v, out = ins[0], ins[1], ins[2], outs[0]
+        mask = ins[3] if len(ins) > 3 else None
+        names = [f"b{a}" for a in range(len(batch))]
+        bidx = [Var(n) for n in names]
+        i, j, d, e = Var("i"), Var("j"), Var("d"), Var("e")
+        row = LocalArray("row", dt, keys)
+
+
+        def load_row(index):
+            return Load("row", index, dt)
+
+        q_at = lambda dd: load(q, linear_index(bidx + [i, dd], q_t.shape))
+        if attrs.keys_transposed:
+            scores = block(
+                For("j", const(keys), Store("row", j, const(0, dt)), LoopKind.VECTORIZED),
+                For("d", const(depth), block(
+                    Declare("q_d", dt, binary("mul", q_at(d), const(attrs.scale, dt))),
+                    For("j", const(keys), Store("row", j, binary(
+                        "add", load_row(j), binary("mul", Var("q_d", dt), load(k, linear_index(bidx + [d, j], k_t.shape))))),
+                        LoopKind.VECTORIZED))))
+        else:
+            scores = For("j", const(keys), block(
+                Declare("dot", dt, const(0, dt)),
+                For("d", const(depth), Assign("dot", binary("add", Var("dot", dt), binary(
+                    "mul", q_at(d), load(k, linear_index(bidx + [j, d], k_t.shape))))), reductions=(("dot", "add"),)),
+                Store("row", j, binary("mul", Var("dot", dt), const(attrs.scale, dt)))))
+        steps = [row, scores]
+        if mask is not None:
+            steps.append(For("j", const(keys), Store("row", j, binary(
+                "add", load_row(j), load(mask, broadcast_index(bidx + [i, j], mask_t.shape)))), LoopKind.VECTORIZED))
+        if attrs.causal:
+            steps.append(For("j", const(keys), Store("row", j, select(binary("gt", j, i), const(-math.inf, dt), load_row(j))),
+                             LoopKind.VECTORIZED))
+        steps += [
+            Declare("row_max", dt, const(-math.inf, dt)),
+            For("j", const(keys), Assign("row_max", binary("max", Var("row_max", dt), load_row(j))),
+                reductions=(("row_max", "max"),)),
+            Declare("row_sum", dt, const(0, dt)),
+            For("j", const(keys), block(
+                Declare("p", dt, call("exp", binary("sub", load_row(j), Var("row_max", dt)))),
+                Store("row", j, Var("p", dt)),
+                Assign("row_sum", binary("add", Var("row_sum", dt), Var("p", dt)))), reductions=(("row_sum", "add"),)),
+            Declare("inv_sum", dt, binary("div", const(1, dt), Var("row_sum", dt))),
+            For("e", const(width), store(out, linear_index(bidx + [i, e], out_t.shape), const(0, dt)), LoopKind.VECTORIZED),
+        ]
+        weight = binary("mul", load_row(j), Var("inv_sum", dt))
+        if attrs.zero_nan_rows:
+            weight = select(call("isnan", weight), const(0, dt), weight)
+        out_at = linear_index(bidx + [i, e], out_t.shape)
+        steps.append(For("j", const(keys), block(
+            Declare("w", dt, weight),
+            For("e", const(width), store(out, out_at, binary(
+                "add", load(out, out_at), binary("mul", Var("w", dt), load(v, linear_index(bidx + [j, e], v_t.shape))))),
+                LoopKind.VECTORIZED))))
+        return loop_nest(names + ["i"], [dim_expr(b) for b in batch] + [dim_expr(rows)], block(*steps),
+                         [LoopKind.PARALLEL] * (len(batch) + 1))
+
+    flops = SymSize.of_shape(tuple(q_t.shape[:-1])).scaled(2 * keys * (depth + width) + 5 * keys)
+    return make_kernel(node.op, in_types, out_types, body, flops=flops)
+
+
+
