@@ -13,7 +13,10 @@ class CompileOptions:
     tuning_db: Path | None = None
     # Time every kernel call inside the library (aotc run --profile reads the totals).
     profile: bool = False
+    # Override the target's activation layout for convolution regions ("NCHW" | "NHWC").
+    activation_layout: str | None = None
 
     def manifest_fields(self) -> dict:
         """What of these options can change the artifact (caches cannot)."""
-        return {"tuning_db": bool(self.tuning_db), "profile": self.profile}
+        return {"tuning_db": bool(self.tuning_db), "profile": self.profile,
+                "activation_layout": self.activation_layout}

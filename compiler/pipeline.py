@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -17,6 +17,7 @@ from compiler.ir.program import MemoryPlan, Program, WeightsLayout
 from compiler.options import CompileOptions
 from compiler.target import Target
 from backends.base import Binary, LoweredModel, Source
+from passes.convert_layout import ConvertLayout
 from passes.eliminate_dead_code import EliminateDeadCode
 from passes.fuse import PlanEpilogues
 from passes.lower import Lower
@@ -25,9 +26,11 @@ from passes.plan_memory import PlanMemory, layout_weights
 from passes.simplify import Simplify
 from passes.tile import Tile
 
-GRAPH_PASSES = {
-    "cpu": (Simplify(), EliminateDeadCode(), MaterializeOutputs()),
-}
+def graph_passes(target: Target) -> tuple:
+    """The graph-level pipeline for a target, in order."""
+    if target.kind == "cpu":
+        return (Simplify(), ConvertLayout(target.activation_layout), EliminateDeadCode(), MaterializeOutputs())
+    raise TargetError(f"target {target.name} has no graph pipeline yet")
 
 
 def backend_for(target: Target, options: CompileOptions):
@@ -59,10 +62,14 @@ def pass_name(p) -> str:
 
 def compile_graph(graph: Graph, target: Target, options: CompileOptions,
                   on_step: Callable[[str], None] = lambda step: None) -> Compiled:
+    if options.activation_layout is not None:
+        if options.activation_layout not in ("NCHW", "NHWC"):
+            raise TargetError(f"unknown activation layout '{options.activation_layout}' (NCHW or NHWC)")
+        target = replace(target, activation_layout=options.activation_layout)
     backend = backend_for(target, options)
     output_names = graph.outputs   # what the user calls them, whatever the passes rename
     names = []
-    for graph_pass in GRAPH_PASSES[target.kind]:
+    for graph_pass in graph_passes(target):
         on_step(pass_name(graph_pass))
         graph = graph_pass(graph)
         names.append(pass_name(graph_pass))

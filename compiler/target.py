@@ -29,6 +29,8 @@ class Target:
     fusible: tuple[str, ...] = ()
     memory_alignment: int = 64
     limits: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+    # The layout convolution regions run in (convert_layout); "NCHW" is ONNX's own.
+    activation_layout: str = "NCHW"
 
     def limit(self, key: str, default: int | None = None) -> int:
         for name, value in self.limits:

@@ -92,11 +92,12 @@ def lower_conv(node: Node, in_types, out_types) -> Kernel:
     out_type = out_types[0]
     dt = x_type.dtype
     spatial = len(attrs.kernel_shape)
-    cout = w_type.shape[0]
-    cin_g = w_type.shape[1]
+    last = attrs.channels_last    # x, y: (N, *spatial, C); w: (*kernel, C_in/g, C_out)
+    cout = w_type.shape[-1] if last else w_type.shape[0]
+    cin_g = w_type.shape[-2] if last else w_type.shape[1]
     cout_g = cout // attrs.group
-    out_sp = out_type.shape[2:]
-    in_sp = x_type.shape[2:]
+    out_sp = out_type.shape[1:-1] if last else out_type.shape[2:]
+    in_sp = x_type.shape[1:-1] if last else x_type.shape[2:]
 
     def body(ins, outs):
         x, w, out = ins[0], ins[1], outs[0]
@@ -107,9 +108,14 @@ def lower_conv(node: Node, in_types, out_types) -> Kernel:
         in_pos = [add(sub(mul(o[d], const(attrs.strides[d])), const(attrs.pads[d])),
                       mul(kk[d], const(attrs.dilations[d]))) for d in range(spatial)]
         channel = add(mul(binary("div", co, const(cout_g)), const(cin_g)), ci)
-        out_index = linear_index([n, co] + o, out_type.shape)
-        x_index = linear_index([n, channel] + in_pos, x_type.shape)
-        w_index = linear_index([co, ci] + kk, w_type.shape)
+        if last:
+            out_index = linear_index([n] + o + [co], out_type.shape)
+            x_index = linear_index([n] + in_pos + [channel], x_type.shape)
+            w_index = linear_index(kk + [ci, co], w_type.shape)
+        else:
+            out_index = linear_index([n, co] + o, out_type.shape)
+            x_index = linear_index([n, channel] + in_pos, x_type.shape)
+            w_index = linear_index([co, ci] + kk, w_type.shape)
         inside = [land(binary("ge", p, const(0)), binary("lt", p, const(int(size))))
                   for p, size in zip(in_pos, in_sp)]
         init = load(bias, co) if bias is not None else const(0, dt)

@@ -28,6 +28,8 @@ def conv_spec(node: Node, in_types: Sequence[TensorType | None], out_types, cons
     spatial = len(attrs.kernel_shape)
     if spatial not in (1, 2) or x.dtype is not DType.float32:
         return None
+    if attrs.channels_last:
+        return conv_spec_channels_last(node, in_types, out_types, constant)
     groups = attrs.group
     cout = int(w.shape[0])
     cin_g = int(w.shape[1])
@@ -55,6 +57,12 @@ def conv_spec(node: Node, in_types: Sequence[TensorType | None], out_types, cons
     return Contraction(batch=_dim(x.shape[0]), groups=groups, m=cout_g, n=plane, k=k, a=a, b=b,
                        out_param="out0", out_row_stride=plane, out_batch_stride=cout * plane,
                        out_group_stride=cout_g * plane, epilogue=epilogue)
+
+
+def conv_spec_channels_last(node: Node, in_types, out_types, constant) -> Contraction | None:
+    """Channels-last convolution as GEMM: pixels x (kh, kw, C_in/g) windows times the
+    (kh*kw*C_in/g) x C_out weight; not yet a template (loop nest)."""
+    return None
 
 
 def _bias_strides(shape) -> tuple[int, int] | None:

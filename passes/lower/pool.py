@@ -14,20 +14,22 @@ def lower_pool(node: Node, in_types, out_types) -> Kernel:
     x_type, out_type = in_types[0], out_types[0]
     dt = x_type.dtype
     spatial = len(attrs.kernel_shape)
-    in_sp = [int(d) for d in x_type.shape[2:]]
+    last = attrs.channels_last    # (N, *spatial, C)
+    in_sp = [int(d) for d in (x_type.shape[1:-1] if last else x_type.shape[2:])]
     is_max = node.op == "MaxPool"
 
     def body(ins, outs):
         x, out = ins[0], outs[0]
 
         def make(idx):
-            o = idx[2:]
+            o = idx[1:-1] if last else idx[2:]
             kk = [Var(f"k{d}") for d in range(spatial)]
             pos = [add(sub(mul(o[d], const(attrs.strides[d])), const(attrs.pads[d])),
                        mul(kk[d], const(attrs.dilations[d]))) for d in range(spatial)]
             inside = land(*(land(binary("ge", p, const(0)), binary("lt", p, const(s)))
                             for p, s in zip(pos, in_sp)))
-            value = load(x, linear_index(list(idx[:2]) + pos, x_type.shape))
+            where = [idx[0]] + pos + [idx[-1]] if last else list(idx[:2]) + pos
+            value = load(x, linear_index(where, x_type.shape))
             if is_max:
                 update = If(inside, Assign("acc", binary("max", Var("acc", dt), value)))
                 init = lowest(dt)

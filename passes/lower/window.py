@@ -36,7 +36,7 @@ def interior(size: int, out_size: int, kernel: int, stride: int, pad: int, dilat
 
 def is_window_conv(node: Node, in_types) -> bool:
     """A 2-d Conv where every output channel reads exactly one input channel."""
-    if node.op != "Conv" or len(node.attrs.kernel_shape) != 2:
+    if node.op != "Conv" or len(node.attrs.kernel_shape) != 2 or node.attrs.channels_last:
         return False
     x, w = in_types[0], in_types[1]
     return (w.shape[1] == 1 and node.attrs.group == x.shape[1] and node.attrs.group > 1
@@ -44,7 +44,7 @@ def is_window_conv(node: Node, in_types) -> bool:
 
 
 def is_window_pool(node: Node, in_types) -> bool:
-    return node.op == "MaxPool" and len(node.attrs.kernel_shape) == 2
+    return node.op == "MaxPool" and len(node.attrs.kernel_shape) == 2 and not node.attrs.channels_last
 
 
 def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,

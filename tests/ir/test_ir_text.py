@@ -115,7 +115,7 @@ def _node(op: str, attrs: object, inputs: tuple[str, ...], out: TensorType, name
 @pytest.mark.parametrize("node, text", [
     (_node("Conv", OPS["Conv"].attrs((3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2), ("x", "w", ""),
            TensorType((1, 4, 8, 8), F32)),
-     "Conv(%x, %w, _) {kernel_shape=[3,3], strides=[1,1], pads=[1,1,1,1], dilations=[1,1], group=2}"),
+     "Conv(%x, %w, _) {kernel_shape=[3,3], strides=[1,1], pads=[1,1,1,1], dilations=[1,1], group=2, channels_last=false}"),
     (_node("LeakyRelu", OPS["LeakyRelu"].attrs(alpha=0.01), ("x",), TensorType((2,), F32)),
      "LeakyRelu(%x) {alpha=0.01}"),
     (_node("Gelu", OPS["Gelu"].attrs(approximate="tanh"), ("x",), TensorType((2,), F32)),

@@ -1,7 +1,7 @@
 """Neural-network ops: convolution, pooling, Gemm/MatMul, normalisation, softmax."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -18,6 +18,9 @@ class ConvAttrs:
     pads: tuple[int, ...]          # begins for every spatial axis, then ends
     dilations: tuple[int, ...]
     group: int = 1
+    # Set by convert_layout: x and y are channels-last (N, *spatial, C) and the weight is
+    # (*kernel, C_in/group, C_out); otherwise ONNX's (N, C, *spatial) and (C_out, C_in/group, *kernel).
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.kernel_shape)
@@ -35,6 +38,7 @@ class PoolAttrs:
     dilations: tuple[int, ...]
     ceil_mode: bool = False
     count_include_pad: bool = False   # AveragePool only
+    channels_last: bool = False       # set by convert_layout: (N, *spatial, C)
 
     def __post_init__(self) -> None:
         n = len(self.kernel_shape)
@@ -289,10 +293,63 @@ def _layernorm_ref(inputs, attrs):
     return (y.astype(inputs[0].dtype),)
 
 
+def to_channels_first(array_or_shape, rank: int):
+    """(N, *spatial, C) -> (N, C, *spatial) for a shape tuple or an array."""
+    perm = (0, rank - 1) + tuple(range(1, rank - 1))
+    if isinstance(array_or_shape, tuple):
+        return tuple(array_or_shape[p] for p in perm)
+    return np.transpose(array_or_shape, perm)
+
+
+def to_channels_last(array_or_shape, rank: int):
+    perm = (0,) + tuple(range(2, rank)) + (1,)
+    if isinstance(array_or_shape, tuple):
+        return tuple(array_or_shape[p] for p in perm)
+    return np.transpose(array_or_shape, perm)
+
+
+def _weight_to_oihw(array_or_shape, rank: int):
+    """(*kernel, I, O) -> (O, I, *kernel)."""
+    perm = (rank - 1, rank - 2) + tuple(range(rank - 2))
+    if isinstance(array_or_shape, tuple):
+        return tuple(array_or_shape[p] for p in perm)
+    return np.transpose(array_or_shape, perm)
+
+
+def _channels_last_infer(infer):
+    """Run the channels-first inference on the channels-first view of a channels-last node."""
+    def wrapped(types, values, attrs):
+        if not getattr(attrs, "channels_last", False):
+            return infer(types, values, attrs)
+        first = [t.with_shape(to_channels_first(t.shape, t.rank)) if k == 0 and t is not None else t
+                 for k, t in enumerate(types)]
+        if len(first) > 1 and first[1] is not None and isinstance(attrs, ConvAttrs):
+            first[1] = first[1].with_shape(_weight_to_oihw(first[1].shape, first[1].rank))
+        (out,) = infer(first, values, replace(attrs, channels_last=False))
+        return (TensorType(to_channels_last(out.shape, out.rank), out.dtype, "NHWC" if out.rank == 4 else ""),)
+    return wrapped
+
+
+def _channels_last_reference(reference):
+    def wrapped(inputs, attrs):
+        if not getattr(attrs, "channels_last", False):
+            return reference(inputs, attrs)
+        args = list(inputs)
+        args[0] = np.ascontiguousarray(to_channels_first(args[0], args[0].ndim))
+        if len(args) > 1 and args[1] is not None and isinstance(attrs, ConvAttrs):
+            args[1] = np.ascontiguousarray(_weight_to_oihw(args[1], args[1].ndim))
+        (out,) = reference(args, replace(attrs, channels_last=False))
+        return (np.ascontiguousarray(to_channels_last(out, out.ndim)),)
+    return wrapped
+
+
 OPS = table(
-    OpDef("Conv", ConvAttrs, _conv_infer, _conv_ref, doc="N-d convolution with groups"),
-    OpDef("MaxPool", PoolAttrs, _pool_infer("MaxPool"), _maxpool_ref, doc="max pooling"),
-    OpDef("AveragePool", PoolAttrs, _pool_infer("AveragePool"), _avgpool_ref, doc="average pooling"),
+    OpDef("Conv", ConvAttrs, _channels_last_infer(_conv_infer), _channels_last_reference(_conv_ref),
+          doc="N-d convolution with groups"),
+    OpDef("MaxPool", PoolAttrs, _channels_last_infer(_pool_infer("MaxPool")), _channels_last_reference(_maxpool_ref),
+          doc="max pooling"),
+    OpDef("AveragePool", PoolAttrs, _channels_last_infer(_pool_infer("AveragePool")),
+          _channels_last_reference(_avgpool_ref), doc="average pooling"),
     OpDef("GlobalAveragePool", NoAttrs, _global_pool_infer, _global_pool_ref, doc="mean over spatial axes"),
     OpDef("Gemm", GemmAttrs, _gemm_infer, _gemm_ref, doc="alpha*A'B' + beta*C"),
     OpDef("MatMul", NoAttrs, _matmul_infer, _matmul_ref, doc="batched matrix product"),

@@ -172,10 +172,11 @@ def check_case(case: OpCase, with_onnxruntime: bool = True) -> None:
 def lowered_ops(model: onnx.ModelProto) -> set[str]:
     """The graph-IR ops the CPU pipeline lowers for `model` (after its graph passes)."""
     from compiler.frontends.onnx import import_onnx
-    from compiler.pipeline import GRAPH_PASSES
+    from compiler.pipeline import graph_passes
+    from compiler.target import resolve_target
 
     graph = import_onnx(model)
-    for graph_pass in GRAPH_PASSES["cpu"]:
+    for graph_pass in graph_passes(resolve_target("cpu")):
         graph = graph_pass(graph)
     return {node.op for node in graph.nodes}
 

@@ -1,0 +1,156 @@
+"""convert_layout: run convolution regions in the layout the target prefers.
+
+Needs: a verified graph. With the target's activation layout "NCHW" (ONNX's own) the pass
+changes nothing. With "NHWC", 2-d Conv/MaxPool/AveragePool become channels-last (weights
+re-laid out to (kh, kw, C_in/group, C_out) at compile time), GlobalAveragePool becomes a
+ReduceMean over the spatial axes, and every elementwise op between them follows; Transposes are
+inserted only where a value crosses the region's boundary (graph inputs, Flatten/Reshape/Gemm,
+graph outputs), and only once per value.
+
+    %c = Conv(%x, %w); %r = Relu(%c); %f = Flatten(%r)
+    ->  %x_nhwc = Transpose(%x){0,2,3,1}; %c_nhwc = Conv(%x_nhwc, %w_hwio){channels_last};
+        %r_nhwc = Relu(%c_nhwc); %r = Transpose(%r_nhwc){0,3,1,2}; %f = Flatten(%r)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from compiler.ir.graph import Graph, Node, Value
+
+from compiler.ir.ops.elementwise import ARITHMETIC, COMPARISON, LOGICAL, UNARY
+from compiler.ir.ops.reduce import ReduceAttrs
+from compiler.ir.ops.shape import PermAttrs
+from compiler.ir.types import TensorType
+
+TO_LAST = (0, 2, 3, 1)
+TO_FIRST = (0, 3, 1, 2)
+WINDOW_OPS = ("Conv", "MaxPool", "AveragePool")
+ELEMENTWISE = (set(UNARY) | set(ARITHMETIC) | set(COMPARISON) | set(LOGICAL)
+               | {"Where", "Clip", "Cast", "LeakyRelu", "Elu", "Gelu", "IsNaN"})
+
+
+def _permuted(ttype: TensorType, perm, layout: str) -> TensorType:
+    return TensorType(tuple(ttype.shape[p] for p in perm), ttype.dtype, layout)
+
+
+class _Rewriter:
+    """Walks the graph once, keeping each value's channels-last twin and materialising the
+    channels-first original only where something still needs it."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.nodes: list[Node] = []
+        self.constants = dict(graph.constants)
+        self.last: dict[str, str] = {}        # value -> its channels-last twin
+        self.converted: set[str] = set()      # values only produced channels-last (so far)
+        self.produced_last: set[str] = set()  # values whose producer runs channels-last
+        self.taken = set(graph.types) | {n.name for n in graph.nodes}
+
+    def fresh(self, base: str) -> str:
+        name = base
+        while name in self.taken:
+            name += "_"
+        self.taken.add(name)
+        return name
+
+    def transpose(self, source: str, target: str, perm, ttype: TensorType) -> None:
+        self.nodes.append(Node("Transpose", self.fresh(f"layout_{target}"), (source,),
+                               (Value(target, ttype),), PermAttrs(tuple(perm))))
+
+    def channels_last(self, name: str) -> str | None:
+        """The channels-last twin of a rank-4 value (a Transpose, or a re-laid-out constant)."""
+        if name in self.last:
+            return self.last[name]
+        ttype = self.graph.type_of(name)
+        if ttype.rank != 4:
+            return None
+        twin = self.fresh(f"{name}_nhwc")
+        if name in self.constants:
+            self.constants[twin] = np.ascontiguousarray(np.transpose(self.constants[name], TO_LAST))
+        else:
+            self.transpose(name, twin, TO_LAST, _permuted(ttype, TO_LAST, "NHWC"))
+        self.last[name] = twin
+        return twin
+
+    def channels_first(self, name: str) -> str:
+        if name in self.converted:
+            self.transpose(self.last[name], name, TO_FIRST, self.graph.type_of(name))
+            self.converted.discard(name)
+        return name
+
+    def produce(self, node: Node, op: str, inputs, attrs) -> None:
+        (out,) = node.outputs
+        twin = self.fresh(f"{out.name}_nhwc")
+        self.nodes.append(Node(op, node.name, tuple(inputs), (Value(twin, _permuted(out.type, TO_LAST, "NHWC")),), attrs))
+        self.last[out.name] = twin
+        self.converted.add(out.name)
+        self.produced_last.add(out.name)
+
+    def broadcast_operand(self, name: str, out_rank: int) -> str | None:
+        """An elementwise operand in channels-last terms: twins for rank-4 values, constants
+        re-laid out (a scalar stays as it is), None where that is impossible."""
+        ttype = self.graph.type_of(name)
+        if ttype.rank == 0 or all(d == 1 for d in ttype.shape):
+            return name
+        if name in self.constants and ttype.rank <= out_rank:
+            padded = self.constants[name].reshape((1,) * (4 - ttype.rank) + tuple(ttype.shape))
+            twin = self.fresh(f"{name}_nhwc")
+            self.constants[twin] = np.ascontiguousarray(np.transpose(padded, TO_LAST))
+            return twin
+        if ttype.rank == 4:
+            return self.channels_last(name)
+        return None
+
+    def visit(self, node: Node) -> None:
+        x_type = self.graph.type_of(node.inputs[0]) if node.inputs and node.inputs[0] else None
+        if node.op in WINDOW_OPS and x_type is not None and x_type.rank == 4:
+            inputs = [self.channels_last(node.inputs[0])]
+            if node.op == "Conv":
+                inputs.append(self.weight_hwio(node.inputs[1]))
+                inputs += list(node.inputs[2:])
+            self.produce(node, node.op, inputs, replace(node.attrs, channels_last=True))
+            return
+        if node.op == "GlobalAveragePool" and x_type is not None and x_type.rank == 4:
+            self.produce(node, "ReduceMean", [self.channels_last(node.inputs[0])], ReduceAttrs((1, 2), True))
+            return
+        if (node.op in ELEMENTWISE and len(node.outputs) == 1 and node.outputs[0].type.rank == 4
+                and any(n in self.produced_last for n in node.inputs if n)):
+            operands = [self.broadcast_operand(n, 4) if n else "" for n in node.inputs]
+            if all(o is not None for o in operands):
+                self.produce(node, node.op, operands, node.attrs)
+                return
+        self.nodes.append(replace(node, inputs=tuple(self.channels_first(n) if n else "" for n in node.inputs)))
+
+    def weight_hwio(self, name: str) -> str:
+        twin = self.fresh(f"{name}_hwio")
+        if name in self.constants:
+            self.constants[twin] = np.ascontiguousarray(np.transpose(self.constants[name], (2, 3, 1, 0)))
+        else:
+            self.transpose(name, twin, (2, 3, 1, 0), _permuted(self.graph.type_of(name), (2, 3, 1, 0), ""))
+        return twin
+
+
+def to_channels_last(graph: Graph) -> Graph:
+    rewriter = _Rewriter(graph)
+    for node in graph.nodes:
+        rewriter.visit(node)
+    for name in graph.outputs:
+        rewriter.channels_first(name)
+    return graph.with_nodes(rewriter.nodes, rewriter.constants)
+
+
+@dataclass(frozen=True)
+class ConvertLayout:
+    layout: str = "NCHW"
+
+    def __call__(self, graph: Graph) -> Graph:
+        if self.layout == "NCHW":
+            return graph
+        if self.layout != "NHWC":
+            raise ValueError(f"convert_layout: unknown activation layout '{self.layout}'")
+        return to_channels_last(graph)
+
+
+
