@@ -27,8 +27,9 @@ def _progress(enabled: bool):
 def cmd_compile(args) -> int:
     from dataclasses import replace
     from compiler.api import compile_to_directory, default_options
+    layouts = {"nchw": "NCHW", "nhwc": "NHWC", "auto": "auto"}
     options = replace(default_options(), profile=args.profile,
-                      activation_layout=args.layout.upper() if args.layout else None)
+                      activation_layout=layouts[args.layout] if args.layout else None)
     out = compile_to_directory(args.model, args.target, Path(args.output), options=options,
                                on_step=_progress(not args.quiet))
     print(f"wrote {out}")
@@ -171,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="artifact directory to write")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--profile", action="store_true", help="time every kernel call (see `aotc run --profile`)")
-    p.add_argument("--layout", choices=("nchw", "nhwc"), help="activation layout of convolution regions "
-                   "(default: the target's choice)")
+    p.add_argument("--layout", choices=("nchw", "nhwc", "auto"), help="activation layout of convolution "
+                   "regions (default: the target's choice; the CPU's is auto)")
     p.set_defaults(fn=cmd_compile)
 
     p = sub.add_parser("run", help="run an artifact on .npy inputs")

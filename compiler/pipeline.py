@@ -63,8 +63,8 @@ def pass_name(p) -> str:
 def compile_graph(graph: Graph, target: Target, options: CompileOptions,
                   on_step: Callable[[str], None] = lambda step: None) -> Compiled:
     if options.activation_layout is not None:
-        if options.activation_layout not in ("NCHW", "NHWC"):
-            raise TargetError(f"unknown activation layout '{options.activation_layout}' (NCHW or NHWC)")
+        if options.activation_layout not in ("NCHW", "NHWC", "auto"):
+            raise TargetError(f"unknown activation layout '{options.activation_layout}' (NCHW, NHWC or auto)")
         target = replace(target, activation_layout=options.activation_layout)
     backend = backend_for(target, options)
     output_names = graph.outputs   # what the user calls them, whatever the passes rename

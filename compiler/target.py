@@ -29,7 +29,8 @@ class Target:
     fusible: tuple[str, ...] = ()
     memory_alignment: int = 64
     limits: tuple[tuple[str, int], ...] = field(default_factory=tuple)
-    # The layout convolution regions run in (convert_layout); "NCHW" is ONNX's own.
+    # The layout convolution regions run in (convert_layout): "NCHW" (ONNX's own), "NHWC", or
+    # "auto" (decided per model by passes/convert_layout.py's choose_layout).
     activation_layout: str = "NCHW"
 
     def limit(self, key: str, default: int | None = None) -> int:
@@ -108,7 +109,8 @@ def _cache_sizes() -> tuple[int, int, int]:
 
 def cpu_target(isa: CpuIsa, cores: int | None = None) -> Target:
     return Target(name=f"cpu:{isa.name}", kind="cpu", isa=isa, cores=cores or os.cpu_count() or 1,
-                  cache_bytes=_cache_sizes(), fusible=_CPU_FUSIBLE, memory_alignment=64)
+                  cache_bytes=_cache_sizes(), fusible=_CPU_FUSIBLE, memory_alignment=64,
+                  activation_layout="auto")
 
 
 def resolve_target(spec: "str | Target") -> Target:

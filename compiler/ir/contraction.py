@@ -42,7 +42,24 @@ class Im2col:
     image_stride: int          # elements per batch image
 
 
-Operand = Dense | Im2col
+@dataclass(frozen=True, slots=True)
+class Im2colRows:
+    """A[(g_outer, g_inner), m, k] of a channels-last convolution: m = (oy, ox) output pixels,
+    k = (ky, kx, ci) over the group's input channels (contiguous in memory); zero outside."""
+    param: str
+    channels: int              # all input channels (the pixel stride)
+    channels_per_group: int
+    height: int
+    width: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pad: tuple[int, int]
+    dilation: tuple[int, int]
+    out_width: int
+    image_stride: int          # elements per batch image (H * W * C)
+
+
+Operand = Dense | Im2col | Im2colRows
 
 
 @dataclass(frozen=True, slots=True)

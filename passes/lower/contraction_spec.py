@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, Im2col
+from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, Im2col, Im2colRows
 from compiler.ir.dtypes import DType
 from compiler.ir.graph import Node
 from compiler.ir.types import Sym, TensorType
@@ -60,9 +60,37 @@ def conv_spec(node: Node, in_types: Sequence[TensorType | None], out_types, cons
 
 
 def conv_spec_channels_last(node: Node, in_types, out_types, constant) -> Contraction | None:
-    """Channels-last convolution as GEMM: pixels x (kh, kw, C_in/g) windows times the
-    (kh*kw*C_in/g) x C_out weight; not yet a template (loop nest)."""
-    return None
+    """Channels-last convolution as GEMM: C[(b, g), pixel, c_out] = windows(x)[pixel, (ky, kx,
+    ci)] @ w[(ky, kx, ci), c_out], the weight already (kh, kw, C_in/g, C_out). A 1x1/stride-1
+    convolution reads x as a plain matrix."""
+    attrs = node.attrs
+    x, w, out = in_types[0], in_types[1], out_types[0]
+    if len(attrs.kernel_shape) != 2:
+        return None
+    groups = attrs.group
+    kh, kw = attrs.kernel_shape
+    cin_g, cout = int(w.shape[2]), int(w.shape[3])
+    cout_g = cout // groups
+    if cin_g == 1 and cout_g <= 4 and groups > 1:
+        return None  # depthwise: the window kernel
+    height, width, channels = int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
+    out_h, out_w = int(out.shape[1]), int(out.shape[2])
+    k = kh * kw * cin_g
+    pixels = out_h * out_w
+    pointwise = (kh, kw) == (1, 1) and tuple(attrs.strides) == (1, 1) and not any(attrs.pads)
+    if pointwise:
+        a = Dense("in0", row_stride=channels, col_stride=1, batch_stride=height * width * channels,
+                  group_stride=cin_g)
+    else:
+        a = Im2colRows("in0", channels, cin_g, height, width, (kh, kw), tuple(attrs.strides),
+                       (attrs.pads[0], attrs.pads[1]), tuple(attrs.dilations), out_w, height * width * channels)
+    b = Dense("in1", row_stride=cout, col_stride=1, group_stride=cout_g, constant=constant[1])
+    epilogue = ()
+    if len(in_types) > 2 and in_types[2] is not None:
+        epilogue = (EpilogueAdd("in2", row_stride=0, col_stride=1, group_stride=cout_g),)
+    return Contraction(batch=_dim(x.shape[0]), groups=groups, m=pixels, n=cout_g, k=k, a=a, b=b,
+                       out_param="out0", out_row_stride=cout, out_batch_stride=pixels * cout,
+                       out_group_stride=cout_g, epilogue=epilogue)
 
 
 def _bias_strides(shape) -> tuple[int, int] | None:

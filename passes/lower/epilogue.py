@@ -32,6 +32,11 @@ def _spec_add(anchor: Node, spec: Contraction, param: str, addend: TensorType, o
         return None
     s = _broadcast_strides(addend, out)
     shape = [int(d) for d in out.shape]
+    if anchor.op == "Conv" and anchor.attrs.channels_last:
+        # out (N, OH, OW, C): m = pixel, n = channel within the group
+        if len(shape) != 4 or not (s[1] == s[2] * shape[2] or (s[1] == 0 and s[2] == 0)):
+            return None
+        return EpilogueAdd(param, row_stride=s[2], col_stride=s[3], batch_stride=s[0], group_stride=s[3] * spec.n)
     if anchor.op == "Conv":
         if len(shape) == 4:
             if not (s[2] == s[3] * shape[3] or (s[2] == 0 and s[3] == 0)):

@@ -17,7 +17,8 @@ from typing import Callable
 
 
 from compiler.ir.graph import Node
-from compiler.ir.loops import Declare, Expr, For, Kernel, LoopKind, Var
+from compiler.ir.dtypes import DType
+from compiler.ir.loops import Declare, Expr, For, If, Kernel, LoopKind, Var
 from passes.lower.builder import add, binary, block, const, dim_expr, load, lowest, make_kernel, mul, store, sub
 
 # finish(accumulator, [n, c, oy, ox] index expressions, input buffers) -> value to store
@@ -36,19 +37,21 @@ def interior(size: int, out_size: int, kernel: int, stride: int, pad: int, dilat
 
 def is_window_conv(node: Node, in_types) -> bool:
     """A 2-d Conv where every output channel reads exactly one input channel."""
-    if node.op != "Conv" or len(node.attrs.kernel_shape) != 2 or node.attrs.channels_last:
+    if node.op != "Conv" or len(node.attrs.kernel_shape) != 2:
         return False
     x, w = in_types[0], in_types[1]
-    return (w.shape[1] == 1 and node.attrs.group == x.shape[1] and node.attrs.group > 1
-            and isinstance(x.shape[1], int))
+    channels, per_group = (x.shape[3], w.shape[2]) if node.attrs.channels_last else (x.shape[1], w.shape[1])
+    return per_group == 1 and node.attrs.group == channels and node.attrs.group > 1 and isinstance(channels, int)
 
 
 def is_window_pool(node: Node, in_types) -> bool:
-    return node.op == "MaxPool" and len(node.attrs.kernel_shape) == 2 and not node.attrs.channels_last
+    return node.op == "MaxPool" and len(node.attrs.kernel_shape) == 2
 
 
 def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
                  extra_types=()) -> Kernel:
+    if node.attrs.channels_last:
+        return lower_window_channels_last(node, in_types, out_types, finish, extra_types)
     attrs = node.attrs
     x_type, out_type = in_types[0], out_types[0]
     dt = x_type.dtype
@@ -128,6 +131,56 @@ def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
         plane = block(*weights, *rows_code)
         return For("n", dim_expr(x_type.shape[0]),
                    For("c", const(channels_out), plane, LoopKind.PARALLEL), LoopKind.PARALLEL)
+
+    taps = kh * kw
+    flops = out_type.numel().scaled(2 * taps if is_conv else taps)
+    return make_kernel(node.op, list(in_types) + list(extra_types), out_types, body, flops=flops)
+
+
+def lower_window_channels_last(node: Node, in_types, out_types, finish: Finish | None = None,
+                               extra_types=()) -> Kernel:
+    """Channels-last (N, H, W, C): per output pixel, each valid tap is one vector pass over
+    the channels (contiguous), accumulating into the output pixel's row of C values."""
+    attrs = node.attrs
+    x_type, out_type = in_types[0], out_types[0]
+    dt = x_type.dtype
+    is_conv = node.op == "Conv"
+    height, width, channels_in = (int(d) for d in x_type.shape[1:])
+    out_h, out_w, channels_out = (int(d) for d in out_type.shape[1:])
+    multiplier = channels_out // channels_in
+    (kh, kw), (sh, sw) = attrs.kernel_shape, attrs.strides
+    (ph, pw), (dh, dw) = attrs.pads[:2], attrs.dilations
+
+    def body(ins, outs):
+        x, out = ins[0], outs[0]
+        n, oy, ox, c = Var("n"), Var("oy"), Var("ox"), Var("c")
+        ky, kx = Var("ky"), Var("kx")
+        pixel = add(mul(n, const(out_h * out_w * channels_out)), mul(oy, const(out_w * channels_out)),
+                    mul(ox, const(channels_out)))
+        at = add(pixel, c)
+        source_channel = binary("div", c, const(multiplier)) if multiplier > 1 else c
+        bias = ins[2] if is_conv and len(ins) > 2 and ins[2] is not None else None
+        start = (load(bias, c) if bias is not None else const(0, dt)) if is_conv else lowest(dt)
+        iy, ix = Var("iy"), Var("ix")
+        value = load(x, add(mul(n, const(height * width * channels_in)), mul(iy, const(width * channels_in)),
+                            mul(ix, const(channels_in)), source_channel))
+        if is_conv:
+            weight = load(ins[1], add(mul(add(mul(ky, const(kw)), kx), const(channels_out)), c))
+            update = binary("add", load(out, at), binary("mul", weight, value))
+        else:
+            update = binary("max", load(out, at), value)
+        inside = lambda v, size: binary("and", binary("ge", v, const(0)), binary("lt", v, const(size)))
+        taps = For("ky", const(kh), block(
+            Declare("iy", DType.int64, add(sub(mul(oy, const(sh)), const(ph)), mul(ky, const(dh)))),
+            If(inside(iy, height), For("kx", const(kw), block(
+                Declare("ix", DType.int64, add(sub(mul(ox, const(sw)), const(pw)), mul(kx, const(dw)))),
+                If(inside(ix, width), For("c", const(channels_out), store(out, at, update), LoopKind.VECTORIZED)))))))
+        steps = [For("c", const(channels_out), store(out, at, start), LoopKind.VECTORIZED), taps]
+        if finish is not None:
+            steps.append(For("c", const(channels_out), store(out, at, finish(load(out, at), [n, oy, ox, c], ins)),
+                             LoopKind.VECTORIZED))
+        return For("n", dim_expr(x_type.shape[0]), For("oy", const(out_h), For("ox", const(out_w), block(*steps)),
+                                                        LoopKind.PARALLEL), LoopKind.PARALLEL)
 
     taps = kh * kw
     flops = out_type.numel().scaled(2 * taps if is_conv else taps)

@@ -87,3 +87,12 @@ def test_compiled_channels_last_model_matches_onnxruntime():
     for got, want in zip(art.run_list(x=x), expected):
         assert got.shape == want.shape
         assert rel_l2(got, want) <= 1e-5
+
+
+def test_auto_layout_picks_channels_last_only_with_depthwise_convolutions():
+    from passes.convert_layout import choose_layout
+    graph = import_onnx(small_cnn())                 # has a depthwise conv
+    assert choose_layout(graph, "auto") == "NHWC"
+    no_depthwise = graph.with_nodes(n for n in graph.nodes if not (n.op == "Conv" and n.attrs.group > 1))
+    assert choose_layout(no_depthwise, "auto") == "NCHW"
+    assert choose_layout(graph, "NCHW") == "NCHW"

@@ -3,6 +3,8 @@ kernel. Checked on small models against onnxruntime, with the kernel counts `aot
 reports."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 import onnxruntime as ort
@@ -10,6 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import compiler
+from compiler.api import default_options
 from compiler.inspect import inspect_report
 from conftest import rel_l2
 
@@ -73,7 +76,9 @@ def test_fused_model_matches_onnxruntime(case):
     m = model(nodes, inputs, outputs, weights)
     if case == "depthwise_clip":
         m.graph.initializer.extend(clip_bounds())
-    art = compiler.compile(m, target="cpu")
+    # NCHW: these count fusion alone (the CPU's auto layout would add boundary transposes
+    # around the depthwise case; tests/passes/test_convert_layout.py covers those).
+    art = compiler.compile(m, target="cpu", options=replace(default_options(), activation_layout="NCHW"))
     report = inspect_report(art.manifest)
     assert report["graph_nodes"] == len(nodes) and report["kernel_calls"] == kernel_calls
     rng = np.random.default_rng(1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueClamp, Im2col
+from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueClamp, Im2col, Im2colRows
 from compiler.ir.config import KernelConfig
 
 
@@ -78,6 +78,8 @@ class GemmPrinter:
     def _pack_a(self) -> str:
         """A block [mc x kc] -> panels [mc/MR][kc][MR], rows past M zero."""
         mr = self.p.mr
+        if isinstance(self.spec.a, Im2colRows):
+            return self._pack_a_windows()
         return f"""\
 static void {self.name}_pack_a(const float* restrict {self.spec.a.param}, int64_t gb, int64_t gg, int64_t m0, int64_t mc, int64_t k0, int64_t kc, float* restrict dst) {{
     for (int64_t ip = 0; ip < mc; ip += {mr}) {{
@@ -87,6 +89,45 @@ static void {self.name}_pack_a(const float* restrict {self.spec.a.param}, int64_
             for (int64_t i = 0; i < rows; ++i) panel[p * {mr} + i] = {self._a_value("m0 + ip + i", "k0 + p")};
             for (int64_t i = rows; i < {mr}; ++i) panel[p * {mr} + i] = 0.0f;
         }}
+    }}
+}}
+"""
+
+    def _pack_a_windows(self) -> str:
+        """Channels-last windows: each output pixel's k run is (ky, kx) taps of contiguous
+        input channels, copied (or zeroed outside the image) a channel run at a time."""
+        a, mr = self.spec.a, self.p.mr
+        kh, kw = a.kernel
+        sh, sw = a.stride
+        ph, pw = a.pad
+        dh, dw = a.dilation
+        cg = a.channels_per_group
+        return f"""\
+static void {self.name}_pack_a(const float* restrict {a.param}, int64_t gb, int64_t gg, int64_t m0, int64_t mc, int64_t k0, int64_t kc, float* restrict dst) {{
+    const float* restrict image = {a.param} + gb * {a.image_stride} + gg * {cg};
+    for (int64_t ip = 0; ip < mc; ip += {mr}) {{
+        float* restrict panel = dst + (ip / {mr}) * kc * {mr};
+        const int64_t rows = mc - ip < {mr} ? mc - ip : {mr};
+        for (int64_t i = 0; i < rows; ++i) {{
+            const int64_t pixel = m0 + ip + i, oy = pixel / {a.out_width}, ox = pixel % {a.out_width};
+            int64_t p = 0;
+            while (p < kc) {{
+                const int64_t k = k0 + p, tap = k / {cg}, ci = k % {cg};
+                const int64_t ky = tap / {kw}, kx = tap % {kw};
+                int64_t run = {cg} - ci;
+                if (run > kc - p) run = kc - p;
+                const int64_t iy = oy * {sh} - {ph} + ky * {dh}, ix = ox * {sw} - {pw} + kx * {dw};
+                if (iy >= 0 && iy < {a.height} && ix >= 0 && ix < {a.width}) {{
+                    const float* restrict src = image + (iy * {a.width} + ix) * {a.channels} + ci;
+                    for (int64_t t = 0; t < run; ++t) panel[(p + t) * {mr} + i] = src[t];
+                }} else {{
+                    for (int64_t t = 0; t < run; ++t) panel[(p + t) * {mr} + i] = 0.0f;
+                }}
+                p += run;
+            }}
+        }}
+        for (int64_t i = rows; i < {mr}; ++i)
+            for (int64_t p = 0; p < kc; ++p) panel[p * {mr} + i] = 0.0f;
     }}
 }}
 """
