@@ -13,10 +13,12 @@ class CompileOptions:
     tuning_db: Path | None = None
     # Time every kernel call inside the library (aotc run --profile reads the totals).
     profile: bool = False
-    # Override the target's activation layout for convolution regions ("NCHW" | "NHWC").
+    # Override the target's activation layout for convolution regions ("NCHW" | "NHWC" | "auto").
     activation_layout: str | None = None
+    # "cpsat" (exact, deterministic, warm-started from greedy) or "greedy".
+    memory_planner: str = "cpsat"
 
     def manifest_fields(self) -> dict:
         """What of these options can change the artifact (caches cannot)."""
         return {"tuning_db": bool(self.tuning_db), "profile": self.profile,
-                "activation_layout": self.activation_layout}
+                "activation_layout": self.activation_layout, "memory_planner": self.memory_planner}

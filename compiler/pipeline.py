@@ -81,7 +81,7 @@ def compile_graph(graph: Graph, target: Target, options: CompileOptions,
     on_step("Tile")
     program = Tile(configs)(program)
     on_step("PlanMemory")
-    memory = PlanMemory(target.memory_alignment)(program)
+    memory = PlanMemory(target.memory_alignment, options.memory_planner)(program)
     on_step(f"{backend.name}.prepare")
     program, constants = backend.prepare(program, configs, target)
     weights = layout_weights(constants, target.memory_alignment)

@@ -79,25 +79,38 @@ def greedy_by_size(items: dict[str, tuple[int, int, int]], alignment: int) -> tu
 @dataclass(frozen=True)
 class PlanMemory:
     alignment: int = 64
+    solver: str = "cpsat"              # "cpsat" (warm-started from greedy) or "greedy"
+    deterministic_time: float = 2.0    # CP-SAT's limit per region, in its deterministic units
 
     def __call__(self, program: Program) -> MemoryPlan:
-        return plan_memory(program, self.alignment)
+        return plan_memory(program, self.alignment, self.solver, self.deterministic_time)
 
 
-def plan_memory(program: Program, alignment: int = 64) -> MemoryPlan:
+def plan_memory(program: Program, alignment: int = 64, solver: str = "greedy",
+                deterministic_time: float = 2.0) -> MemoryPlan:
+    from passes.plan_memory_cpsat import solve_offsets
     spans = lifetimes(program)
     regions = sorted({region for _, _, region, _ in spans.values()})
     placements: dict[str, Placement] = {}
-    sizes, bounds, no_reuse = {}, {}, {}
+    sizes, bounds, no_reuse, notes = {}, {}, {}, []
+    planner = "greedy-by-size"
     for region in regions:
         items = {n: (f, l, s) for n, (f, l, r, s) in spans.items() if r == region}
         offsets, total = greedy_by_size(items, alignment)
+        aligned = {n: (f, l, align(s, alignment)) for n, (f, l, s) in items.items()}
+        bound = lower_bound(aligned)
+        if solver == "cpsat":
+            result = solve_offsets(items, alignment, offsets, total, bound, deterministic_time)
+            offsets, total = result.offsets, result.total
+            planner = "cp-sat"
+            label = "*".join(region) or "static"
+            notes.append(f"{label} region: {result.status}, {result.seconds:.2f} s")
         sizes[region] = total
-        bounds[region] = lower_bound(items)
-        no_reuse[region] = sum(align(s, alignment) for _, _, s in items.values())
+        bounds[region] = bound
+        no_reuse[region] = sum(s for _, _, s in aligned.values())
         for name, (first, last, size) in items.items():
             placements[name] = Placement(region, offsets[name], size, first, last)
-    return MemoryPlan(placements, sizes, bounds, no_reuse, alignment, "greedy-by-size")
+    return MemoryPlan(placements, sizes, bounds, no_reuse, alignment, planner, tuple(notes))
 
 
 def layout_weights(constants: Mapping[str, np.ndarray], alignment: int = 64) -> WeightsLayout:

@@ -44,3 +44,36 @@ def test_lower_bound_and_reuse_on_a_chain():
     assert lower_bound(items) == 2000
     assert total == 2 * align(1000, 64)
     assert offsets["t2"] == offsets["t0"]
+
+
+@settings(deadline=None, max_examples=25)
+@given(lifetimes())
+def test_cpsat_plan_is_valid_no_worse_than_greedy_and_deterministic(items):
+    from passes.plan_memory_cpsat import solve_offsets
+    greedy, greedy_total = greedy_by_size(items, 64)
+    aligned = {n: (f, l, align(s, 64)) for n, (f, l, s) in items.items()}
+    bound = lower_bound(aligned)
+    result = solve_offsets(items, 64, greedy, greedy_total, bound, deterministic_time=0.5)
+    again = solve_offsets(items, 64, greedy, greedy_total, bound, deterministic_time=0.5)
+    assert result.offsets == again.offsets and result.total == again.total
+    assert bound <= result.total <= greedy_total
+    names = sorted(items)
+    for name in names:
+        assert result.offsets[name] % 64 == 0 and result.offsets[name] + items[name][2] <= result.total
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            fa, la, sa = items[a]
+            fb, lb, sb = items[b]
+            if fa <= lb and fb <= la:
+                assert result.offsets[a] + sa <= result.offsets[b] or result.offsets[b] + sb <= result.offsets[a]
+
+
+def test_cpsat_beats_greedy_where_greedy_fragments():
+    # Largest-first leaves a hole here that the later tensors cannot fill; CP-SAT closes it.
+    from passes.plan_memory_cpsat import solve_offsets
+    items = {"t0": (0, 2, 320), "t1": (4, 6, 192), "t2": (3, 5, 64), "t3": (1, 3, 128), "t4": (4, 6, 128)}
+    greedy, greedy_total = greedy_by_size(items, 64)
+    bound = lower_bound(items)
+    assert (greedy_total, bound) == (512, 448)
+    result = solve_offsets(items, 64, greedy, greedy_total, bound)
+    assert result.total == bound and result.status == "optimal"
