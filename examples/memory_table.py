@@ -32,49 +32,42 @@ from passes.schedule import schedule  # noqa: E402
 
 
 def random_dag(nodes: int, seed: int) -> Graph:
-    """A RandWire-style DAG: each node adds (or ReLUs) 1-3 random earlier values; tensor sizes
-    vary 16x, so the order matters for the peak."""
+    """A RandWire-style DAG: node k adds 1-3 random earlier values (ReLU when it takes one);
+    an operand of another width is first reduced to one value, so tensor sizes vary 16x and the
+    order of the nodes matters for the peak."""
     rng = np.random.default_rng(seed)
     f32 = DType.float32
-    widths = [int(w) for w in rng.choice([256, 1024, 4096], size=nodes)]
-    graph_nodes, values = [], []
-    inputs = (Value("x", TensorType((4096,), f32)),)
-    available = ["x"]
-    sizes = {"x": 4096}
+    graph_nodes: list[Node] = []
+    available, sizes = ["x"], {"x": 4096}
     for k in range(nodes):
-        arity = int(rng.integers(1, 4))
-        picks = sorted(set(rng.choice(len(available), size=min(arity, len(available)), replace=False).tolist()))
-        width = widths[k]
-        srcs = []
-        for p in picks:
+        width = int(rng.choice([256, 1024, 4096]))
+        picks = rng.choice(len(available), size=min(int(rng.integers(1, 4)), len(available)), replace=False)
+        operands = []
+        for p in sorted(int(i) for i in picks):
             src = available[p]
-            if sizes[src] != width:      # resize by a Slice/Tile-free trick: reduce to a scalar first
-                name = f"r{k}_{p}"
-                graph_nodes.append(Node("ReduceMean", f"reduce{k}_{p}", (src,), (Value(name, TensorType((1,), f32)),),
-                                        _reduce_attrs()))
-                sizes[name] = 1
-                src = name
-            srcs.append(src)
+            if sizes[src] not in (1, width):
+                reduced = f"r{k}_{p}"
+                graph_nodes.append(Node("ReduceMean", f"reduce{k}_{p}", (src,),
+                                        (Value(reduced, TensorType((1,), f32)),), _reduce_attrs()))
+                sizes[reduced] = 1
+                src = reduced
+            operands.append(src)
         out = f"v{k}"
-        op = "Add" if len(srcs) > 1 else "Relu"
-        out_type = TensorType((width,), f32)
-        if op == "Add":
-            acc = srcs[0]
-            for j, other in enumerate(srcs[1:]):
-                name = out if j == len(srcs) - 2 else f"{out}_{j}"
-                graph_nodes.append(Node("Add", f"add{k}_{j}", (acc, other), (Value(name, out_type if (sizes[acc] == width or sizes[other] == width) else TensorType((1,), f32)),), NoAttrs()))
-                sizes[name] = width if (sizes[acc] == width or sizes[other] == width) else 1
-                acc = name
-            if sizes[out] != width:
-                pass
-        else:
-            graph_nodes.append(Node("Relu", f"relu{k}", (srcs[0],), (Value(out, TensorType((sizes[srcs[0]],), f32)),), NoAttrs()))
-            sizes[out] = sizes[srcs[0]]
+        if len(operands) == 1:
+            graph_nodes.append(Node("Relu", f"relu{k}", (operands[0],),
+                                    (Value(out, TensorType((sizes[operands[0]],), f32)),), NoAttrs()))
+            sizes[out] = sizes[operands[0]]
+        acc = operands[0]
+        for j, other in enumerate(operands[1:]):
+            name = out if j == len(operands) - 2 else f"{out}_{j}"
+            size = max(sizes[acc], sizes[other])
+            graph_nodes.append(Node("Add", f"add{k}_{j}", (acc, other), (Value(name, TensorType((size,), f32)),), NoAttrs()))
+            sizes[name] = size
+            acc = name
         available.append(out)
-        values.append(out)
     consumed = {i for n in graph_nodes for i in n.inputs}
-    outputs = tuple(v for v in values if v not in consumed) or (values[-1],)
-    return Graph(f"randwire{nodes}_{seed}", inputs, outputs, tuple(graph_nodes))
+    outputs = tuple(v for v in available[1:] if v not in consumed)
+    return Graph(f"randwire{nodes}_{seed}", (Value("x", TensorType((4096,), f32)),), outputs, tuple(graph_nodes))
 
 
 def _reduce_attrs():
@@ -83,9 +76,7 @@ def _reduce_attrs():
 
 
 def row(name: str, program) -> str:
-    start = time.perf_counter()
     greedy = plan_memory(program, 64, "greedy")
-    greedy_seconds = time.perf_counter() - start
     start = time.perf_counter()
     exact = plan_memory(program, 64, "cpsat")
     cpsat_seconds = time.perf_counter() - start
