@@ -25,6 +25,7 @@ ACTIVATIONS = ("Relu", "Clip")
 class FusionGroup:
     anchor: str                      # node name
     epilogue: tuple[str, ...]        # node names, in order; the last one's output is the group's
+    kind: str = "epilogue"           # "epilogue": a contraction's tail; "elementwise": a chain
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,40 @@ def plan_epilogues(graph: Graph, target: Target) -> FusionPlan:
         if epilogue:
             groups.append(FusionGroup(node.name, tuple(epilogue)))
             claimed.update(epilogue)
+            claimed.add(node.name)
+    if "elementwise" in target.fusible:
+        groups += _elementwise_chains(graph, claimed)
     return FusionPlan(tuple(groups))
+
+
+# Elementwise ops that chain into one loop: same output shape, every other operand broadcast.
+CHAINABLE = frozenset({"Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Erf", "Reciprocal", "Sin", "Cos",
+                       "Floor", "Ceil", "Neg", "Abs", "Sign", "Not", "IsNaN", "Identity", "Add", "Sub", "Mul",
+                       "Div", "Pow", "Max", "Min", "Equal", "Less", "Greater", "LessOrEqual",
+                       "GreaterOrEqual", "And", "Or", "Xor", "Where", "Clip", "Cast", "LeakyRelu", "Elu", "Gelu"})
+
+
+def _elementwise_chains(graph: Graph, claimed: set[str]) -> list[FusionGroup]:
+    """Maximal runs producer -> sole consumer of chainable ops with one output shape:
+    GELU's Div -> Erf -> Add -> Mul -> Mul becomes one loop over the tensor."""
+    groups = []
+    for node in graph.nodes:
+        if node.name in claimed or node.op not in CHAINABLE:
+            continue
+        shape = node.outputs[0].type.shape
+        chain, value = [], node.output_names[0]
+        while True:
+            consumer = _sole_consumer(graph, value)
+            if (consumer is None or consumer.name in claimed or consumer.op not in CHAINABLE
+                    or consumer.outputs[0].type.shape != shape):
+                break
+            chain.append(consumer.name)
+            value = consumer.output_names[0]
+        if chain:
+            groups.append(FusionGroup(node.name, tuple(chain), "elementwise"))
+            claimed.update(chain)
+            claimed.add(node.name)
+    return groups
 
 
 @dataclass(frozen=True)

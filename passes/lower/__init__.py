@@ -18,7 +18,7 @@ from passes.fuse import FusionPlan
 from passes.lower.attention import lower_attention
 from passes.lower.contraction_spec import contraction_spec
 from passes.lower.epilogue import fuse_epilogue
-from passes.lower.elementwise import SCALAR, lower_batchnorm, lower_elementwise
+from passes.lower.elementwise import SCALAR, lower_batchnorm, lower_elementwise, lower_elementwise_chain
 from passes.lower.movement import (lower_concat, lower_copy, lower_expand, lower_gather,
                                    lower_gather_elements, lower_pad, lower_range, lower_slice,
                                    lower_split, lower_tile, lower_transpose)
@@ -42,6 +42,9 @@ LOWERINGS = {
     "Tile": lower_tile, "Pad": lower_pad, "Range": lower_range,
     "Attention": lower_attention,
 }
+
+
+VIEW_OPS = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
 
 
 def lower_node(graph: Graph, node: Node) -> Kernel:
@@ -77,24 +80,41 @@ def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan()) -> Program:
     group_at = {g.epilogue[-1]: g for g in fusion.groups}
     fused_away = fusion.fused_nodes - set(group_at)
     by_name = {node.name: node for node in graph.nodes}
+    # Reshapes do not move bytes: their output is another name for their input's buffer (a
+    # copy only where the result is a graph output, which lives in the caller's buffer).
+    alias: dict[str, str] = {}
     for position in graph.nodes:
         if position.name in anchors or position.name in fused_away:
             continue
+        if (position.op in VIEW_OPS and position.name not in group_at
+                and position.output_names[0] not in graph.outputs):
+            alias[position.output_names[0]] = alias.get(position.inputs[0], position.inputs[0])
+            continue
         group = group_at.get(position.name)
         node = by_name[group.anchor] if group is not None else position
+        if group is not None and group.kind == "elementwise":
+            kernel, args = lower_elementwise_chain(graph, [node] + [by_name[n] for n in group.epilogue])
+            kernels, calls = _add_call(kernels, by_hash, calls, kernel, tuple(alias.get(a, a) for a in args))
+            continue
         kernel = lower_node(graph, node)
         args = tuple(n for n in node.inputs if n) + node.output_names
         if node.op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze"):
             args = (node.inputs[0],) + node.output_names
         if group is not None:
             kernel, args = fuse_epilogue(graph, node, [by_name[n] for n in group.epilogue], kernel)
-        digest = kernel_hash(kernel)
-        name = by_hash.get(digest)
-        if name is None:
-            name = f"{kernel.name}_{digest[:10]}"
-            by_hash[digest] = name
-            kernels[name] = replace(kernel, name=name)
-        else:
-            kernels[name] = replace(kernels[name], nodes=kernels[name].nodes + kernel.nodes)
-        calls.append(KernelCall(name, args, kernel.nodes))
+        kernels, calls = _add_call(kernels, by_hash, calls, kernel, tuple(alias.get(a, a) for a in args))
     return Program(graph, kernels, tuple(calls))
+
+
+def _add_call(kernels: dict, by_hash: dict, calls: list, kernel: Kernel, args) -> tuple[dict, list]:
+    """Record a call of `kernel`, sharing an identical kernel already lowered."""
+    digest = kernel_hash(kernel)
+    name = by_hash.get(digest)
+    if name is None:
+        name = f"{kernel.name}_{digest[:10]}"
+        by_hash[digest] = name
+        kernels[name] = replace(kernel, name=name)
+    else:
+        kernels[name] = replace(kernels[name], nodes=kernels[name].nodes + kernel.nodes)
+    calls.append(KernelCall(name, tuple(args), kernel.nodes))
+    return kernels, calls

@@ -157,3 +157,43 @@ def lower_batchnorm(node: Node, in_types, out_types) -> Kernel:
         return parallel_nest("i", x_type.shape, make)
 
     return make_kernel(node.op, in_types, out_types, body)
+
+
+def lower_elementwise_chain(graph, nodes: Sequence[Node]) -> tuple[Kernel, tuple[str, ...]]:
+    """One loop for a chain of elementwise nodes (passes/fuse.py): every value made inside the
+    chain is an expression, never a tensor. Returns the kernel and the values bound to its
+    parameters (the chain's outside operands, then its output)."""
+    out_type = nodes[-1].outputs[0].type
+    inside = {v.name for n in nodes for v in n.outputs}
+    operands: list[str] = []
+    for node in nodes:
+        for name in node.inputs:
+            if name and name not in inside and name not in operands:
+                operands.append(name)
+    in_types = [graph.type_of(name) for name in operands]
+    scalar_reads = {}   # operands a node reads as one scalar (Clip's bounds)
+    for node in nodes:
+        for k in SCALAR_INPUTS.get(node.op, ()):
+            if k < len(node.inputs) and node.inputs[k]:
+                scalar_reads[node.inputs[k]] = True
+
+    def body(ins, outs):
+        def make(idx):
+            values: dict[str, Expr] = {}
+            for name, buf, ttype in zip(operands, ins, in_types):
+                values[name] = load(buf, const(0) if name in scalar_reads and ttype.rank == 0
+                                    else broadcast_index(idx, ttype.shape))
+            for node in nodes:
+                args = [values[n] if n else None for n in node.inputs]
+                first = next(graph.type_of(n) for n in node.inputs if n)
+                dtype = graph.type_of(node.inputs[1]).dtype if node.op == "Where" else first.dtype
+                values[node.output_names[0]] = cast(node.outputs[0].type.dtype, SCALAR[node.op](args, node.attrs, dtype))
+            return store(outs[0], broadcast_index(idx, out_type.shape), values[nodes[-1].output_names[0]])
+        return parallel_nest("i", out_type.shape, make)
+
+    kernel = make_kernel(nodes[0].op, in_types, [out_type], body,
+                         flops=out_type.numel().scaled(len(nodes)))
+    from dataclasses import replace
+    kernel = replace(kernel, name="fused_" + nodes[0].op.lower(), ops=tuple(n.op for n in nodes),
+                     nodes=tuple(n.name for n in nodes))
+    return kernel, tuple(operands) + (nodes[-1].output_names[0],)
