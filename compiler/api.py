@@ -56,6 +56,17 @@ def _import(model: Any, example_inputs) -> tuple[Any, str, str, str | None]:
                      f"or an aotc Graph")
 
 
+def _source_node_count(model: Any, graph) -> int:
+    """Nodes in the model as given (ONNX nodes, Constants included): the "one kernel per node"
+    baseline `aotc inspect` compares the kernel count with."""
+    if isinstance(model, Graph):
+        return len(model.nodes)
+    if type(model).__name__ == "ModelProto":
+        return len(model.graph.node)
+    import onnx
+    return len(onnx.load(str(model), load_external_data=False).graph.node)
+
+
 def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inputs=None,
                          options: CompileOptions | None = None,
                          on_step: Callable[[str], None] = lambda step: None) -> Path:
@@ -68,12 +79,14 @@ def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inpu
     on_step("import")
     try:
         graph, model_sha, name, model_path = _import(model, example_inputs)
+        source_nodes = _source_node_count(model, graph)
         compiled = compile_graph(graph, resolved, options, on_step)
     except UnsupportedError as error:
         raise UnsupportedError(f"{error} (compiling for target {resolved.name})") from None
     files = artifact_files(compiled, print_graph(compiled.graph))
     checksums = {n: sha256_bytes(data) for n, data in files.items()}
     manifest = build_manifest(compiled, model_sha, name, model_path, options.manifest_fields(), checksums)
+    manifest["model"]["source_nodes"] = source_nodes
     on_step("write")
     write_directory(files, manifest, Path(out_dir))
     return Path(out_dir)

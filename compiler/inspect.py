@@ -26,6 +26,7 @@ def inspect_report(manifest: dict) -> dict:
         "inputs": [{"name": n, "type": describe_shape(t)} for n, t in signature_types(manifest, "inputs")],
         "outputs": [{"name": n, "type": describe_shape(t)} for n, t in signature_types(manifest, "outputs")],
         "graph_nodes": sum(len(c["nodes"]) for c in calls),
+        "source_nodes": manifest["model"].get("source_nodes"),
         "kernel_calls": len(calls),
         "unique_kernels": len(kernels),
         "kernels": rows,
@@ -54,7 +55,7 @@ def format_report(report: dict) -> str:
              "inputs:  " + ", ".join(f"{i['name']}: {i['type']}" for i in report["inputs"]),
              "outputs: " + ", ".join(f"{o['name']}: {o['type']}" for o in report["outputs"]),
              f"kernels: {report['unique_kernels']} unique, {report['kernel_calls']} calls for "
-             f"{report['graph_nodes']} graph nodes; "
+             f"{report['graph_nodes']} graph nodes ({report['source_nodes']} nodes in the source model); "
              f"{_human(report['total_flops'])}FLOP, {_human(report['total_bytes'])}B moved",
              "",
              f"{'kernel':<34} {'ops':<22} {'calls':>5} {'FLOP':>8} {'bytes':>8} {'FLOP/B':>7}"]
