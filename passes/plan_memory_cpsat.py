@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from passes.cpsat import solve_deterministically
+
 
 @dataclass(frozen=True)
 class SolveResult:
@@ -26,7 +28,6 @@ MAX_TENSORS = 400
 def solve_offsets(items: dict[str, tuple[int, int, int]], alignment: int, greedy: dict[str, int],
                   greedy_total: int, bound: int, deterministic_time: float = 2.0) -> SolveResult:
     """`items`: name -> (first, last, bytes); `bound`: the most aligned bytes live at a step."""
-    import time
     try:
         from ortools.sat.python import cp_model
     except ImportError:
@@ -51,18 +52,13 @@ def solve_offsets(items: dict[str, tuple[int, int, int]], alignment: int, greedy
         offsets[name] = offset
     model.AddNoOverlap2D(xs, ys)
     model.Minimize(peak)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = 0
-    solver.parameters.max_deterministic_time = deterministic_time
-    start = time.perf_counter()
-    status = solver.Solve(model)
-    seconds = time.perf_counter() - start
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    solved = solve_deterministically(model, deterministic_time)
+    solver, seconds = solved.solver, solved.seconds
+    if not solved.found:
         return SolveResult(greedy, greedy_total, "greedy kept: CP-SAT found no plan in its limit", seconds)
     total = solver.Value(peak) * alignment
     if total >= greedy_total:
         return SolveResult(greedy, greedy_total, "greedy kept: CP-SAT found nothing smaller in its limit", seconds)
     placed = {name: solver.Value(var) * alignment for name, var in offsets.items()}
-    label = "optimal" if status == cp_model.OPTIMAL else f"feasible (gap to bound {total / bound - 1:.2%})"
+    label = "optimal" if solved.optimal else f"feasible (gap to bound {total / bound - 1:.2%})"
     return SolveResult(placed, total, label, seconds)

@@ -11,10 +11,10 @@ solver finds a strictly lower peak.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 
 from compiler.ir.program import Program
+from passes.cpsat import solve_deterministically
 
 
 def tensor_table(program: Program) -> dict[str, tuple[int, list[int], int]]:
@@ -93,20 +93,15 @@ def schedule(program: Program, deterministic_time: float = 2.0) -> ScheduleResul
     model.Minimize(peak)
     for index in calls:
         model.AddHint(position[index], index)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = 0
-    solver.parameters.max_deterministic_time = deterministic_time
-    start = time.perf_counter()
-    status = solver.Solve(model)
-    seconds = time.perf_counter() - start
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    solved = solve_deterministically(model, deterministic_time)
+    solver, seconds = solved.solver, solved.seconds
+    if not solved.found:
         return ScheduleResult(program, before, before, "order kept: CP-SAT found no order in its limit", seconds)
     order = sorted(calls, key=lambda i: solver.Value(position[i]))
     after = peak_of(order, table)
     if after >= before:
         return ScheduleResult(program, before, before, "order kept: no lower peak found", seconds)
-    label = "optimal" if status == cp_model.OPTIMAL else "feasible"
+    label = "optimal" if solved.optimal else "feasible"
     return ScheduleResult(replace(program, calls=tuple(program.calls[i] for i in order)), before, after, label, seconds)
 
 
