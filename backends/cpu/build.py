@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 
 from compiler.errors import BuildError
@@ -28,8 +27,8 @@ def compiler_command() -> str:
     raise BuildError("no C compiler found (looked for cc, gcc, clang); install gcc")
 
 
-@lru_cache(maxsize=4)
 def compiler_version(command: str) -> str:
+    """Part of the build cache key (a few ms per build; no module-level cache)."""
     result = subprocess.run([command, "--version"], capture_output=True, text=True, check=False)
     return result.stdout.splitlines()[0] if result.stdout else command
 
