@@ -1,5 +1,7 @@
 """simplify: local algebraic rewrites, as a table of (op, rule) pairs. A rule returns the
-replacement nodes or None for "no match"; the pass applies the table until nothing changes.
+replacement nodes (or a Rewrite that also adds constants) or None for "no match"; the pass
+applies the table until nothing changes. Rules: Pow by multiplication, Attention recognition,
+BatchNorm folded into its Conv, Transpose chains collapsed.
 
 Needs: a verified graph. Rules never change values, only how they are computed.
 
@@ -8,7 +10,9 @@ Needs: a verified graph. Rules never change values, only how they are computed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 from typing import Callable
 
 
@@ -126,9 +130,59 @@ def _attention(graph: Graph, node: Node) -> list[Node] | None:
     return [Node("Attention", node.name, inputs, node.outputs, attrs)]
 
 
+def _fresh(graph: Graph, base: str) -> str:
+    name = base
+    while name in graph.types:
+        name += "_"
+    return name
+
+
+def _fold_batchnorm(graph: Graph, node: Node) -> Rewrite | None:
+    """BatchNormalization after a Conv with constant weights becomes the Conv alone, its
+    weights and bias rescaled per output channel at compile time.
+
+        %c = Conv(%x, %w, %b); %y = BatchNormalization(%c, %g, %beta, %mean, %var)
+        ->  %y = Conv(%x, %w', %b')   with s = g / sqrt(var + eps), w' = w * s, b' = (b - mean) * s + beta
+    """
+    conv = graph.producers.get(node.inputs[0])
+    if conv is None or conv.op != "Conv" or conv.attrs.channels_last:
+        return None
+    if not _only_consumers(graph, node.inputs[0], {node.name}):
+        return None
+    params = [graph.constants.get(name) for name in node.inputs[1:]]
+    weight = graph.constants.get(conv.inputs[1])
+    bias = graph.constants.get(conv.inputs[2]) if len(conv.inputs) > 2 and conv.inputs[2] else None
+    if weight is None or any(p is None for p in params) or (len(conv.inputs) > 2 and conv.inputs[2] and bias is None):
+        return None
+    gamma, beta, mean, var = (p.astype(np.float64) for p in params)
+    scale = gamma / np.sqrt(var + node.attrs.epsilon)
+    w = (weight.astype(np.float64) * scale.reshape((-1,) + (1,) * (weight.ndim - 1))).astype(weight.dtype)
+    b0 = bias.astype(np.float64) if bias is not None else np.zeros_like(mean)
+    b = ((b0 - mean) * scale + beta).astype(weight.dtype)
+    w_name, b_name = _fresh(graph, f"{conv.inputs[1]}_bn"), _fresh(graph, f"{node.name}_bias")
+    folded = Node("Conv", node.name, (conv.inputs[0], w_name, b_name), node.outputs, conv.attrs)
+    return Rewrite([folded], {w_name: w, b_name: b})
+
+
+def _transpose_of_transpose(graph: Graph, node: Node) -> list[Node] | None:
+    """Two Transposes in a row are one (or none, when they cancel).
+
+        %t = Transpose(%x){0,2,1,3}; %y = Transpose(%t){0,2,1,3}   ->   %y = Identity(%x)
+    """
+    inner = graph.producers.get(node.inputs[0])
+    if inner is None or inner.op != "Transpose" or not _only_consumers(graph, node.inputs[0], {node.name}):
+        return None
+    perm = tuple(inner.attrs.perm[p] for p in node.attrs.perm)
+    if perm == tuple(range(len(perm))):
+        return [Node("Identity", node.name, (inner.inputs[0],), node.outputs, NoAttrs())]
+    return [Node("Transpose", node.name, (inner.inputs[0],), node.outputs, replace(node.attrs, perm=perm))]
+
+
 RULES: dict[str, tuple[Rule, ...]] = {
     "Pow": (_pow_by_multiplication,),
     "MatMul": (_attention,),
+    "BatchNormalization": (_fold_batchnorm,),
+    "Transpose": (_transpose_of_transpose,),
 }
 
 
@@ -140,10 +194,18 @@ class Simplify:
         return simplify(graph, self.max_rounds)
 
 
+@dataclass(frozen=True)
+class Rewrite:
+    """A rule's answer when it also creates constants (folded weights)."""
+    nodes: list
+    constants: dict
+
+
 def simplify(graph: Graph, max_rounds: int = 8) -> Graph:
     for _ in range(max_rounds):
         changed = False
         nodes: list[Node] = []
+        constants = dict(graph.constants)
         for node in graph.nodes:
             replacement = None
             for rule in RULES.get(node.op, ()):
@@ -152,12 +214,15 @@ def simplify(graph: Graph, max_rounds: int = 8) -> Graph:
                     break
             if replacement is None:
                 nodes.append(node)
-            else:
-                nodes.extend(replacement)
-                changed = True
+                continue
+            if isinstance(replacement, Rewrite):
+                constants.update(replacement.constants)
+                replacement = replacement.nodes
+            nodes.extend(replacement)
+            changed = True
         if not changed:
             return graph
-        graph = graph.with_nodes(nodes)
+        graph = graph.with_nodes(nodes, constants)
     return graph
 
 

@@ -1,0 +1,91 @@
+"""simplify's rules: golden IR before/after where the text is stable, and the interpreter on
+random inputs before and after."""
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+import compiler
+from compiler.frontends.onnx import import_onnx
+from compiler.ir.interpreter import interpret
+from compiler.ir.parser import parse_graph
+from compiler.ir.printer import print_graph
+from compiler.ir.verifier import verify
+from conftest import rel_l2
+from passes.eliminate_dead_code import eliminate_dead_code
+from passes.simplify import simplify
+
+TRANSPOSES = """\
+graph g(%x: f32[2,3,4,5]) -> (%y, %z) {
+  %t: f32[2,4,3,5] = Transpose(%x) {perm=[0,2,1,3]}  # t
+  %y: f32[2,3,4,5] = Transpose(%t) {perm=[0,2,1,3]}  # y
+  %u: f32[2,4,3,5] = Transpose(%x) {perm=[0,2,1,3]}  # u
+  %z: f32[5,2,4,3] = Transpose(%u) {perm=[3,0,1,2]}  # z
+  return %y, %z
+}
+"""
+
+TRANSPOSES_SIMPLIFIED = """\
+graph g(%x: f32[2,3,4,5]) -> (%y, %z) {
+  %y: f32[2,3,4,5] = Identity(%x)  # y
+  %z: f32[5,2,4,3] = Transpose(%x) {perm=[3,0,2,1]}  # z
+  return %y, %z
+}
+"""
+
+
+def test_transpose_chains_collapse_golden():
+    graph = parse_graph(TRANSPOSES)
+    simplified = eliminate_dead_code(simplify(graph))
+    verify(simplified)
+    assert print_graph(simplified) == TRANSPOSES_SIMPLIFIED
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    for name in graph.outputs:
+        assert np.array_equal(interpret(simplified, {"x": x})[name], interpret(graph, {"x": x})[name])
+
+
+def conv_bn_model():
+    rng = np.random.default_rng(1)
+    init = [numpy_helper.from_array(a.astype(np.float32), n) for n, a in {
+        "w": rng.standard_normal((6, 3, 3, 3)) * 0.3, "b": rng.standard_normal(6),
+        "gamma": rng.random(6) + 0.5, "beta": rng.standard_normal(6), "mean": rng.standard_normal(6) * 0.1,
+        "var": rng.random(6) + 0.5}.items()]
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "gamma", "beta", "mean", "var"], ["bn"], epsilon=1e-3),
+             helper.make_node("Relu", ["bn"], ["y"])]
+    graph = helper.make_graph(nodes, "convbn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 8, 8])], initializer=init)
+    return helper.make_model(graph, ir_version=10, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_batchnorm_folds_into_its_convolution():
+    model = conv_bn_model()
+    graph = import_onnx(model)
+    simplified = eliminate_dead_code(simplify(graph))
+    verify(simplified)
+    assert [n.op for n in simplified.nodes] == ["Conv", "Relu"]
+    x = (np.random.default_rng(2).standard_normal((1, 3, 8, 8)) + 0.1).astype(np.float32)
+    assert rel_l2(interpret(simplified, {"x": x})["y"], interpret(graph, {"x": x})["y"]) <= 1e-6
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert rel_l2(compiler.compile(model)(x), expected) <= 1e-5
+
+
+def test_pow_by_a_constant_becomes_multiplication():
+    text = """\
+graph p(%x: f32[8]) -> (%y, %z, %w) {
+  const %two: f32[] = [2.0]
+  const %three: f32[] = [3.0]
+  const %half: f32[] = [0.5]
+  %y: f32[8] = Pow(%x, %three)  # cube
+  %z: f32[8] = Pow(%x, %two)  # square
+  %w: f32[8] = Pow(%z, %half)  # root
+  return %y, %z, %w
+}
+"""
+    graph = parse_graph(text)
+    simplified = eliminate_dead_code(simplify(graph))
+    assert "Pow" not in {n.op for n in simplified.nodes}
+    x = np.random.default_rng(3).standard_normal(8).astype(np.float32) + 0.1
+    for name in graph.outputs:
+        assert rel_l2(interpret(simplified, {"x": x})[name], interpret(graph, {"x": x})[name]) <= 1e-6
