@@ -23,6 +23,7 @@ from passes.fuse import PlanEpilogues
 from passes.lower import Lower
 from passes.materialize_outputs import MaterializeOutputs
 from passes.plan_memory import PlanMemory, layout_weights
+from passes.schedule import Schedule
 from passes.simplify import Simplify
 from passes.tile import Tile
 
@@ -80,12 +81,18 @@ def compile_graph(graph: Graph, target: Target, options: CompileOptions,
     configs = {name: backend.default_config(kernel, target) for name, kernel in program.kernels.items()}
     on_step("Tile")
     program = Tile(configs)(program)
+    on_step("Schedule")
+    scheduled = Schedule(deterministic_time=1.0)(program)
+    program = scheduled.program
     on_step("PlanMemory")
     memory = PlanMemory(target.memory_alignment, options.memory_planner)(program)
+    memory = replace(memory, notes=(f"schedule: peak of live intermediates {scheduled.peak_before:,} B -> "
+                                    f"{scheduled.peak_after:,} B ({scheduled.status}, {scheduled.seconds:.2f} s)",)
+                     + memory.notes)
     on_step(f"{backend.name}.prepare")
     program, constants = backend.prepare(program, configs, target)
     weights = layout_weights(constants, target.memory_alignment)
-    names += ["PlanEpilogues", "Lower", "Tile", "PlanMemory", f"{backend.name}.prepare", "LayoutWeights"]
+    names += ["PlanEpilogues", "Lower", "Tile", "Schedule", "PlanMemory", f"{backend.name}.prepare", "LayoutWeights"]
     lowered = LoweredModel(program, memory, weights, configs, constants, output_names)
     on_step(f"{backend.name}.lower")
     source = backend.lower(lowered, target)
