@@ -86,9 +86,9 @@ def compile_graph(graph: Graph, target: Target, options: CompileOptions,
     program = scheduled.program
     on_step("PlanMemory")
     memory = PlanMemory(target.memory_alignment, options.memory_planner)(program)
+    # Notes go into the manifest: no timings there, or two compiles would differ.
     memory = replace(memory, notes=(f"schedule: peak of live intermediates {scheduled.peak_before:,} B -> "
-                                    f"{scheduled.peak_after:,} B ({scheduled.status}, {scheduled.seconds:.2f} s)",)
-                     + memory.notes)
+                                    f"{scheduled.peak_after:,} B ({scheduled.status})",) + memory.notes)
     on_step(f"{backend.name}.prepare")
     program, constants = backend.prepare(program, configs, target)
     weights = layout_weights(constants, target.memory_alignment)

@@ -104,7 +104,7 @@ def plan_memory(program: Program, alignment: int = 64, solver: str = "greedy",
             offsets, total = result.offsets, result.total
             planner = "cp-sat"
             label = "*".join(region) or "static"
-            notes.append(f"{label} region: {result.status}, {result.seconds:.2f} s")
+            notes.append(f"{label} region: {result.status}")   # no timing: notes are in the manifest
         sizes[region] = total
         bounds[region] = bound
         no_reuse[region] = sum(s for _, _, s in aligned.values())
