@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -83,10 +82,6 @@ class Artifact:
         ins = ", ".join(f"{n}: {t}" for n, t in self.inputs)
         outs = ", ".join(f"{n}: {t}" for n, t in self.outputs)
         return f"<aotc.Artifact {self.manifest['model']['name']} for {self.target} ({ins}) -> ({outs})>"
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
 
 
 __all__ = ["Artifact", "ArtifactError"]

@@ -7,8 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def main() -> int:
     spec = json.loads(sys.stdin.readline())
@@ -35,7 +33,6 @@ def main() -> int:
             run()
             times.append((time.perf_counter() - start) * 1e3)
         print(json.dumps({"times_ms": times}), flush=True)
-    _ = np
     return 0
 
 
