@@ -60,35 +60,84 @@ class ScheduleResult:
 MAX_CALLS = 200
 
 
-def schedule(program: Program, deterministic_time: float = 2.0) -> ScheduleResult:
-    table = tensor_table(program)
-    calls = list(range(len(program.calls)))
-    before = peak_of(calls, table)
-    if len(calls) > MAX_CALLS:
-        return ScheduleResult(program, before, before, f"order kept: {len(calls)} calls is more than the "
-                                                        f"scheduler takes ({MAX_CALLS})", 0.0)
-    try:
-        from ortools.sat.python import cp_model
-    except ImportError:
-        return ScheduleResult(program, before, before, "order kept: OR-Tools is not installed", 0.0)
-    n = len(calls)
-    if n < 3 or not table:
-        return ScheduleResult(program, before, before, "order kept: nothing to reorder", 0.0)
-    model = cp_model.CpModel()
-    position = [model.NewIntVar(0, n - 1, f"p{i}") for i in calls]
-    model.AddAllDifferent(position)
-    # Every dependence between calls (through any value, intermediates or outputs) is kept.
-    producer_of = {}
+def dependences(program: Program) -> list[set[int]]:
+    """For each call, the calls it must follow (it reads what they write)."""
+    producer_of: dict[str, int] = {}
     for index, call in enumerate(program.calls):
         kernel = program.kernels[call.kernel]
         for param, value in zip(kernel.params, call.args):
             if param.writable:
                 producer_of[value] = index
+    after: list[set[int]] = [set() for _ in program.calls]
     for index, call in enumerate(program.calls):
         kernel = program.kernels[call.kernel]
         for param, value in zip(kernel.params, call.args):
             if not param.writable and value in producer_of and producer_of[value] != index:
-                model.Add(position[producer_of[value]] < position[index])
+                after[index].add(producer_of[value])
+    return after
+
+
+def greedy_order(program: Program, table, after: list[set[int]]) -> list[int]:
+    """List scheduling: among the calls whose inputs exist, run the one that grows the live
+    bytes least (allocates least minus frees most); ties keep the original order."""
+    remaining_uses = {name: len(consumers) for name, (_, consumers, _) in table.items()}
+    reads = [[name for name, (_, consumers, _) in table.items() if i in consumers] for i in range(len(after))]
+    writes = [[name for name, (producer, _, _) in table.items() if producer == i] for i in range(len(after))]
+    done: set[int] = set()
+    order: list[int] = []
+    waiting = set(range(len(after)))
+    while waiting:
+        ready = [i for i in waiting if after[i] <= done]
+        def growth(i: int) -> tuple[int, int]:
+            allocated = sum(table[name][2] for name in writes[i])
+            freed = sum(table[name][2] for name in reads[i] if remaining_uses[name] == reads[i].count(name))
+            return allocated - freed, i
+        pick = min(ready, key=growth)
+        for name in reads[pick]:
+            remaining_uses[name] -= 1
+        order.append(pick)
+        done.add(pick)
+        waiting.discard(pick)
+    return order
+
+
+def schedule(program: Program, deterministic_time: float = 2.0) -> ScheduleResult:
+    table = tensor_table(program)
+    calls = list(range(len(program.calls)))
+    before = peak_of(calls, table)
+    if len(calls) < 3 or not table:
+        return ScheduleResult(program, before, before, "order kept: nothing to reorder", 0.0)
+    after = dependences(program)
+    greedy = greedy_order(program, table, after)
+    best, best_peak, how = calls, before, "order kept: no lower peak found"
+    if peak_of(greedy, table) < before:
+        best, best_peak, how = greedy, peak_of(greedy, table), "greedy list schedule"
+    seconds = 0.0
+    if len(calls) <= MAX_CALLS:
+        try:
+            refined, seconds, optimal = _solve(program, table, after, best, best_peak, deterministic_time)
+        except ImportError:
+            refined, optimal = None, False
+        if refined is not None and peak_of(refined, table) < best_peak:
+            best, best_peak, how = refined, peak_of(refined, table), "optimal" if optimal else "CP-SAT, feasible"
+        elif optimal:
+            how += " (optimal)"
+    if best is calls:
+        return ScheduleResult(program, before, before, how, seconds)
+    return ScheduleResult(replace(program, calls=tuple(program.calls[i] for i in best)), before, best_peak, how, seconds)
+
+
+def _solve(program: Program, table, after: list[set[int]], hint: list[int], hint_peak: int,
+           deterministic_time: float):
+    """CP-SAT over call positions, warm-started from `hint`: (order or None, seconds, optimal)."""
+    from ortools.sat.python import cp_model
+    n = len(program.calls)
+    model = cp_model.CpModel()
+    position = [model.NewIntVar(0, n - 1, f"p{i}") for i in range(n)]
+    model.AddAllDifferent(position)
+    for index, predecessors in enumerate(after):
+        for producer in predecessors:
+            model.Add(position[producer] < position[index])
     intervals, demands = [], []
     for number, (name, (producer, consumers, size)) in enumerate(sorted(table.items())):
         end = model.NewIntVar(1, n, f"end{number}")
@@ -96,21 +145,16 @@ def schedule(program: Program, deterministic_time: float = 2.0) -> ScheduleResul
         length = model.NewIntVar(1, n, f"length{number}")
         intervals.append(model.NewIntervalVar(position[producer], length, end, f"live{number}"))
         demands.append(size)
-    peak = model.NewIntVar(0, before, "peak")
+    peak = model.NewIntVar(0, hint_peak, "peak")
     model.AddCumulative(intervals, demands, peak)
     model.Minimize(peak)
-    for index in calls:
-        model.AddHint(position[index], index)
+    for step, index in enumerate(hint):
+        model.AddHint(position[index], step)
     solved = solve_deterministically(model, deterministic_time)
-    solver, seconds = solved.solver, solved.seconds
     if not solved.found:
-        return ScheduleResult(program, before, before, "order kept: CP-SAT found no order in its limit", seconds)
-    order = sorted(calls, key=lambda i: solver.Value(position[i]))
-    after = peak_of(order, table)
-    if after >= before:
-        return ScheduleResult(program, before, before, "order kept: no lower peak found", seconds)
-    label = "optimal" if solved.optimal else "feasible"
-    return ScheduleResult(replace(program, calls=tuple(program.calls[i] for i in order)), before, after, label, seconds)
+        return None, solved.seconds, False
+    order = sorted(range(n), key=lambda i: solved.solver.Value(position[i]))
+    return order, solved.seconds, solved.optimal
 
 
 @dataclass(frozen=True)
