@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import zoo  # noqa: E402
@@ -33,47 +32,29 @@ from passes.schedule import schedule  # noqa: E402
 
 
 def random_dag(nodes: int, seed: int) -> Graph:
-    """A RandWire-style DAG: node k adds 1-3 random earlier values (ReLU when it takes one);
-    an operand of another width is first reduced to one value, so tensor sizes vary 16x and the
-    order of the nodes matters for the peak."""
-    rng = np.random.default_rng(seed)
-    f32 = DType.float32
+    """RandWire (Xie et al.): a Watts-Strogatz small-world graph (k = 4, p = 0.75) oriented from
+    lower to higher node index; each node sums its inputs and applies ReLU; the sinks are summed
+    into the output. Node-index order is the "exporter's" order."""
+    import networkx as nx
+    wired = nx.connected_watts_strogatz_graph(nodes, 4, 0.75, seed=seed)
+    ttype = TensorType((16384,), DType.float32)
     graph_nodes: list[Node] = []
-    available, sizes = ["x"], {"x": 4096}
-    for k in range(nodes):
-        width = int(rng.choice([256, 1024, 4096]))
-        picks = rng.choice(len(available), size=min(int(rng.integers(1, 4)), len(available)), replace=False)
-        operands = []
-        for p in sorted(int(i) for i in picks):
-            src = available[p]
-            if sizes[src] not in (1, width):
-                reduced = f"r{k}_{p}"
-                graph_nodes.append(Node("ReduceMean", f"reduce{k}_{p}", (src,),
-                                        (Value(reduced, TensorType((1,), f32)),), _reduce_attrs()))
-                sizes[reduced] = 1
-                src = reduced
-            operands.append(src)
-        out = f"v{k}"
-        if len(operands) == 1:
-            graph_nodes.append(Node("Relu", f"relu{k}", (operands[0],),
-                                    (Value(out, TensorType((sizes[operands[0]],), f32)),), NoAttrs()))
-            sizes[out] = sizes[operands[0]]
-        acc = operands[0]
-        for j, other in enumerate(operands[1:]):
-            name = out if j == len(operands) - 2 else f"{out}_{j}"
-            size = max(sizes[acc], sizes[other])
-            graph_nodes.append(Node("Add", f"add{k}_{j}", (acc, other), (Value(name, TensorType((size,), f32)),), NoAttrs()))
-            sizes[name] = size
+
+    def add_all(sources: list[str], prefix: str) -> str:
+        acc = sources[0]
+        for j, other in enumerate(sources[1:]):
+            name = f"{prefix}_{j}"
+            graph_nodes.append(Node("Add", name, (acc, other), (Value(name, ttype),), NoAttrs()))
             acc = name
-        available.append(out)
-    consumed = {i for n in graph_nodes for i in n.inputs}
-    outputs = tuple(v for v in available[1:] if v not in consumed)
-    return Graph(f"randwire{nodes}_{seed}", (Value("x", TensorType((4096,), f32)),), outputs, tuple(graph_nodes))
+        return acc
 
-
-def _reduce_attrs():
-    from compiler.ir.ops.reduce import ReduceAttrs
-    return ReduceAttrs((0,), True)
+    for v in range(nodes):
+        sources = [f"n{u}" for u in sorted(wired.neighbors(v)) if u < v] or ["x"]
+        total = add_all(sources, f"sum{v}")
+        graph_nodes.append(Node("Relu", f"n{v}", (total,), (Value(f"n{v}", ttype),), NoAttrs()))
+    sinks = [f"n{v}" for v in range(nodes) if not any(w > v for w in wired.neighbors(v))]
+    output = add_all(sinks, "out")
+    return Graph(f"randwire{nodes}_{seed}", (Value("x", ttype),), (output,), tuple(graph_nodes))
 
 
 def row(name: str, program) -> str:

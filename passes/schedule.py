@@ -101,6 +101,35 @@ def greedy_order(program: Program, table, after: list[set[int]]) -> list[int]:
     return order
 
 
+def depth_first_order(program: Program, after: list[set[int]]) -> list[int]:
+    """Post-order from the last call back through its inputs: each input subtree is finished
+    before the next starts, so partial results do not pile up (Sethi-Ullman-like); the largest
+    subtrees first."""
+    n = len(after)
+    size = [1] * n
+    for i in range(n):                       # calls are already topologically ordered
+        size[i] += sum(size[j] for j in after[i])
+    order: list[int] = []
+    seen: set[int] = set()
+    for root in reversed(range(n)):
+        if root in seen:
+            continue
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node in seen:
+                continue
+            if expanded:
+                seen.add(node)
+                order.append(node)
+                continue
+            stack.append((node, True))
+            for pred in sorted(after[node], key=lambda j: size[j]):
+                if pred not in seen:
+                    stack.append((pred, False))
+    return order
+
+
 def schedule(program: Program, deterministic_time: float = 2.0) -> ScheduleResult:
     table = tensor_table(program)
     calls = list(range(len(program.calls)))
@@ -108,10 +137,11 @@ def schedule(program: Program, deterministic_time: float = 2.0) -> ScheduleResul
     if len(calls) < 3 or not table:
         return ScheduleResult(program, before, before, "order kept: nothing to reorder", 0.0)
     after = dependences(program)
-    greedy = greedy_order(program, table, after)
     best, best_peak, how = calls, before, "order kept: no lower peak found"
-    if peak_of(greedy, table) < before:
-        best, best_peak, how = greedy, peak_of(greedy, table), "greedy list schedule"
+    for label, order in (("greedy list schedule", greedy_order(program, table, after)),
+                         ("depth-first schedule", depth_first_order(program, after))):
+        if peak_of(order, table) < best_peak:
+            best, best_peak, how = order, peak_of(order, table), label
     seconds = 0.0
     if len(calls) <= MAX_CALLS:
         try:
