@@ -25,24 +25,33 @@ def align(value: int, alignment: int) -> int:
     return -(-value // alignment) * alignment
 
 
-def lifetimes(program: Program) -> dict[str, tuple[int, int, tuple[str, ...], int]]:
-    """For each intermediate: (first call, last call, region monomial, bytes per unit)."""
+def intermediates(program: Program) -> dict[str, tuple[int, list[int]]]:
+    """Each arena value (not a graph input, output or constant): (the call that writes it, the
+    calls that read it), in call order. A value read before any call writes it is an error."""
     graph = program.graph
     external = set(graph.input_names) | set(graph.constants) | set(graph.outputs)
-    found: dict[str, list] = {}
+    found: dict[str, tuple[int, list[int]]] = {}
     for index, call in enumerate(program.calls):
         kernel = program.kernels[call.kernel]
         for param, value in zip(kernel.params, call.args):
             if value in external:
                 continue
             if param.writable and value not in found:
-                size = graph.type_of(value).nbytes()
-                found[value] = [index, index, size.symbols, size.coef]
+                found[value] = (index, [])
             elif value in found:
-                found[value][1] = index
+                found[value][1].append(index)
             else:
                 raise ValueError(f"value '{value}' is read by call {index} before any call writes it")
-    return {k: tuple(v) for k, v in found.items()}  # type: ignore[misc]
+    return found
+
+
+def lifetimes(program: Program) -> dict[str, tuple[int, int, tuple[str, ...], int]]:
+    """For each intermediate: (first call, last call, region monomial, bytes per unit)."""
+    out = {}
+    for name, (producer, consumers) in intermediates(program).items():
+        size = program.graph.type_of(name).nbytes()
+        out[name] = (producer, max(consumers, default=producer), size.symbols, size.coef)
+    return out
 
 
 def lower_bound(items: dict[str, tuple[int, int, int]]) -> int:

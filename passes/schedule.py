@@ -15,23 +15,13 @@ from dataclasses import dataclass, replace
 
 from compiler.ir.program import Program
 from passes.cpsat import solve_deterministically
+from passes.plan_memory import intermediates
 
 
 def tensor_table(program: Program) -> dict[str, tuple[int, list[int], int]]:
     """Intermediate -> (producing call, consuming calls, bytes at every symbol = 1)."""
-    graph = program.graph
-    external = set(graph.input_names) | set(graph.constants) | set(graph.outputs)
-    table: dict[str, list] = {}
-    for index, call in enumerate(program.calls):
-        kernel = program.kernels[call.kernel]
-        for param, value in zip(kernel.params, call.args):
-            if value in external:
-                continue
-            if param.writable:
-                table.setdefault(value, [index, [], graph.type_of(value).nbytes().coef])
-            else:
-                table.setdefault(value, [None, [], graph.type_of(value).nbytes().coef])[1].append(index)
-    return {k: (v[0], v[1], v[2]) for k, v in table.items() if v[0] is not None}
+    return {name: (producer, consumers, program.graph.type_of(name).nbytes().coef)
+            for name, (producer, consumers) in intermediates(program).items()}
 
 
 def peak_of(order: list[int], table) -> int:
