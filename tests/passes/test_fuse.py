@@ -87,3 +87,33 @@ def test_fused_model_matches_onnxruntime(case):
     actual = art(**feeds)
     assert actual.shape == expected.shape
     assert rel_l2(actual, expected) <= 1e-5
+
+
+GOLDEN = """\
+graph g(%x: f32[4,8]) -> (%y, %z) {
+  const %w: f32[8,8] = blob("w")
+  const %b: f32[8] = blob("b")
+  const %half: f32[] = [0.5]
+  %m: f32[4,8] = MatMul(%x, %w)  # mm
+  %a: f32[4,8] = Add(%m, %b)  # bias
+  %r: f32[4,8] = Relu(%a)  # relu
+  %e: f32[4,8] = Exp(%r)  # exp
+  %y: f32[4,8] = Mul(%e, %half)  # scale
+  %z: f32[4,8] = Tanh(%r)  # tanh
+  return %y, %z
+}
+"""
+
+
+def test_fusion_plan_golden():
+    """MatMul takes its bias and ReLU (their group's output, r, then feeds two ops); Exp -> Mul
+    chain into one loop; Tanh, alone, stays a kernel of its own."""
+    from compiler.ir.parser import parse_graph
+    from compiler.target import resolve_target
+    from passes.fuse import FusionGroup, plan_epilogues
+    rng = np.random.default_rng(0)
+    graph = parse_graph(GOLDEN, blobs={"w": rng.standard_normal((8, 8)).astype(np.float32),
+                                       "b": rng.standard_normal(8).astype(np.float32)})
+    plan = plan_epilogues(graph, resolve_target("cpu"))
+    assert plan.groups == (FusionGroup("mm", ("bias", "relu"), "epilogue"),
+                           FusionGroup("exp", ("scale",), "elementwise"))
