@@ -17,6 +17,7 @@ from typing import Callable
 
 
 
+from compiler.ir.dtypes import DType
 from compiler.ir.graph import Graph, Node, Value
 from compiler.ir.ops import NoAttrs, OpError, op_def
 from compiler.ir.ops.attention import AttentionAttrs
@@ -178,8 +179,84 @@ def _transpose_of_transpose(graph: Graph, node: Node) -> list[Node] | None:
     return [Node("Transpose", node.name, (inner.inputs[0],), node.outputs, replace(node.attrs, perm=perm))]
 
 
+# Elementwise ops a decomposed activation may be built from.
+_ACTIVATION_PARTS = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Erf", "Tanh", "Sqrt", "Neg", "Identity"})
+_MAX_PARTS = 12
+
+
+def _activation_cone(graph: Graph, node: Node) -> tuple[list[Node], str] | None:
+    """The elementwise nodes feeding `node` whose only non-constant leaf is one tensor x:
+    (nodes in graph order, x), or None. Every inner value must be used inside the cone."""
+    cone: dict[str, Node] = {node.name: node}
+    leaves: set[str] = set()
+    frontier = [name for name in node.inputs if name]
+    while frontier:
+        name = frontier.pop()
+        if name in graph.constants:
+            if graph.constants[name].size != 1:
+                return None
+            continue
+        producer = graph.producers.get(name)
+        tensor_constant = producer is not None and any(
+            i in graph.constants and graph.constants[i].size != 1 for i in producer.inputs)
+        if producer is None or producer.op not in _ACTIVATION_PARTS or tensor_constant or len(cone) >= _MAX_PARTS:
+            leaves.add(name)   # (a bias Add, a MatMul...: where the activation's input comes from)
+            continue
+        if producer.name not in cone:
+            cone[producer.name] = producer
+            frontier += [n for n in producer.inputs if n]
+    if len(leaves) != 1 or len(cone) < 3:
+        return None
+    inner = {v for n in cone.values() for v in n.output_names} - {node.output_names[0]}
+    for value in inner:
+        if value in graph.outputs or any(c.name not in cone for c in graph.consumers.get(value, ())):
+            return None
+    order = [n for n in graph.nodes if n.name in cone]
+    return order, leaves.pop()
+
+
+def _gelu(graph: Graph, node: Node) -> list[Node] | None:
+    """A decomposed GELU, in whatever association the exporter wrote it, becomes one Gelu op.
+    The candidate (elementwise nodes over one tensor x and scalar constants, with an Erf or a
+    Tanh inside) is recognised by what it computes: evaluated on sample points, it must equal
+    GELU's erf or tanh form to float32 precision.
+
+        %d = Div(%x, 1.414); %e = Erf(%d); %a = Add(%e, 1); %m = Mul(%x, %a); %y = Mul(%m, 0.5)
+        ->  %y = Gelu(%x) {approximate="none"}
+    """
+    found = _activation_cone(graph, node)
+    if found is None:
+        return None
+    nodes, x = found
+    ops = {n.op for n in nodes}
+    if not ops & {"Erf", "Tanh"} or graph.type_of(x).dtype is not DType.float32:
+        return None
+    if graph.type_of(x).shape != node.outputs[0].type.shape:
+        return None
+    from compiler.ir.interpreter import interpret
+    from compiler.ir.ops.elementwise import GeluAttrs, _gelu_ref
+    from compiler.ir.types import TensorType
+    samples = np.linspace(-6, 6, 97, dtype=np.float32)
+    probe_type = TensorType((samples.size,), DType.float32)
+    retyped = [Node(n.op, n.name, n.inputs, tuple(Value(v.name, probe_type) for v in n.outputs), n.attrs)
+               for n in nodes]
+    used = {i for n in nodes for i in n.inputs if i in graph.constants}
+    probe = Graph("gelu_probe", (Value(x, probe_type),), (node.output_names[0],), tuple(retyped),
+                  {name: graph.constants[name] for name in used})
+    try:
+        got = interpret(probe, {x: samples})[node.output_names[0]].astype(np.float64)
+    except Exception:  # a cone that is not an elementwise function of x: no match
+        return None
+    approximate = "tanh" if "Tanh" in ops else "none"
+    want = _gelu_ref([samples], GeluAttrs(approximate))[0].astype(np.float64)
+    if np.max(np.abs(got - want)) > 1e-5 * max(1.0, float(np.max(np.abs(want)))):
+        return None
+    return [Node("Gelu", node.name, (x,), node.outputs, GeluAttrs(approximate))]
+
+
 RULES: dict[str, tuple[Rule, ...]] = {
     "Pow": (_pow_by_multiplication,),
+    "Mul": (_gelu,),
     "MatMul": (_attention,),
     "BatchNormalization": (_fold_batchnorm,),
     "Transpose": (_transpose_of_transpose,),

@@ -3,6 +3,7 @@ random inputs before and after."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
@@ -89,3 +90,70 @@ graph p(%x: f32[8]) -> (%y, %z, %w) {
     x = np.random.default_rng(3).standard_normal(8).astype(np.float32) + 0.1
     for name in graph.outputs:
         assert rel_l2(interpret(simplified, {"x": x})[name], interpret(graph, {"x": x})[name]) <= 1e-6
+
+
+GELU_FORMS = {
+    # BERT (TorchScript): x/sqrt2 -> erf -> +1 -> *x -> *0.5
+    "erf_bert": ("""\
+graph g(%x: f32[16]) -> (%y) {
+  const %r2: f32[] = [1.4142135381698608]
+  const %one: f32[] = [1.0]
+  const %half: f32[] = [0.5]
+  %d: f32[16] = Div(%x, %r2)  # d
+  %e: f32[16] = Erf(%d)  # e
+  %a: f32[16] = Add(%e, %one)  # a
+  %m: f32[16] = Mul(%x, %a)  # m
+  %y: f32[16] = Mul(%m, %half)  # y
+  return %y
+}
+""", "none"),
+    # torch.export: 0.5 * (1 + erf) first, then * x
+    "erf_dynamo": ("""\
+graph g(%x: f32[16]) -> (%y) {
+  const %r2: f32[] = [1.4142135381698608]
+  const %one: f32[] = [1.0]
+  const %half: f32[] = [0.5]
+  %d: f32[16] = Div(%x, %r2)  # d
+  %e: f32[16] = Erf(%d)  # e
+  %a: f32[16] = Add(%e, %one)  # a
+  %h: f32[16] = Mul(%half, %a)  # h
+  %y: f32[16] = Mul(%x, %h)  # y
+  return %y
+}
+""", "none"),
+    # GPT-2: 0.5x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+    "tanh_gpt2": ("""\
+graph g(%x: f32[16]) -> (%y) {
+  const %half: f32[] = [0.5]
+  const %three: f32[] = [3.0]
+  const %c: f32[] = [0.044714998453855515]
+  const %k: f32[] = [0.7978845834732056]
+  const %one: f32[] = [1.0]
+  %hx: f32[16] = Mul(%x, %half)  # hx
+  %p: f32[16] = Pow(%x, %three)  # p
+  %cp: f32[16] = Mul(%p, %c)  # cp
+  %s: f32[16] = Add(%x, %cp)  # s
+  %ks: f32[16] = Mul(%s, %k)  # ks
+  %t: f32[16] = Tanh(%ks)  # t
+  %a: f32[16] = Add(%t, %one)  # a
+  %y: f32[16] = Mul(%hx, %a)  # y
+  return %y
+}
+""", "tanh"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(GELU_FORMS))
+def test_decomposed_gelu_becomes_one_op(form):
+    text, approximate = GELU_FORMS[form]
+    graph = parse_graph(text)
+    simplified = eliminate_dead_code(simplify(graph))
+    assert [(n.op, n.attrs.approximate) for n in simplified.nodes] == [("Gelu", approximate)]
+    x = (np.random.default_rng(5).standard_normal(16) * 2).astype(np.float32)
+    assert rel_l2(interpret(simplified, {"x": x})["y"], interpret(graph, {"x": x})["y"]) <= 1e-6
+
+
+def test_a_near_gelu_is_left_alone():
+    text = GELU_FORMS["erf_bert"][0].replace("[0.5]", "[0.4]")
+    graph = parse_graph(text)
+    assert "Gelu" not in {n.op for n in eliminate_dead_code(simplify(graph)).nodes}
