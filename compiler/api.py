@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -28,15 +29,25 @@ def default_options() -> CompileOptions:
     return CompileOptions(build_cache=Path(cache) if cache else None)
 
 
-def _import(model: Any, example_inputs) -> tuple[Any, str, str, str | None]:
-    """(graph, model sha256, model name, path as given) from a path or an onnx.ModelProto."""
-    from compiler.frontends.onnx import import_onnx
+@dataclass(frozen=True)
+class ImportedModel:
+    graph: Graph
+    sha256: str                 # of the model as given (file bytes, serialized proto, or graph text)
+    name: str
+    path: str | None            # the path as given, for `aotc bench`'s peers
+    source_nodes: int           # nodes as written: the one-kernel-per-node baseline
+
+
+def _import(model: Any, example_inputs) -> ImportedModel:
+    """The graph of a .onnx path, an onnx.ModelProto or a graph-IR Graph."""
+    from compiler.artifact import sha256_bytes, sha256_file
+    from compiler.frontends.onnx import import_onnx_counted
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         if not path.is_file():
             raise ModelError(f"{path}: no such model file")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        return import_onnx(path), digest, path.stem, str(model)
+        graph, nodes = import_onnx_counted(path)
+        return ImportedModel(graph, sha256_file(path), path.stem, str(model), nodes)
     if isinstance(model, Graph):
         from compiler.ir.printer import print_graph
         from compiler.ir.verifier import verify
@@ -45,26 +56,15 @@ def _import(model: Any, example_inputs) -> tuple[Any, str, str, str | None]:
         for name in sorted(model.constants):
             digest.update(name.encode())
             digest.update(model.constants[name].tobytes())
-        return model, digest.hexdigest(), model.name, None
+        return ImportedModel(model, digest.hexdigest(), model.name, None, len(model.nodes))
     if type(model).__name__ == "ModelProto":
-        data = model.SerializeToString()
-        return import_onnx(model), hashlib.sha256(data).hexdigest(), model.graph.name or "model", None
+        graph, nodes = import_onnx_counted(model)
+        return ImportedModel(graph, sha256_bytes(model.SerializeToString()), model.graph.name or "model", None, nodes)
     if hasattr(model, "forward") and hasattr(model, "parameters"):
         raise UnsupportedError("torch.nn.Module input needs the torch.export frontend, which this "
                                "version of aotc does not have yet; export to ONNX first")
     raise ModelError(f"cannot compile a {type(model).__name__}: pass a .onnx path, an onnx.ModelProto "
                      f"or an aotc Graph")
-
-
-def _source_node_count(model: Any, graph) -> int:
-    """Nodes in the model as given (ONNX nodes, Constants included): the "one kernel per node"
-    baseline `aotc inspect` compares the kernel count with."""
-    if isinstance(model, Graph):
-        return len(model.nodes)
-    if type(model).__name__ == "ModelProto":
-        return len(model.graph.node)
-    import onnx
-    return len(onnx.load(str(model), load_external_data=False).graph.node)
 
 
 def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inputs=None,
@@ -78,15 +78,13 @@ def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inpu
     resolved = resolve_target(target)
     on_step("import")
     try:
-        graph, model_sha, name, model_path = _import(model, example_inputs)
-        source_nodes = _source_node_count(model, graph)
-        compiled = compile_graph(graph, resolved, options, on_step)
+        imported = _import(model, example_inputs)
+        compiled = compile_graph(imported.graph, resolved, options, on_step)
     except UnsupportedError as error:
         raise UnsupportedError(f"{error} (compiling for target {resolved.name})") from None
     files = artifact_files(compiled, print_graph(compiled.graph))
     checksums = {n: sha256_bytes(data) for n, data in files.items()}
-    manifest = build_manifest(compiled, model_sha, name, model_path, options.manifest_fields(), checksums)
-    manifest["model"]["source_nodes"] = source_nodes
+    manifest = build_manifest(compiled, imported, options.manifest_fields(), checksums)
     on_step("write")
     write_directory(files, manifest, Path(out_dir))
     return Path(out_dir)

@@ -56,15 +56,16 @@ def weights_blob(compiled) -> bytes:
     return bytes(blob)
 
 
-def build_manifest(compiled, model_sha256: str, model_name: str, model_path: str | None, options: Mapping[str, Any],
-                   files: Mapping[str, str]) -> dict:
+def build_manifest(compiled, model, options: Mapping[str, Any], files: Mapping[str, str]) -> dict:
+    """`model`: what api._import returned (sha256, name, path, source_nodes)."""
     graph, program, memory = compiled.graph, compiled.program, compiled.memory
     target = compiled.target
     return {
         "schema": SCHEMA_VERSION,
         "aotc_version": AOTC_VERSION,
         "codegen_version": CODEGEN_VERSION[target.kind],
-        "model": {"name": model_name, "sha256": model_sha256, "path": model_path},
+        "model": {"name": model.name, "sha256": model.sha256, "path": model.path,
+                  "source_nodes": model.source_nodes},
         "target": {"name": target.name, "kind": target.kind,
                    "isa": target.isa.name if target.isa else None,
                    "march": target.isa.march if target.isa else None,

@@ -34,8 +34,15 @@ def import_onnx(model: "str | os.PathLike[str] | onnx.ModelProto", *, name: str 
     Raises ModelError for a missing, corrupt or inconsistent model and UnsupportedError for an
     op, dtype, opset or run-time shape computation aotc does not handle; both one line.
     """
+    return import_onnx_counted(model, name=name)[0]
+
+
+def import_onnx_counted(model: "str | os.PathLike[str] | onnx.ModelProto", *,
+                        name: str | None = None) -> tuple[Graph, int]:
+    """`import_onnx`, plus the number of nodes the model computes as written (local functions
+    inlined): the one-kernel-per-node baseline `aotc inspect` compares fusion with."""
     loaded = load_model(model)
-    return _Importer(loaded).run(name)
+    return _Importer(loaded).run(name), len(loaded.proto.graph.node)
 
 
 class _Importer:
