@@ -92,8 +92,8 @@ def fuse_epilogue(graph: Graph, anchor: Node, tail: list[Node], kernel: Kernel) 
     out = replace(kernel.outputs[0], name="out0")
     dt = out_type.dtype
 
-    def tail_value(idx):
-        value = load(out, broadcast_index(idx, out_type.shape))
+    def apply_tail(value, idx, ins=None):
+        """The tail on one output value (`idx` indexes the output); addends by their buffers."""
         for step in steps:
             if step[0] == "add":
                 value = binary("add", value, load(step[1], broadcast_index(idx, step[2].shape)))
@@ -102,33 +102,21 @@ def fuse_epilogue(graph: Graph, anchor: Node, tail: list[Node], kernel: Kernel) 
                     value = binary("max", value, const(step[1], dt))
                 if step[2] != math.inf:
                     value = binary("min", value, const(step[2], dt))
-        return store(out, broadcast_index(idx, out_type.shape), value)
+        return value
 
     anchor_types = [graph.type_of(n) if n else None for n in anchor.inputs]
     if is_window_conv(anchor, anchor_types) or is_window_pool(anchor, anchor_types):
         # Window kernels apply the tail to their accumulator before the one store.
-        in_types = anchor_types
-        extra = [step[2] for step in steps if step[0] == "add"]
-
-        def finish(acc, idx, ins):
-            extras = iter(ins[len(in_types):])
-            for step in steps:
-                if step[0] == "add":
-                    acc = binary("add", acc, load(next(extras), broadcast_index(idx, step[2].shape)))
-                else:
-                    if step[1] != -math.inf:
-                        acc = binary("max", acc, const(step[1], dt))
-                    if step[2] != math.inf:
-                        acc = binary("min", acc, const(step[2], dt))
-            return acc
-        body = lower_window(anchor, in_types, [out_type], finish, extra).body
+        body = lower_window(anchor, anchor_types, [out_type], apply_tail).body
     else:
-        body = block(kernel.body, parallel_nest("e", out_type.shape, tail_value))
+        # Otherwise one more in-place pass over the output.
+        at = lambda idx: broadcast_index(idx, out_type.shape)
+        body = block(kernel.body, parallel_nest("e", out_type.shape,
+                                                lambda idx: store(out, at(idx), apply_tail(load(out, at(idx)), idx))))
     if spec is not None:
         spec = replace(spec, epilogue=spec.epilogue + tuple(spec_ops))
-    cost = KernelCost(kernel.cost.flops + out_type.numel().evaluate({s: 1 for s in out_type.symbols and
-                                                                      [x.name for x in out_type.symbols]}) * len(steps),
-                      kernel.cost.bytes)
+    ones = {symbol.name: 1 for symbol in out_type.symbols}
+    cost = KernelCost(kernel.cost.flops + out_type.numel().evaluate(ones) * len(steps), kernel.cost.bytes)
     fused = replace(kernel, params=tuple(inputs) + (out,), body=body, contraction=spec,
                     ops=kernel.ops + tuple(n.op for n in tail), nodes=(anchor.name,) + tuple(n.name for n in tail),
                     cost=cost)

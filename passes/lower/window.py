@@ -21,7 +21,7 @@ from compiler.ir.dtypes import DType
 from compiler.ir.loops import Declare, Expr, For, If, Kernel, LoopKind, Var
 from passes.lower.builder import add, binary, block, const, dim_expr, load, lowest, make_kernel, mul, store, sub
 
-# finish(accumulator, [n, c, oy, ox] index expressions, input buffers) -> value to store
+# finish(accumulator, output index expressions, input buffers) -> value to store
 Finish = Callable[[Expr, list, list], Expr]
 
 
@@ -48,10 +48,9 @@ def is_window_pool(node: Node, in_types) -> bool:
     return node.op == "MaxPool" and len(node.attrs.kernel_shape) == 2
 
 
-def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
-                 extra_types=()) -> Kernel:
+def lower_window(node: Node, in_types, out_types, finish: Finish | None = None) -> Kernel:
     if node.attrs.channels_last:
-        return lower_window_channels_last(node, in_types, out_types, finish, extra_types)
+        return lower_window_channels_last(node, in_types, out_types, finish)
     attrs = node.attrs
     x_type, out_type = in_types[0], out_types[0]
     dt = x_type.dtype
@@ -134,11 +133,10 @@ def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
 
     taps = kh * kw
     flops = out_type.numel().scaled(2 * taps if is_conv else taps)
-    return make_kernel(node.op, list(in_types) + list(extra_types), out_types, body, flops=flops)
+    return make_kernel(node.op, in_types, out_types, body, flops=flops)
 
 
-def lower_window_channels_last(node: Node, in_types, out_types, finish: Finish | None = None,
-                               extra_types=()) -> Kernel:
+def lower_window_channels_last(node: Node, in_types, out_types, finish: Finish | None = None) -> Kernel:
     """Channels-last (N, H, W, C): per output pixel, each valid tap is one vector pass over
     the channels (contiguous), accumulating into the output pixel's row of C values."""
     attrs = node.attrs
@@ -184,4 +182,4 @@ def lower_window_channels_last(node: Node, in_types, out_types, finish: Finish |
 
     taps = kh * kw
     flops = out_type.numel().scaled(2 * taps if is_conv else taps)
-    return make_kernel(node.op, list(in_types) + list(extra_types), out_types, body, flops=flops)
+    return make_kernel(node.op, in_types, out_types, body, flops=flops)

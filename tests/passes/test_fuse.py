@@ -19,7 +19,7 @@ from conftest import rel_l2
 F32 = TensorProto.FLOAT
 
 
-OUTPUT_SHAPES = {"conv_add_relu": [1, 16, 10, 10], "depthwise_clip": [1, 8, 7, 6], "matmul_bias": [2, 5, 20],
+OUTPUT_SHAPES = {"depthwise_empty_bias_add": [1, 8, 6, 7], "conv_add_relu": [1, 16, 10, 10], "depthwise_clip": [1, 8, 7, 6], "matmul_bias": [2, 5, 20],
                  "matmul_column_add_relu": [5, 20], "maxpool_relu": [1, 4, 5, 5], "shared_value_not_fused": [3, 6]}
 
 
@@ -57,6 +57,12 @@ CASES = {
         [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["s"]),
          helper.make_node("Relu", ["s"], ["y"])],
         {"x": [5, 12]}, {"w": (12, 20), "b": (5, 1)}, 1),
+    # depthwise conv whose absent bias is spelled "" -> + residual: the fused kernel's parameter
+    # names must not count the hole
+    "depthwise_empty_bias_add": (
+        [helper.make_node("Conv", ["x", "w", ""], ["c"], group=8, pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+         helper.make_node("Add", ["c", "x"], ["y"])],
+        {"x": [1, 8, 6, 7]}, {"w": (8, 1, 3, 3)}, 1),
     "maxpool_relu": (
         [helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
          helper.make_node("Relu", ["p"], ["y"])],
