@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Callable, Sequence
 
 from compiler.ir.dtypes import DType
@@ -100,40 +101,11 @@ SCALAR_INPUTS = {"Clip": (1, 2)}
 
 def lower_elementwise(node: Node, in_types: Sequence[TensorType | None],
                       out_types: Sequence[TensorType]) -> Kernel:
-    fn = SCALAR[node.op]
-    out_type = out_types[0]
-    scalar_positions = SCALAR_INPUTS.get(node.op, ())
-
-    def body(ins, outs):
-        out = outs[0]
-        operand_dtype = next(t.dtype for t in in_types if t is not None)
-        if node.op == "Where":
-            operand_dtype = in_types[1].dtype
-        flat = all(t is None or t.shape == out_type.shape or k in scalar_positions
-                   for k, t in enumerate(in_types))
-        if flat:
-            # Same shapes everywhere: one flat loop the C compiler vectorizes.
-            i = Var("i")
-            def operand(k, buf):
-                if buf is None:
-                    return None
-                return load(buf, const(0)) if k in scalar_positions else load(buf, i)
-            value = fn([operand(k, b) for k, b in enumerate(ins)], node.attrs, operand_dtype)
-            size = dim_expr_of_numel(out_type)
-            return For("i", size, store(out, i, value), LoopKind.PARALLEL)
-
-        def make(idx):
-            def operand(k, buf):
-                if buf is None:
-                    return None
-                if k in scalar_positions:
-                    return load(buf, const(0))
-                return load(buf, broadcast_index(idx, in_types[k].shape))
-            value = fn([operand(k, b) for k, b in enumerate(ins)], node.attrs, operand_dtype)
-            return store(out, broadcast_index(idx, out_type.shape), value)
-        return parallel_nest("i", out_type.shape, make)
-
-    return make_kernel(node.op, in_types, out_types, body)
+    """One elementwise node: the one-node case of an elementwise chain (one parameter per
+    present input, in order)."""
+    operands = [name for name in node.inputs if name]
+    types = dict(zip(node.inputs, in_types))
+    return _elementwise_kernel([node], operands, types.__getitem__, node.op.lower())
 
 
 def dim_expr_of_numel(ttype: TensorType) -> Expr:
@@ -163,37 +135,45 @@ def lower_elementwise_chain(graph, nodes: Sequence[Node]) -> tuple[Kernel, tuple
     """One loop for a chain of elementwise nodes (passes/fuse.py): every value made inside the
     chain is an expression, never a tensor. Returns the kernel and the values bound to its
     parameters (the chain's outside operands, then its output)."""
-    out_type = nodes[-1].outputs[0].type
     inside = {v.name for n in nodes for v in n.outputs}
     operands: list[str] = []
     for node in nodes:
         for name in node.inputs:
             if name and name not in inside and name not in operands:
                 operands.append(name)
-    in_types = [graph.type_of(name) for name in operands]
-    scalar_reads = {}   # operands a node reads as one scalar (Clip's bounds)
-    for node in nodes:
-        for k in SCALAR_INPUTS.get(node.op, ()):
-            if k < len(node.inputs) and node.inputs[k]:
-                scalar_reads[node.inputs[k]] = True
+    kernel = _elementwise_kernel(nodes, operands, graph.type_of, "fused_" + nodes[0].op.lower())
+    return kernel, tuple(operands) + (nodes[-1].output_names[0],)
+
+
+def _elementwise_kernel(nodes: Sequence[Node], operands: Sequence[str], type_of, name: str) -> Kernel:
+    """The kernel computing `nodes` (elementwise, in order) from `operands` (one parameter
+    each), with numpy broadcasting; when every operand has the output's shape, one flat loop
+    the C compiler vectorizes."""
+    out_type = nodes[-1].outputs[0].type
+    in_types = [type_of(n) for n in operands]
+    # Operands a node reads as one scalar (Clip's bounds), not elementwise.
+    scalar_reads = {node.inputs[k] for node in nodes for k in SCALAR_INPUTS.get(node.op, ())
+                    if k < len(node.inputs) and node.inputs[k]}
+    flat = all(t.shape == out_type.shape or n in scalar_reads for n, t in zip(operands, in_types))
+
+    def value_at(ins, index_of) -> Expr:
+        values: dict[str, Expr] = {}
+        for operand, buf, ttype in zip(operands, ins, in_types):
+            values[operand] = load(buf, const(0) if operand in scalar_reads and ttype.rank == 0 else index_of(ttype))
+        for node in nodes:
+            args = [values[n] if n else None for n in node.inputs]
+            dtype = type_of(node.inputs[1]).dtype if node.op == "Where" else \
+                next(type_of(n) for n in node.inputs if n).dtype
+            values[node.output_names[0]] = cast(node.outputs[0].type.dtype, SCALAR[node.op](args, node.attrs, dtype))
+        return values[nodes[-1].output_names[0]]
 
     def body(ins, outs):
-        def make(idx):
-            values: dict[str, Expr] = {}
-            for name, buf, ttype in zip(operands, ins, in_types):
-                values[name] = load(buf, const(0) if name in scalar_reads and ttype.rank == 0
-                                    else broadcast_index(idx, ttype.shape))
-            for node in nodes:
-                args = [values[n] if n else None for n in node.inputs]
-                first = next(graph.type_of(n) for n in node.inputs if n)
-                dtype = graph.type_of(node.inputs[1]).dtype if node.op == "Where" else first.dtype
-                values[node.output_names[0]] = cast(node.outputs[0].type.dtype, SCALAR[node.op](args, node.attrs, dtype))
-            return store(outs[0], broadcast_index(idx, out_type.shape), values[nodes[-1].output_names[0]])
-        return parallel_nest("i", out_type.shape, make)
+        if flat:
+            i = Var("i")
+            return For("i", dim_expr_of_numel(out_type), store(outs[0], i, value_at(ins, lambda t: i)),
+                       LoopKind.PARALLEL)
+        return parallel_nest("i", out_type.shape, lambda idx: store(
+            outs[0], broadcast_index(idx, out_type.shape), value_at(ins, lambda t: broadcast_index(idx, t.shape))))
 
-    kernel = make_kernel(nodes[0].op, in_types, [out_type], body,
-                         flops=out_type.numel().scaled(len(nodes)))
-    from dataclasses import replace
-    kernel = replace(kernel, name="fused_" + nodes[0].op.lower(), ops=tuple(n.op for n in nodes),
-                     nodes=tuple(n.name for n in nodes))
-    return kernel, tuple(operands) + (nodes[-1].output_names[0],)
+    kernel = make_kernel(nodes[0].op, in_types, [out_type], body, flops=out_type.numel().scaled(len(nodes)))
+    return replace(kernel, name=name, ops=tuple(n.op for n in nodes), nodes=tuple(n.name for n in nodes))
