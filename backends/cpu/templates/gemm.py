@@ -46,15 +46,10 @@ def _cf(value: float) -> str:
     return f"{float(value)!r}f"
 
 
-def _dense_index(op: Dense, g_outer: str, g_inner: str, row: str, col: str) -> str:
-    parts = []
-    if op.batch_stride:
-        parts.append(f"{g_outer} * {op.batch_stride}")
-    if op.group_stride:
-        parts.append(f"{g_inner} * {op.group_stride}")
-    parts.append(f"({row}) * {op.row_stride}")
-    parts.append(f"({col}) * {op.col_stride}")
-    return " + ".join(parts)
+def _strided_index(op: "Dense | EpilogueAdd", row: str, col: str) -> str:
+    """C index of element (gb, gg, row, col) of a strided operand; zero strides drop out."""
+    terms = [(op.batch_stride, "gb"), (op.group_stride, "gg"), (op.row_stride, f"({row})"), (op.col_stride, f"({col})")]
+    return " + ".join(f"{name} * {stride}" for stride, name in terms if stride) or "0"
 
 
 def packed_panel_count(rows: int, r: int) -> int:
@@ -73,7 +68,7 @@ class GemmPrinter:
     def _a_value(self, row: str, col: str) -> str:
         a = self.spec.a
         assert isinstance(a, Dense)
-        return f"{a.param}[{_dense_index(a, 'gb', 'gg', row, col)}]"
+        return f"{a.param}[{_strided_index(a, row, col)}]"
 
     def _pack_a(self) -> str:
         """A block [mc x kc] -> panels [mc/MR][kc][MR], rows past M zero."""
@@ -138,7 +133,7 @@ static void {self.name}_pack_a(const float* restrict {a.param}, int64_t gb, int6
         head = (f"static void {self.name}_pack_b(const float* restrict {b.param}, int64_t gb, int64_t gg, "
                 f"int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* restrict dst) {{")
         if isinstance(b, Dense):
-            value = f"{b.param}[{_dense_index(b, 'gb', 'gg', 'k0 + p', 'n0 + jp + j')}]"
+            value = f"{b.param}[{_strided_index(b, 'k0 + p', 'n0 + jp + j')}]"
             return f"""\
 {head}
     for (int64_t jp = 0; jp < nc; jp += {nr}) {{
@@ -215,15 +210,11 @@ static void {self.name}_pack_a(const float* restrict {a.param}, int64_t gb, int6
                 if op.col_stride not in (0, 1):
                     return None
                 scale = "" if op.scale == 1.0 else f"{_cf(op.scale)} * "
-                base = " + ".join(filter(None, [f"gb * {op.batch_stride}" if op.batch_stride else "",
-                                                f"gg * {op.group_stride}" if op.group_stride else ""])) or "0"
                 for i in range(mr):
-                    row = f"{op.param} + {base} + (m0 + {i}) * {op.row_stride}"
                     for v in range(nv):
-                        if op.col_stride:
-                            value = f"*(const aotc_vf_unaligned*)({row} + n0 + {v * vec})"
-                        else:
-                            value = f"({row})[0]"
+                        # col_stride 1: a row vector, loaded; 0: one value per row, broadcast.
+                        at = f"{op.param} + {_strided_index(op, f'm0 + {i}', f'n0 + {v * vec}')}"
+                        value = f"*(const aotc_vf_unaligned*)({at})" if op.col_stride else f"({at})[0]"
                         lines.append(f"        acc{i}_{v} += {scale}{value};")
             elif isinstance(op, EpilogueClamp):
                 for i in range(mr):
@@ -276,12 +267,8 @@ static inline void {self.name}_ukr(int64_t kc, const float* restrict a, const fl
             epilogue.append(f"v *= {_cf(spec.alpha)};")
         for op in spec.epilogue:
             if isinstance(op, EpilogueAdd):
-                index = " + ".join(filter(None, [f"gb * {op.batch_stride}" if op.batch_stride else "",
-                                                 f"gg * {op.group_stride}" if op.group_stride else "",
-                                                 f"(m0 + i) * {op.row_stride}" if op.row_stride else "",
-                                                 f"(n0 + j) * {op.col_stride}" if op.col_stride else ""])) or "0"
                 scale = "" if op.scale == 1.0 else f"{_cf(op.scale)} * "
-                epilogue.append(f"v += {scale}{op.param}[{index}];")
+                epilogue.append(f"v += {scale}{op.param}[{_strided_index(op, 'm0 + i', 'n0 + j')}];")
             elif isinstance(op, EpilogueClamp):
                 if op.low != float("-inf"):
                     epilogue.append(f"v = v < {_cf(op.low)} ? {_cf(op.low)} : v;")
