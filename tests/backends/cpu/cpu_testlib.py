@@ -18,7 +18,7 @@ import onnx
 import onnx.helper as oh
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "frontends"))
-from onnx_testlib import make_model, rel_l2, run_onnxruntime  # noqa: E402
+from onnx_testlib import Case, make_model, rel_l2, run_onnxruntime  # noqa: E402,F401 (make_model re-exported)
 
 F16, F32, F64 = np.float16, np.float32, np.float64
 I8, U8, I32, I64, BOOL = np.int8, np.uint8, np.int32, np.int64, np.bool_
@@ -81,26 +81,11 @@ def default_gen(dtype) -> Gen:
 
 
 @dataclass(frozen=True)
-class OpCase:
-    """One single-node model: graph inputs `inputs` ({name: (dtype, shape)}, fed at run time),
-    initializers `consts`, node inputs `order` ("" for an absent optional one; by default the
-    graph inputs, then the constants), and per-input generators `gens` (default by dtype)."""
+class OpCase(Case):
+    """The frontend's single-node case (tests/frontends/onnx_testlib.py), plus per-input
+    generators `gens` for the run-time inputs (default by dtype)."""
 
-    id: str
-    op: str
-    inputs: Mapping[str, tuple[object, tuple]]
-    attrs: Mapping[str, object] = field(default_factory=dict)
-    consts: Mapping[str, np.ndarray] = field(default_factory=dict)
-    order: tuple[str, ...] | None = None
-    outputs: int = 1
-    opset: int = 17
     gens: Mapping[str, Gen] = field(default_factory=dict)
-
-    def model(self) -> onnx.ModelProto:
-        names = self.order if self.order is not None else (*self.inputs, *self.consts)
-        outs = [f"y{i}" for i in range(self.outputs)]
-        node = oh.make_node(self.op, list(names), outs, name=f"{self.op.lower()}_node", **self.attrs)
-        return make_model([node], self.inputs, outs, self.consts, self.opset)
 
 
 def seed_of(text: str) -> int:
