@@ -92,9 +92,8 @@ graph p(%x: f32[8]) -> (%y, %z, %w) {
         assert rel_l2(interpret(simplified, {"x": x})[name], interpret(graph, {"x": x})[name]) <= 1e-6
 
 
-GELU_FORMS = {
-    # BERT (TorchScript): x/sqrt2 -> erf -> +1 -> *x -> *0.5
-    "erf_bert": ("""\
+# Both erf forms share x/sqrt2 -> erf -> +1; they differ in where the 0.5 and the x go.
+ERF_HEAD = """\
 graph g(%x: f32[16]) -> (%y) {
   const %r2: f32[] = [1.4142135381698608]
   const %one: f32[] = [1.0]
@@ -102,20 +101,17 @@ graph g(%x: f32[16]) -> (%y) {
   %d: f32[16] = Div(%x, %r2)  # d
   %e: f32[16] = Erf(%d)  # e
   %a: f32[16] = Add(%e, %one)  # a
+"""
+GELU_FORMS = {
+    # BERT (TorchScript): ... -> *x -> *0.5
+    "erf_bert": (ERF_HEAD + """\
   %m: f32[16] = Mul(%x, %a)  # m
   %y: f32[16] = Mul(%m, %half)  # y
   return %y
 }
 """, "none"),
     # torch.export: 0.5 * (1 + erf) first, then * x
-    "erf_dynamo": ("""\
-graph g(%x: f32[16]) -> (%y) {
-  const %r2: f32[] = [1.4142135381698608]
-  const %one: f32[] = [1.0]
-  const %half: f32[] = [0.5]
-  %d: f32[16] = Div(%x, %r2)  # d
-  %e: f32[16] = Erf(%d)  # e
-  %a: f32[16] = Add(%e, %one)  # a
+    "erf_dynamo": (ERF_HEAD + """\
   %h: f32[16] = Mul(%half, %a)  # h
   %y: f32[16] = Mul(%x, %h)  # y
   return %y
