@@ -98,8 +98,6 @@ def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan()) -> Program:
             continue
         kernel = lower_node(graph, node)
         args = tuple(n for n in node.inputs if n) + node.output_names
-        if node.op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze"):
-            args = (node.inputs[0],) + node.output_names
         if group is not None:
             kernel, args = fuse_epilogue(graph, node, [by_name[n] for n in group.epilogue], kernel)
         kernels, calls = _add_call(kernels, by_hash, calls, kernel, tuple(alias.get(a, a) for a in args))

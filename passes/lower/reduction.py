@@ -89,10 +89,6 @@ def _renamed(kernel: Kernel, op: str) -> Kernel:
     return replace(kernel, name=op.lower(), ops=(op,))
 
 
-def _row_split(shape: Sequence[Dim], axis: int) -> tuple[list[Dim], Dim]:
-    return list(shape[:axis]), shape[axis]
-
-
 def lower_softmax(node: Node, in_types, out_types) -> Kernel:
     """Three passes over each row: max, sum of exp(x - max), normalise."""
     x_type = in_types[0]
