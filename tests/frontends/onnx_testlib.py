@@ -54,19 +54,35 @@ def random_array(rng: np.random.Generator, dtype, shape: tuple[int, ...]) -> np.
     return np.asarray(sign * rng.uniform(0.1, 2.0, shape)).astype(dtype)
 
 
-def random_inputs(model: onnx.ModelProto, seed: int, sizes: Mapping[str, int] | None = None,
-                  positive: bool = False) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
+def runtime_inputs(model: onnx.ModelProto, sizes: Mapping[str, int] | None = None,
+                   default_size: int | None = None) -> list[tuple[str, np.dtype, tuple]]:
+    """(name, dtype, shape) of every graph input that is not an initializer. A dim_param takes
+    its size from `sizes`, else `default_size` (None: it must be in `sizes`)."""
     initializer_names = {t.name for t in model.graph.initializer}
-    feeds = {}
+    out = []
     for info in model.graph.input:
         if info.name in initializer_names:
             continue
         tensor_type = info.type.tensor_type
-        shape = tuple(d.dim_value if d.HasField("dim_value") else (sizes or {}).get(d.dim_param, 3)
-                      for d in tensor_type.shape.dim)
-        array = random_array(rng, oh.tensor_dtype_to_np_dtype(tensor_type.elem_type), shape)
-        feeds[info.name] = np.abs(array) if positive and array.dtype != np.bool_ else array
+        shape = []
+        for d in tensor_type.shape.dim:
+            if d.HasField("dim_value"):
+                shape.append(d.dim_value)
+            elif d.dim_param in (sizes or {}) or default_size is None:
+                shape.append((sizes or {})[d.dim_param])
+            else:
+                shape.append(default_size)
+        out.append((info.name, np.dtype(oh.tensor_dtype_to_np_dtype(tensor_type.elem_type)), tuple(shape)))
+    return out
+
+
+def random_inputs(model: onnx.ModelProto, seed: int, sizes: Mapping[str, int] | None = None,
+                  positive: bool = False) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for name, dtype, shape in runtime_inputs(model, sizes, default_size=3):
+        array = random_array(rng, dtype, shape)
+        feeds[name] = np.abs(array) if positive and array.dtype != np.bool_ else array
     return feeds
 
 

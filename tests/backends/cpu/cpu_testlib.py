@@ -15,10 +15,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import onnx
-import onnx.helper as oh
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "frontends"))
-from onnx_testlib import Case, make_model, rel_l2, run_onnxruntime  # noqa: E402,F401 (make_model re-exported)
+from onnx_testlib import Case, make_model, rel_l2, run_onnxruntime, runtime_inputs  # noqa: E402,F401 (make_model re-exported)
 
 F16, F32, F64 = np.float16, np.float32, np.float64
 I8, U8, I32, I64, BOOL = np.int8, np.uint8, np.int32, np.int64, np.bool_
@@ -96,18 +95,11 @@ def make_feeds(model: onnx.ModelProto, seed: int, gens: Mapping[str, Gen] | None
                sizes: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
     """Fresh random inputs for every graph input; a dim_param takes its size from `sizes`."""
     rng = np.random.default_rng(seed)
-    initializers = {t.name for t in model.graph.initializer}
     feeds = {}
-    for info in model.graph.input:
-        if info.name in initializers:
-            continue
-        tensor_type = info.type.tensor_type
-        shape = tuple(d.dim_value if d.HasField("dim_value") else (sizes or {})[d.dim_param]
-                      for d in tensor_type.shape.dim)
-        dtype = np.dtype(oh.tensor_dtype_to_np_dtype(tensor_type.elem_type))
-        array = np.asarray((gens or {}).get(info.name, default_gen(dtype))(rng, shape))
-        assert array.dtype == dtype and array.shape == shape, f"generator for {info.name} is wrong"
-        feeds[info.name] = array
+    for name, dtype, shape in runtime_inputs(model, sizes):
+        array = np.asarray((gens or {}).get(name, default_gen(dtype))(rng, shape))
+        assert array.dtype == dtype and array.shape == shape, f"generator for {name} is wrong"
+        feeds[name] = array
     return feeds
 
 
