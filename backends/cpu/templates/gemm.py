@@ -52,6 +52,16 @@ def _strided_index(op: "Dense | EpilogueAdd", row: str, col: str) -> str:
     return " + ".join(f"{name} * {stride}" for stride, name in terms if stride) or "0"
 
 
+def _clamp(op: EpilogueClamp, var: str, max_fn: str, min_fn: str) -> list[str]:
+    """`var` clamped to the op's bounds (an infinite bound is no statement)."""
+    lines = []
+    if op.low != float("-inf"):
+        lines.append(f"{var} = {max_fn}({var}, {_cf(op.low)});")
+    if op.high != float("inf"):
+        lines.append(f"{var} = {min_fn}({var}, {_cf(op.high)});")
+    return lines
+
+
 def packed_panel_count(rows: int, r: int) -> int:
     """Panels of `r` rows (the last zero-padded) that cover `rows`."""
     return -(-rows // r)
@@ -217,12 +227,8 @@ static void {self.name}_pack_a(const float* restrict {a.param}, int64_t gb, int6
                         value = f"*(const aotc_vf_unaligned*)({at})" if op.col_stride else f"({at})[0]"
                         lines.append(f"        acc{i}_{v} += {scale}{value};")
             elif isinstance(op, EpilogueClamp):
-                for i in range(mr):
-                    for v in range(nv):
-                        if op.low != float("-inf"):
-                            lines.append(f"        acc{i}_{v} = aotc_vmaxs(acc{i}_{v}, {_cf(op.low)});")
-                        if op.high != float("inf"):
-                            lines.append(f"        acc{i}_{v} = aotc_vmins(acc{i}_{v}, {_cf(op.high)});")
+                lines += [f"        {line}" for i in range(mr) for v in range(nv)
+                          for line in _clamp(op, f"acc{i}_{v}", "aotc_vmaxs", "aotc_vmins")]
         return "\n".join(lines)
 
     def _microkernel(self) -> str:
@@ -270,10 +276,7 @@ static inline void {self.name}_ukr(int64_t kc, const float* restrict a, const fl
                 scale = "" if op.scale == 1.0 else f"{_cf(op.scale)} * "
                 epilogue.append(f"v += {scale}{op.param}[{_strided_index(op, 'm0 + i', 'n0 + j')}];")
             elif isinstance(op, EpilogueClamp):
-                if op.low != float("-inf"):
-                    epilogue.append(f"v = v < {_cf(op.low)} ? {_cf(op.low)} : v;")
-                if op.high != float("inf"):
-                    epilogue.append(f"v = v > {_cf(op.high)} ? {_cf(op.high)} : v;")
+                epilogue += _clamp(op, "v", "aotc_maxf", "aotc_minf")
         return " ".join(epilogue)
 
     def _store(self) -> str:
