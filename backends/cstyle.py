@@ -148,12 +148,16 @@ class CStylePrinter:
         raise TypeError(f"not a statement: {s!r}")
 
     # ------------------------------------------------------------ kernels
-    def param(self, buf: Buffer) -> str:
+    def param(self, buf: Buffer, may_alias: bool = False) -> str:
         const = "" if buf.writable else "const "
-        return f"{const}{self.type_name(buf.dtype)}* {self.restrict} {buf.name}"
+        restrict = "" if may_alias else f" {self.restrict}"
+        return f"{const}{self.type_name(buf.dtype)}*{restrict} {buf.name}"
 
     def signature(self, kernel: Kernel) -> str:
-        params = [self.param(b) for b in kernel.params] + [f"int64_t {s}" for s in kernel.symbols]
+        # Buffers a call may pass twice (in-place) must not be declared restrict.
+        aliased = {index for pair in kernel.overwritable for index in pair}
+        params = [self.param(b, k in aliased) for k, b in enumerate(kernel.params)]
+        params += [f"int64_t {s}" for s in kernel.symbols]
         params += self.extra_params(kernel)
         return f"{self.kernel_prefix} {kernel.name}({', '.join(params) or 'void'})"
 

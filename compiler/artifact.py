@@ -91,6 +91,7 @@ def build_manifest(compiled, model, options: Mapping[str, Any], files: Mapping[s
                 "placements": {name: {"region": list(p.region), "offset": p.offset, "size": p.size,
                                       "first": p.first, "last": p.last}
                                for name, p in sorted(memory.placements.items())},
+                "in_place": dict(sorted(memory.in_place.items())),
             },
             "weights": {name: {"offset": off, "bytes": compiled.weights.sizes[name],
                                "dtype": DType.from_numpy(compiled.constants[name].dtype).value,

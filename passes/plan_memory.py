@@ -54,6 +54,27 @@ def lifetimes(program: Program) -> dict[str, tuple[int, int, tuple[str, ...], in
     return out
 
 
+def in_place(program: Program, spans) -> dict[str, str]:
+    """Intermediates written over a dying input's bytes: {output: input}. Only where the kernel
+    allows it (Kernel.overwritable), the input's last reader is this call, both have the same
+    size in the same region, and every read of the input in the call is one of those pairs."""
+    taken: dict[str, str] = {}
+    for index, call in enumerate(program.calls):
+        kernel = program.kernels[call.kernel]
+        used: set[str] = set()
+        for out, source in kernel.overwritable:
+            written, read = call.args[out], call.args[source]
+            if (written not in spans or read not in spans or read in used or spans[read][1] != index
+                    or spans[written][2:] != spans[read][2:]):
+                continue
+            positions = {k for k, arg in enumerate(call.args) if arg == read}
+            if not positions <= {s for o, s in kernel.overwritable if o == out}:
+                continue
+            taken[written] = read
+            used.add(read)
+    return taken
+
+
 def lower_bound(items: dict[str, tuple[int, int, int]]) -> int:
     """Most bytes live at one step: no plan can use less."""
     if not items:
@@ -99,27 +120,44 @@ def plan_memory(program: Program, alignment: int = 64, solver: str = "greedy",
                 deterministic_time: float = 2.0) -> MemoryPlan:
     from passes.plan_memory_cpsat import solve_offsets
     spans = lifetimes(program)
-    regions = sorted({region for _, _, region, _ in spans.values()})
-    placements: dict[str, Placement] = {}
+    overwrites = in_place(program, spans)
+    owner, buffers = _share_in_place(spans, overwrites)
+    offsets: dict[str, int] = {}
     sizes, bounds, no_reuse, notes = {}, {}, {}, []
     planner = "greedy-by-size"
-    for region in regions:
-        items = {n: (f, l, s) for n, (f, l, r, s) in spans.items() if r == region}
-        offsets, total = greedy_by_size(items, alignment)
+    for region in sorted({region for _, _, region, _ in spans.values()}):
+        items = {n: (f, l, s) for n, (f, l, r, s) in buffers.items() if r == region}
+        region_offsets, total = greedy_by_size(items, alignment)
         aligned = {n: (f, l, align(s, alignment)) for n, (f, l, s) in items.items()}
         bound = lower_bound(aligned)
         if solver == "cpsat":
-            result = solve_offsets(items, alignment, offsets, total, bound, deterministic_time)
-            offsets, total = result.offsets, result.total
+            result = solve_offsets(items, alignment, region_offsets, total, bound, deterministic_time)
+            region_offsets, total = result.offsets, result.total
             planner = "cp-sat"
             label = "*".join(region) or "static"
             notes.append(f"{label} region: {result.status}")   # no timing: notes are in the manifest
+        offsets.update(region_offsets)
         sizes[region] = total
         bounds[region] = bound
-        no_reuse[region] = sum(s for _, _, s in aligned.values())
-        for name, (first, last, size) in items.items():
-            placements[name] = Placement(region, offsets[name], size, first, last)
-    return MemoryPlan(placements, sizes, bounds, no_reuse, alignment, planner, tuple(notes))
+        no_reuse[region] = sum(align(s, alignment) for _, _, r, s in spans.values() if r == region)
+    placements = {name: Placement(region, offsets[owner[name]], size, first, last)
+                  for name, (first, last, region, size) in spans.items()}
+    return MemoryPlan(placements, sizes, bounds, no_reuse, alignment, planner, tuple(notes), overwrites)
+
+
+def _share_in_place(spans, overwrites: Mapping[str, str]):
+    """A chain of in-place writes is one buffer: (value -> the chain's first value, the chain's
+    first value -> (first call, last call, region, bytes) of the whole chain)."""
+    owner: dict[str, str] = {}
+    buffers: dict[str, tuple[int, int, tuple[str, ...], int]] = {}
+    for name in sorted(spans, key=lambda n: (spans[n][0], n)):
+        first, last, region, size = spans[name]
+        root = owner[overwrites[name]] if name in overwrites else name
+        owner[name] = root
+        if root in buffers:
+            first, last = buffers[root][0], max(last, buffers[root][1])
+        buffers[root] = (first, last, region, size)
+    return owner, buffers
 
 
 def layout_weights(constants: Mapping[str, np.ndarray], alignment: int = 64) -> WeightsLayout:

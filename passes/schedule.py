@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from compiler.ir.program import Program
 from passes.cpsat import solve_deterministically
 from passes.plan_memory import intermediates
+from passes.schedule_search import problem_from_table, search_order
 
 
 def tensor_table(program: Program) -> dict[str, tuple[int, list[int], int]]:
@@ -120,7 +121,19 @@ def depth_first_order(program: Program, after: list[set[int]]) -> list[int]:
     return order
 
 
-def schedule(program: Program, deterministic_time: float = 2.0) -> ScheduleResult:
+# Sets of finished calls the budgeted search may visit (about 2 s here at 500k).
+MAX_VISITED = 500_000
+
+
+def _result(program: Program, calls: list[int], best: list[int], before: int, peak: int, how: str,
+            seconds: float) -> ScheduleResult:
+    if best == calls:
+        return ScheduleResult(program, before, before, how, seconds)
+    return ScheduleResult(replace(program, calls=tuple(program.calls[i] for i in best)), before, peak, how, seconds)
+
+
+def schedule(program: Program, deterministic_time: float = 2.0,
+             max_visited: int = MAX_VISITED) -> ScheduleResult:
     table = tensor_table(program)
     calls = list(range(len(program.calls)))
     before = peak_of(calls, table)
@@ -132,6 +145,11 @@ def schedule(program: Program, deterministic_time: float = 2.0) -> ScheduleResul
                          ("depth-first schedule", depth_first_order(program, after))):
         if peak_of(order, table) < best_peak:
             best, best_peak, how = order, peak_of(order, table), label
+    searched = search_order(problem_from_table(table, after), best, best_peak, max_visited)
+    if searched.peak < best_peak:
+        best, best_peak, how = searched.order, searched.peak, "budgeted search"
+    if searched.optimal:
+        return _result(program, calls, best, before, best_peak, how + " (optimal)", 0.0)
     seconds = 0.0
     if len(calls) <= MAX_CALLS:
         try:
@@ -142,9 +160,7 @@ def schedule(program: Program, deterministic_time: float = 2.0) -> ScheduleResul
             best, best_peak, how = refined, peak_of(refined, table), "optimal" if optimal else "CP-SAT, feasible"
         elif optimal:
             how += " (optimal)"
-    if best is calls:
-        return ScheduleResult(program, before, before, how, seconds)
-    return ScheduleResult(replace(program, calls=tuple(program.calls[i] for i in best)), before, best_peak, how, seconds)
+    return _result(program, calls, best, before, best_peak, how, seconds)
 
 
 def _solve(program: Program, table, after: list[set[int]], hint: list[int], hint_peak: int,
@@ -180,6 +196,7 @@ def _solve(program: Program, table, after: list[set[int]], hint: list[int], hint
 @dataclass(frozen=True)
 class Schedule:
     deterministic_time: float = 2.0
+    max_visited: int = MAX_VISITED
 
     def __call__(self, program: Program) -> ScheduleResult:
-        return schedule(program, self.deterministic_time)
+        return schedule(program, self.deterministic_time, self.max_visited)

@@ -217,6 +217,10 @@ class Kernel:
     # Set for GEMM-shaped kernels: backends with a contraction template print that instead of
     # `body`, which stays as the portable loop-nest definition.
     contraction: "Contraction | None" = None
+    # (output, input) parameter-index pairs where the output may be written over the input's
+    # bytes: element i of the output reads element i of that input and nothing else of it, so a
+    # planner may give a dying input's buffer to the output (in-place).
+    overwritable: tuple[tuple[int, int], ...] = ()
 
     @property
     def inputs(self) -> tuple[Buffer, ...]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping
 
@@ -47,9 +47,11 @@ class MemoryPlan:
     alignment: int
     planner: str
     notes: tuple[str, ...] = ()
+    # Values written over a dying input's bytes (same offset, lifetimes meeting at one call).
+    in_place: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("placements", "region_sizes", "lower_bounds", "no_reuse"):
+        for name in ("placements", "region_sizes", "lower_bounds", "no_reuse", "in_place"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     @property
@@ -73,4 +75,4 @@ def kernel_hash(kernel: Kernel) -> str:
     """Structural hash of a kernel's code (its name excluded): the dedup and tuning key."""
     anonymous = replace(kernel, name="", nodes=())
     return hashlib.sha256(repr((anonymous.params, anonymous.symbols, anonymous.body,
-                                anonymous.locals, anonymous.contraction)).encode()).hexdigest()
+                                anonymous.locals, anonymous.contraction, anonymous.overwritable)).encode()).hexdigest()

@@ -176,4 +176,9 @@ def _elementwise_kernel(nodes: Sequence[Node], operands: Sequence[str], type_of,
             outs[0], broadcast_index(idx, out_type.shape), value_at(ins, lambda t: broadcast_index(idx, t.shape))))
 
     kernel = make_kernel(nodes[0].op, in_types, [out_type], body, flops=out_type.numel().scaled(len(nodes)))
-    return replace(kernel, name=name, ops=tuple(n.op for n in nodes), nodes=tuple(n.name for n in nodes))
+    # An operand of the output's shape and element size is read at the output's index only.
+    overwritable = tuple((len(operands), k) for k, (n, t) in enumerate(zip(operands, in_types))
+                         if t.shape == out_type.shape and t.dtype.itemsize == out_type.dtype.itemsize
+                         and n not in scalar_reads)
+    return replace(kernel, name=name, ops=tuple(n.op for n in nodes), nodes=tuple(n.name for n in nodes),
+                   overwritable=overwritable)
