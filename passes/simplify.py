@@ -1,7 +1,8 @@
 """simplify: local algebraic rewrites, as a table of (op, rule) pairs. A rule returns the
 replacement nodes (or a Rewrite that also adds constants) or None for "no match"; the pass
-applies the table until nothing changes. Rules: Pow by multiplication, Attention recognition,
-BatchNorm folded into its Conv, Transpose chains collapsed.
+applies the table until nothing changes. Rules: Pow by multiplication, Attention and GELU
+recognition, decomposed Softmax and LayerNorm recognition (simplify_norms.py), BatchNorm folded
+into its Conv, Transpose chains collapsed.
 
 Needs: a verified graph. Rules never change values, only how they are computed.
 
@@ -11,30 +12,23 @@ Needs: a verified graph. Rules never change values, only how they are computed.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-
-import numpy as np
 from typing import Callable
 
-
+import numpy as np
 
 from compiler.ir.dtypes import DType
 from compiler.ir.graph import Graph, Node, Value
 from compiler.ir.ops import NoAttrs, OpError, op_def
 from compiler.ir.ops.attention import AttentionAttrs
+from passes.pattern import Rewrite, fresh, only_consumers, scalar_constant
+from passes.simplify_norms import layernorm_from_parts, shift_layernorm, scale_layernorm, softmax_from_parts
 
 Rule = Callable[[Graph, Node], "list[Node] | None"]
 
 
-def _scalar_constant(graph: Graph, name: str) -> float | None:
-    array = graph.constants.get(name)
-    if array is None or array.size != 1 or array.dtype.kind != "f":
-        return None
-    return float(array.reshape(()))
-
-
 def _pow_by_multiplication(graph: Graph, node: Node) -> list[Node] | None:
     """x^1, x^2, x^3, x^0.5 without powf (powf is a scalar libm call per element)."""
-    exponent = _scalar_constant(graph, node.inputs[1])
+    exponent = scalar_constant(graph, node.inputs[1])
     x, (out,) = node.inputs[0], node.outputs
     if exponent is None or graph.type_of(x).shape != out.type.shape or not out.type.dtype.is_float:
         return None
@@ -51,16 +45,12 @@ def _pow_by_multiplication(graph: Graph, node: Node) -> list[Node] | None:
     return None
 
 
-def _only_consumers(graph: Graph, value: str, allowed: set[str]) -> bool:
-    return value not in graph.outputs and {n.name for n in graph.consumers.get(value, ())} <= allowed
-
-
 def _scaled_operand(graph: Graph, name: str, consumer: str) -> tuple[str, float]:
     """(x, c) when `name` = Mul(x, c) for a scalar constant c used only by `consumer`."""
     producer = graph.producers.get(name)
-    if producer is not None and producer.op == "Mul" and _only_consumers(graph, name, {consumer}):
+    if producer is not None and producer.op == "Mul" and only_consumers(graph, name, {consumer}):
         for mine, other in (producer.inputs, producer.inputs[::-1]):
-            value = _scalar_constant(graph, other)
+            value = scalar_constant(graph, other)
             if value is not None and other != mine:
                 return mine, value
     return name, 1.0
@@ -79,15 +69,15 @@ def _attention(graph: Graph, node: Node) -> list[Node] | None:
     if producer is not None and producer.op == "Where":
         condition, zero, kept = producer.inputs
         test = graph.producers.get(condition)
-        if _scalar_constant(graph, zero) != 0.0 or test is None or test.op != "IsNaN" or test.inputs[0] != kept:
+        if scalar_constant(graph, zero) != 0.0 or test is None or test.op != "IsNaN" or test.inputs[0] != kept:
             return None
-        if not (_only_consumers(graph, probabilities, {node.name})
-                and _only_consumers(graph, condition, {producer.name})
-                and _only_consumers(graph, kept, {test.name, producer.name})):
+        if not (only_consumers(graph, probabilities, {node.name})
+                and only_consumers(graph, condition, {producer.name})
+                and only_consumers(graph, kept, {test.name, producer.name})):
             return None
         zero_nan, probabilities = True, kept
         producer = graph.producers.get(kept)
-    elif not _only_consumers(graph, probabilities, {node.name}):
+    elif not only_consumers(graph, probabilities, {node.name}):
         return None
     if producer is None or producer.op != "Softmax":
         return None
@@ -95,7 +85,7 @@ def _attention(graph: Graph, node: Node) -> list[Node] | None:
     if softmax.attrs.axis not in (-1, graph.type_of(softmax.inputs[0]).rank - 1):
         return None
     scores = softmax.inputs[0]
-    if not _only_consumers(graph, scores, {softmax.name}):
+    if not only_consumers(graph, scores, {softmax.name}):
         return None
     mask = ""
     before = graph.producers.get(scores)
@@ -103,16 +93,16 @@ def _attention(graph: Graph, node: Node) -> list[Node] | None:
         add = before
         for candidate, other in (add.inputs, add.inputs[::-1]):
             source = graph.producers.get(candidate)
-            if source is not None and source.op in ("MatMul", "Mul", "Div") and _only_consumers(graph, candidate, {add.name}):
+            if source is not None and source.op in ("MatMul", "Mul", "Div") and only_consumers(graph, candidate, {add.name}):
                 scores, mask, before = candidate, other, source
                 break
         else:
             return None
     scale = 1.0
     if before is not None and before.op in ("Div", "Mul"):
-        value = _scalar_constant(graph, before.inputs[1])
+        value = scalar_constant(graph, before.inputs[1])
         inner = graph.producers.get(before.inputs[0])
-        if not value or inner is None or not _only_consumers(graph, before.inputs[0], {before.name}):
+        if not value or inner is None or not only_consumers(graph, before.inputs[0], {before.name}):
             return None
         scale = 1.0 / value if before.op == "Div" else value
         before = inner
@@ -131,13 +121,6 @@ def _attention(graph: Graph, node: Node) -> list[Node] | None:
     return [Node("Attention", node.name, inputs, node.outputs, attrs)]
 
 
-def _fresh(graph: Graph, base: str) -> str:
-    name = base
-    while name in graph.types:
-        name += "_"
-    return name
-
-
 def _fold_batchnorm(graph: Graph, node: Node) -> Rewrite | None:
     """BatchNormalization after a Conv with constant weights becomes the Conv alone, its
     weights and bias rescaled per output channel at compile time.
@@ -148,7 +131,7 @@ def _fold_batchnorm(graph: Graph, node: Node) -> Rewrite | None:
     conv = graph.producers.get(node.inputs[0])
     if conv is None or conv.op != "Conv" or conv.attrs.channels_last:
         return None
-    if not _only_consumers(graph, node.inputs[0], {node.name}):
+    if not only_consumers(graph, node.inputs[0], {node.name}):
         return None
     params = [graph.constants.get(name) for name in node.inputs[1:]]
     weight = graph.constants.get(conv.inputs[1])
@@ -160,7 +143,7 @@ def _fold_batchnorm(graph: Graph, node: Node) -> Rewrite | None:
     w = (weight.astype(np.float64) * scale.reshape((-1,) + (1,) * (weight.ndim - 1))).astype(weight.dtype)
     b0 = bias.astype(np.float64) if bias is not None else np.zeros_like(mean)
     b = ((b0 - mean) * scale + beta).astype(weight.dtype)
-    w_name, b_name = _fresh(graph, f"{conv.inputs[1]}_bn"), _fresh(graph, f"{node.name}_bias")
+    w_name, b_name = fresh(graph, f"{conv.inputs[1]}_bn"), fresh(graph, f"{node.name}_bias")
     folded = Node("Conv", node.name, (conv.inputs[0], w_name, b_name), node.outputs, conv.attrs)
     return Rewrite([folded], {w_name: w, b_name: b})
 
@@ -171,7 +154,7 @@ def _transpose_of_transpose(graph: Graph, node: Node) -> list[Node] | None:
         %t = Transpose(%x){0,2,1,3}; %y = Transpose(%t){0,2,1,3}   ->   %y = Identity(%x)
     """
     inner = graph.producers.get(node.inputs[0])
-    if inner is None or inner.op != "Transpose" or not _only_consumers(graph, node.inputs[0], {node.name}):
+    if inner is None or inner.op != "Transpose" or not only_consumers(graph, node.inputs[0], {node.name}):
         return None
     perm = tuple(inner.attrs.perm[p] for p in node.attrs.perm)
     if perm == tuple(range(len(perm))):
@@ -256,7 +239,9 @@ def _gelu(graph: Graph, node: Node) -> list[Node] | None:
 
 RULES: dict[str, tuple[Rule, ...]] = {
     "Pow": (_pow_by_multiplication,),
-    "Mul": (_gelu,),
+    "Mul": (_gelu, scale_layernorm),
+    "Add": (shift_layernorm,),
+    "Div": (softmax_from_parts, layernorm_from_parts),
     "MatMul": (_attention,),
     "BatchNormalization": (_fold_batchnorm,),
     "Transpose": (_transpose_of_transpose,),
@@ -269,13 +254,6 @@ class Simplify:
 
     def __call__(self, graph: Graph) -> Graph:
         return simplify(graph, self.max_rounds)
-
-
-@dataclass(frozen=True)
-class Rewrite:
-    """A rule's answer when it also creates constants (folded weights)."""
-    nodes: list
-    constants: dict
 
 
 def simplify(graph: Graph, max_rounds: int = 8) -> Graph:
