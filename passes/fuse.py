@@ -1,5 +1,5 @@
 """fuse: group each contraction (Conv, Gemm, MatMul; MaxPool too) with the elementwise tail that consumes
-it alone (one Add of a residual or bias, then ReLU/Clip), so the tail runs in the
+it alone (Adds of a bias or a residual, then ReLU/Clip/GELU), so the tail runs in the
 contraction's epilogue and the intermediate tensors are never written.
 
 Needs: a verified graph; the target's `fusible` data says whether it fuses epilogues at all.
@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from compiler.ir.graph import Graph, Node
 from compiler.ir.ops.common import broadcast_shapes
 from compiler.ir.ops.registry import OpError
+from compiler.ir.types import TensorType
 from compiler.target import Target
 
 ANCHORS = ("Conv", "Gemm", "MatMul", "MaxPool")
-ACTIVATIONS = ("Relu", "Clip")
+ACTIVATIONS = ("Relu", "Clip", "Gelu")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +55,40 @@ def _clip_is_constant(graph: Graph, node: Node) -> bool:
     return all(not name or name in graph.constants for name in node.inputs[1:])
 
 
-def _addend_fits(graph: Graph, node: Node, value: str) -> str | None:
+def addend_as_anchor_shape(addend: TensorType, seen: TensorType, anchor: TensorType) -> TensorType | None:
+    """An addend broadcast against `seen` (the anchor's output, perhaps through reshapes), as a
+    type that broadcasts against the anchor's own output shape; None when no such view exists."""
+    try:
+        if broadcast_shapes(seen.shape, addend.shape) != seen.shape:
+            return None
+    except OpError:
+        return None
+    if seen.shape == anchor.shape:
+        return addend
+    if addend.numel() == anchor.numel():
+        return addend.with_shape(anchor.shape)          # the same row-major bytes
+    # A vector along the last axis (a bias), when the reshape kept that axis.
+    trailing = [d for d in addend.shape if d != 1]
+    if (anchor.rank and seen.rank and seen.shape[-1] == anchor.shape[-1]
+            and addend.shape[-1:] == seen.shape[-1:] and trailing == list(addend.shape[-1:])):
+        return addend.with_shape(tuple(addend.shape[-1:]))
+    return None
+
+
+def _addend_fits(graph: Graph, node: Node, value: str, anchor: Node) -> str | None:
     """The other operand of an Add that can ride in the epilogue, or None."""
     if len(node.inputs) != 2:
         return None
     other = node.inputs[1] if node.inputs[0] == value else node.inputs[0]
-    if other == value:
+    if other == value or graph.type_of(other).dtype != graph.type_of(value).dtype:
         return None
-    out_shape = graph.type_of(value).shape
-    try:
-        if broadcast_shapes(out_shape, graph.type_of(other).shape) != out_shape:
-            return None
-    except OpError:
-        return None
-    return other if graph.type_of(other).dtype == graph.type_of(value).dtype else None
+    view = addend_as_anchor_shape(graph.type_of(other), graph.type_of(value), anchor.outputs[0].type)
+    return None if view is None else other
+
+
+def is_view(node: Node) -> bool:
+    """A Reshape (or Flatten/Squeeze/Unsqueeze) inside a tail: the bytes stay where they are."""
+    return node.op in ("Reshape", "Flatten", "Squeeze", "Unsqueeze")
 
 
 def plan_epilogues(graph: Graph, target: Target) -> FusionPlan:
@@ -75,19 +96,21 @@ def plan_epilogues(graph: Graph, target: Target) -> FusionPlan:
         return FusionPlan()
     groups = []
     claimed: set[str] = set()     # a node joins at most one group
+    by_name = {node.name: node for node in graph.nodes}
     for node in graph.nodes:
         if node.op not in ANCHORS or not graph.type_of(node.output_names[0]).dtype.is_float:
             continue
         value = node.output_names[0]
         epilogue: list[str] = []
-        added = False
         while True:
             consumer = _sole_consumer(graph, value)
             if consumer is None or consumer.name in claimed:
                 break
-            if consumer.op == "Add" and not added and not epilogue and _addend_fits(graph, consumer, value):
-                added = True
-            elif consumer.op == "Relu" or (consumer.op == "Clip" and _clip_is_constant(graph, consumer)):
+            if consumer.op == "Add" and _addend_fits(graph, consumer, value, node):
+                pass        # a bias, a residual: any number of them, before the activation
+            elif is_view(consumer) and node.op in ("Gemm", "MatMul"):
+                pass        # (B*S, N) -> (B, S, N) between a Linear and its bias/activation
+            elif consumer.op in ("Relu", "Gelu") or (consumer.op == "Clip" and _clip_is_constant(graph, consumer)):
                 pass
             else:
                 break
@@ -95,6 +118,8 @@ def plan_epilogues(graph: Graph, target: Target) -> FusionPlan:
             value = consumer.output_names[0]
             if consumer.op in ACTIVATIONS:
                 break
+        while epilogue and is_view(by_name[epilogue[-1]]):
+            epilogue.pop()          # a trailing reshape stays an alias of the group's output
         if epilogue:
             groups.append(FusionGroup(node.name, tuple(epilogue)))
             claimed.update(epilogue)

@@ -81,7 +81,13 @@ class EpilogueClamp:
     high: float
 
 
-EpilogueOp = EpilogueAdd | EpilogueClamp
+@dataclass(frozen=True, slots=True)
+class EpilogueGelu:
+    """GELU, erf form ("none") or tanh form ("tanh")."""
+    approximate: str = "none"
+
+
+EpilogueOp = EpilogueAdd | EpilogueClamp | EpilogueGelu
 
 
 @dataclass(frozen=True, slots=True)

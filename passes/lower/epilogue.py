@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from compiler.ir.contraction import Contraction, EpilogueAdd, EpilogueClamp
+from compiler.ir.contraction import Contraction, EpilogueAdd, EpilogueClamp, EpilogueGelu
 from compiler.ir.graph import Graph, Node
 from compiler.ir.loops import Kernel, KernelCost
 from compiler.ir.types import TensorType
 from passes.lower.builder import binary, block, broadcast_index, buffer, const, load, parallel_nest, store
+from passes.fuse import addend_as_anchor_shape, is_view
+from passes.lower.elementwise import SCALAR
 from passes.lower.window import is_window_conv, is_window_pool, lower_window
 
 
@@ -69,14 +71,16 @@ def fuse_epilogue(graph: Graph, anchor: Node, tail: list[Node], kernel: Kernel) 
     out_type = anchor.outputs[0].type
     inputs = [b for b in kernel.params if not b.writable]
     args = [n for n in anchor.inputs if n]
-    steps: list[tuple] = []          # ("add", buffer, type) | ("clamp", low, high)
+    steps: list[tuple] = []          # ("add", buffer, type) | ("clamp", low, high) | ("gelu", attrs)
     spec_ops = []
     spec = kernel.contraction
+    current = anchor.output_names[0]       # the value the tail has computed so far
     for node in tail:
-        if node.op == "Add":
-            value = anchor.outputs[0].name if not steps else None
-            other = node.inputs[1] if node.inputs[0] in (value, anchor.output_names[0]) else node.inputs[0]
-            addend = graph.type_of(other)
+        if is_view(node):
+            pass                           # same bytes, another shape: nothing to compute
+        elif node.op == "Add":
+            other = node.inputs[1] if node.inputs[0] == current else node.inputs[0]
+            addend = addend_as_anchor_shape(graph.type_of(other), graph.type_of(current), out_type)
             buf = buffer(f"in{len(inputs)}", addend)
             inputs.append(buf)
             args.append(other)
@@ -85,10 +89,14 @@ def fuse_epilogue(graph: Graph, anchor: Node, tail: list[Node], kernel: Kernel) 
                 op = _spec_add(anchor, spec, buf.name, addend, out_type)
                 spec = None if op is None else spec
                 spec_ops.append(op)
+        elif node.op == "Gelu":
+            steps.append(("gelu", node.attrs))
+            spec_ops.append(EpilogueGelu(node.attrs.approximate))
         else:
             low, high = (0.0, math.inf) if node.op == "Relu" else _clip_bounds(graph, node)
             steps.append(("clamp", low, high))
             spec_ops.append(EpilogueClamp(low, high))
+        current = node.output_names[0]
     out = replace(kernel.outputs[0], name="out0")
     dt = out_type.dtype
 
@@ -97,6 +105,8 @@ def fuse_epilogue(graph: Graph, anchor: Node, tail: list[Node], kernel: Kernel) 
         for step in steps:
             if step[0] == "add":
                 value = binary("add", value, load(step[1], broadcast_index(idx, step[2].shape)))
+            elif step[0] == "gelu":
+                value = SCALAR["Gelu"]([value], step[1], dt)
             else:
                 if step[1] != -math.inf:
                     value = binary("max", value, const(step[1], dt))

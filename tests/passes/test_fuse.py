@@ -19,7 +19,8 @@ from conftest import rel_l2
 F32 = TensorProto.FLOAT
 
 
-OUTPUT_SHAPES = {"depthwise_empty_bias_add": [1, 8, 6, 7], "conv_add_relu": [1, 16, 10, 10], "depthwise_clip": [1, 8, 7, 6], "matmul_bias": [2, 5, 20],
+OUTPUT_SHAPES = {"matmul_bias_residual": [2, 5, 12], "matmul_bias_gelu": [2, 5, 20], "gemm_reshape_bias_gelu": [2, 4, 20],
+                 "gemm_reshape_residual": [2, 4, 12], "depthwise_empty_bias_add": [1, 8, 6, 7], "conv_add_relu": [1, 16, 10, 10], "depthwise_clip": [1, 8, 7, 6], "matmul_bias": [2, 5, 20],
                  "matmul_column_add_relu": [5, 20], "maxpool_relu": [1, 4, 5, 5], "shared_value_not_fused": [3, 6]}
 
 
@@ -63,6 +64,26 @@ CASES = {
         [helper.make_node("Conv", ["x", "w", ""], ["c"], group=8, pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
          helper.make_node("Add", ["c", "x"], ["y"])],
         {"x": [1, 8, 6, 7]}, {"w": (8, 1, 3, 3)}, 1),
+    # BERT's attention output: matmul -> + bias -> + residual (the LayerNorm follows)
+    "matmul_bias_residual": (
+        [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["a"]),
+         helper.make_node("Add", ["x", "a"], ["y"])],
+        {"x": [2, 5, 12]}, {"w": (12, 12), "b": (12,)}, 1),
+    # BERT's FFN up-projection: matmul -> + bias -> GELU (erf form, as simplify recognises it)
+    "matmul_bias_gelu": (
+        [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["a"]),
+         helper.make_node("Gelu", ["a"], ["y"], domain="")],
+        {"x": [2, 5, 12]}, {"w": (12, 20), "b": (20,)}, 1),
+    # GPT-2's Conv1D: Gemm on (B*S, K) -> Reshape (B, S, N) -> GELU
+    "gemm_reshape_bias_gelu": (
+        [helper.make_node("Gemm", ["x", "w", "b"], ["g"]), helper.make_node("Reshape", ["g", "shape"], ["r"]),
+         helper.make_node("Gelu", ["r"], ["y"], approximate="tanh")],
+        {"x": [8, 12]}, {"w": (12, 20), "b": (20,)}, 1),
+    # GPT-2's residual after c_proj: Gemm -> Reshape -> + residual of the reshaped shape
+    "gemm_reshape_residual": (
+        [helper.make_node("Gemm", ["x", "w", "b"], ["g"]), helper.make_node("Reshape", ["g", "shape"], ["r"]),
+         helper.make_node("Add", ["r", "res"], ["y"])],
+        {"x": [8, 12], "res": [2, 4, 12]}, {"w": (12, 12), "b": (12,)}, 1),
     "maxpool_relu": (
         [helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
          helper.make_node("Relu", ["p"], ["y"])],
@@ -82,6 +103,10 @@ def test_fused_model_matches_onnxruntime(case):
     m = model(nodes, inputs, outputs, weights)
     if case == "depthwise_clip":
         m.graph.initializer.extend(clip_bounds())
+    if case.startswith("gemm_reshape"):
+        m.graph.initializer.append(numpy_helper.from_array(np.array(OUTPUT_SHAPES[case], np.int64), "shape"))
+    if "gelu" in case:
+        m = helper.make_model(m.graph, ir_version=10, opset_imports=[helper.make_opsetid("", 20)])
     # NCHW: these count fusion alone (the CPU's auto layout would add boundary transposes
     # around the depthwise case; tests/passes/test_convert_layout.py covers those).
     art = compiler.compile(m, target="cpu", options=replace(default_options(), activation_layout="NCHW"))

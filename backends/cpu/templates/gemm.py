@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueClamp, Im2col, Im2colRows
+from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueClamp, EpilogueGelu, Im2col, Im2colRows
 from compiler.ir.config import KernelConfig
 
 
@@ -50,6 +50,14 @@ def _strided_index(op: "Dense | EpilogueAdd", row: str, col: str) -> str:
     """C index of element (gb, gg, row, col) of a strided operand; zero strides drop out."""
     terms = [(op.batch_stride, "gb"), (op.group_stride, "gg"), (op.row_stride, f"({row})"), (op.col_stride, f"({col})")]
     return " + ".join(f"{name} * {stride}" for stride, name in terms if stride) or "0"
+
+
+def _gelu(op: EpilogueGelu, var: str) -> str:
+    """GELU of `var` through mathlib's inline (vectorisable) erf / tanh."""
+    if op.approximate == "tanh":
+        inner = f"0.7978845608028654f * ({var} + 0.044715f * {var} * {var} * {var})"
+        return f"{var} = 0.5f * {var} * (1.0f + aotc_tanhf({inner}));"
+    return f"{var} = 0.5f * {var} * (1.0f + aotc_erff({var} * 0.7071067811865476f));"
 
 
 def _clamp(op: EpilogueClamp, var: str, max_fn: str, min_fn: str) -> list[str]:
@@ -229,6 +237,8 @@ static void {self.name}_pack_a(const float* restrict {a.param}, int64_t gb, int6
             elif isinstance(op, EpilogueClamp):
                 lines += [f"        {line}" for i in range(mr) for v in range(nv)
                           for line in _clamp(op, f"acc{i}_{v}", "aotc_vmaxs", "aotc_vmins")]
+            else:
+                return None     # GELU: after the store, in the vectorised per-tile epilogue
         return "\n".join(lines)
 
     def _microkernel(self) -> str:
@@ -277,6 +287,8 @@ static inline void {self.name}_ukr(int64_t kc, const float* restrict a, const fl
                 epilogue.append(f"v += {scale}{op.param}[{_strided_index(op, 'm0 + i', 'n0 + j')}];")
             elif isinstance(op, EpilogueClamp):
                 epilogue += _clamp(op, "v", "aotc_maxf", "aotc_minf")
+            elif isinstance(op, EpilogueGelu):
+                epilogue.append(_gelu(op, "v"))
         return " ".join(epilogue)
 
     def _store(self) -> str:
