@@ -33,16 +33,22 @@ def default_cache_dir() -> Path:
 
 
 def _import_torchvision():
-    """torchvision's PyPI wheel carries CUDA ops that fail to load beside the CPU torch wheel;
-    defining their two schemas first lets the pure-Python model definitions import."""
+    """torchvision's PyPI wheel carries CUDA ops that fail to load beside the CPU torch wheel
+    ("operator torchvision::nms does not exist"); defining their two schemas first lets the
+    pure-Python model definitions import. Where its ops load (a matching torch), it imports as is."""
     import torch
     try:
-        torch.ops.torchvision.nms  # noqa: B018  (already defined: nothing to do)
-    except (AttributeError, RuntimeError):
-        library = torch.library.Library("torchvision", "DEF")
-        library.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        library.define("qnms(Tensor qdets, Tensor scores, float iou_threshold) -> Tensor")
-        torch._aotc_torchvision_schemas = library  # keep the registration alive
+        import torchvision
+        return torchvision
+    except RuntimeError as error:
+        if "torchvision::nms" not in str(error):
+            raise
+    for module in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        del sys.modules[module]
+    library = torch.library.Library("torchvision", "DEF")
+    library.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    library.define("qnms(Tensor qdets, Tensor scores, float iou_threshold) -> Tensor")
+    torch._aotc_torchvision_schemas = library  # keep the registration alive
     import torchvision
     return torchvision
 
