@@ -63,7 +63,7 @@ CUDA_PRESETS = {
     "sm_80": (("sms", 108), ("smem_per_block", 163 * 1024), ("regs_per_sm", 65536), ("warp", 32)),
 }
 
-_CPU_FUSIBLE = ("elementwise", "reduction_epilogue", "contraction_epilogue")
+_CPU_FUSIBLE = ("elementwise", "reduction_prologue", "reduction_epilogue", "contraction_epilogue")
 
 
 def host_cpu_flags() -> frozenset[str]:

@@ -26,7 +26,14 @@ ACTIVATIONS = ("Relu", "Clip", "Gelu")
 class FusionGroup:
     anchor: str                      # node name
     epilogue: tuple[str, ...]        # node names, in order; the last one's output is the group's
-    kind: str = "epilogue"           # "epilogue": a contraction's tail; "elementwise": a chain
+    kind: str = "epilogue"           # "epilogue": a contraction's or a reduction's tail;
+                                     # "elementwise": a chain; "prologue": a reduction's head
+    prologue: tuple[str, ...] = ()   # nodes computed inline where the anchor reads its input
+
+    @property
+    def last(self) -> str:
+        """The node whose position the group's kernel call takes."""
+        return (self.epilogue or (self.anchor,))[-1]
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ class FusionPlan:
 
     @property
     def fused_nodes(self) -> frozenset[str]:
-        return frozenset(n for g in self.groups for n in g.epilogue)
+        return frozenset(n for g in self.groups for n in g.epilogue + g.prologue)
 
 
 def _sole_consumer(graph: Graph, value: str) -> Node | None:
@@ -124,9 +131,88 @@ def plan_epilogues(graph: Graph, target: Target) -> FusionPlan:
             groups.append(FusionGroup(node.name, tuple(epilogue)))
             claimed.update(epilogue)
             claimed.add(node.name)
+    if "reduction_prologue" in target.fusible:
+        groups += _reduction_prologues(graph, claimed)
+    if "reduction_epilogue" in target.fusible:
+        groups += _reduction_epilogues(graph, claimed)
     if "elementwise" in target.fusible:
         groups += _elementwise_chains(graph, claimed)
     return FusionPlan(tuple(groups))
+
+
+REDUCTIONS = ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd")
+NORMALISATIONS = ("Softmax", "LayerNormalization")
+# Cheap ops only: a prologue is recomputed on every pass the reduction makes over its input.
+PROLOGUE_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Neg", "Relu", "Max", "Min", "Abs", "Identity"})
+
+
+def _operands_fit(graph: Graph, node: Node, shape) -> bool:
+    """Every input has `shape` or is one element (read at index 0)."""
+    def one_element(name: str) -> bool:
+        size = graph.type_of(name).numel()
+        return size.is_static and size.coef == 1
+    return all(graph.type_of(n).shape == shape or one_element(n) for n in node.inputs if n)
+
+
+def _reduction_prologues(graph: Graph, claimed: set[str]) -> list[FusionGroup]:
+    """A chain of cheap elementwise ops read only by a reduction or normalisation (a residual
+    Add before a LayerNorm, a scaling before a Softmax) is computed where the reduction reads it."""
+    groups = []
+    for node in graph.nodes:
+        if node.op not in REDUCTIONS + NORMALISATIONS or node.name in claimed:
+            continue
+        shape = graph.type_of(node.inputs[0]).shape
+        chain: list[Node] = []
+        head, value = node, node.inputs[0]
+        while True:
+            producer = graph.producers.get(value)
+            consumer = _sole_consumer(graph, value)
+            if (producer is None or producer.name in claimed or producer.op not in PROLOGUE_OPS
+                    or consumer is None or consumer.name != head.name
+                    or producer.outputs[0].type.shape != shape or not _operands_fit(graph, producer, shape)):
+                break
+            chain.append(producer)
+            head = producer
+            inner = [n for n in producer.inputs if n and n in graph.producers]
+            if not inner:
+                break
+            value = inner[0]
+        if chain:
+            names = tuple(n.name for n in reversed(chain))
+            groups.append(FusionGroup(node.name, (), "prologue", names))
+            claimed.update(names)
+            claimed.add(node.name)
+    return groups
+
+
+def _reduction_epilogues(graph: Graph, claimed: set[str]) -> list[FusionGroup]:
+    """A chain of elementwise ops that alone consumes a reduction's result (a mean's division,
+    a norm's square root) is applied to each reduced value before its one store."""
+    groups = []
+    for node in graph.nodes:
+        if node.op not in REDUCTIONS or node.name in claimed:
+            continue
+        shape = node.outputs[0].type.shape
+        chain = _forward_chain(graph, node, claimed, lambda c: _operands_fit(graph, c, shape))
+        if chain:
+            groups.append(FusionGroup(node.name, tuple(chain), "reduction"))
+            claimed.update(chain)
+            claimed.add(node.name)
+    return groups
+
+
+def _forward_chain(graph: Graph, node: Node, claimed: set[str], fits=lambda consumer: True) -> list[str]:
+    """The run of unclaimed chainable ops after `node`, each the sole consumer of the one
+    before, all of `node`'s output shape (and accepted by `fits`)."""
+    shape = node.outputs[0].type.shape
+    chain, value = [], node.output_names[0]
+    while True:
+        consumer = _sole_consumer(graph, value)
+        if (consumer is None or consumer.name in claimed or consumer.op not in CHAINABLE
+                or consumer.outputs[0].type.shape != shape or not fits(consumer)):
+            return chain
+        chain.append(consumer.name)
+        value = consumer.output_names[0]
 
 
 # Elementwise ops that chain into one loop: same output shape, every other operand broadcast.
@@ -143,15 +229,7 @@ def _elementwise_chains(graph: Graph, claimed: set[str]) -> list[FusionGroup]:
     for node in graph.nodes:
         if node.name in claimed or node.op not in CHAINABLE:
             continue
-        shape = node.outputs[0].type.shape
-        chain, value = [], node.output_names[0]
-        while True:
-            consumer = _sole_consumer(graph, value)
-            if (consumer is None or consumer.name in claimed or consumer.op not in CHAINABLE
-                    or consumer.outputs[0].type.shape != shape):
-                break
-            chain.append(consumer.name)
-            value = consumer.output_names[0]
+        chain = _forward_chain(graph, node, claimed)
         if chain:
             groups.append(FusionGroup(node.name, tuple(chain), "elementwise"))
             claimed.update(chain)

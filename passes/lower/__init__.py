@@ -23,6 +23,7 @@ from passes.lower.movement import (lower_concat, lower_copy, lower_expand, lower
                                    lower_gather_elements, lower_pad, lower_range, lower_slice,
                                    lower_split, lower_tile, lower_transpose)
 from passes.lower.pool import lower_pool
+from passes.lower.prologue import fuse_prologue, fuse_reduction_epilogue
 from passes.lower.window import is_window_conv, is_window_pool, lower_window
 from passes.lower.reduction import (lower_global_average_pool, lower_layernorm, lower_reduce,
                                     lower_softmax)
@@ -74,10 +75,10 @@ def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan()) -> Program:
     kernels: dict[str, Kernel] = {}
     by_hash: dict[str, str] = {}
     calls = []
-    anchors = {g.anchor for g in fusion.groups}
     # A group runs where its last node stood: by then every operand of the tail (a residual
     # computed after the anchor, say) exists.
-    group_at = {g.epilogue[-1]: g for g in fusion.groups}
+    group_at = {g.last: g for g in fusion.groups}
+    anchors = {g.anchor for g in fusion.groups} - set(group_at)
     fused_away = fusion.fused_nodes - set(group_at)
     by_name = {node.name: node for node in graph.nodes}
     # Reshapes do not move bytes: their output is another name for their input's buffer (a
@@ -98,7 +99,11 @@ def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan()) -> Program:
             continue
         kernel = lower_node(graph, node)
         args = tuple(n for n in node.inputs if n) + node.output_names
-        if group is not None:
+        if group is not None and group.kind == "prologue":
+            kernel, args = fuse_prologue(graph, [by_name[n] for n in group.prologue], node, kernel)
+        elif group is not None and group.kind == "reduction":
+            kernel, args = fuse_reduction_epilogue(graph, node, [by_name[n] for n in group.epilogue], kernel)
+        elif group is not None:
             kernel, args = fuse_epilogue(graph, node, [by_name[n] for n in group.epilogue], kernel)
         kernels, calls = _add_call(kernels, by_hash, calls, kernel, tuple(alias.get(a, a) for a in args))
     return Program(graph, kernels, tuple(calls))

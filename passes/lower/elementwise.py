@@ -135,14 +135,31 @@ def lower_elementwise_chain(graph, nodes: Sequence[Node]) -> tuple[Kernel, tuple
     """One loop for a chain of elementwise nodes (passes/fuse.py): every value made inside the
     chain is an expression, never a tensor. Returns the kernel and the values bound to its
     parameters (the chain's outside operands, then its output)."""
+    operands = chain_operands(nodes)
+    kernel = _elementwise_kernel(nodes, operands, graph.type_of, "fused_" + nodes[0].op.lower())
+    return kernel, tuple(operands) + (nodes[-1].output_names[0],)
+
+
+def chain_value(nodes: Sequence[Node], operands: dict[str, Expr], type_of) -> Expr:
+    """The last node's value as one expression, from expressions for the chain's operands."""
+    values = dict(operands)
+    for node in nodes:
+        args = [values[n] if n else None for n in node.inputs]
+        dtype = type_of(node.inputs[1]).dtype if node.op == "Where" else \
+            next(type_of(n) for n in node.inputs if n).dtype
+        values[node.output_names[0]] = cast(node.outputs[0].type.dtype, SCALAR[node.op](args, node.attrs, dtype))
+    return values[nodes[-1].output_names[0]]
+
+
+def chain_operands(nodes: Sequence[Node]) -> list[str]:
+    """The values a chain reads from outside itself, in first-use order."""
     inside = {v.name for n in nodes for v in n.outputs}
     operands: list[str] = []
     for node in nodes:
         for name in node.inputs:
             if name and name not in inside and name not in operands:
                 operands.append(name)
-    kernel = _elementwise_kernel(nodes, operands, graph.type_of, "fused_" + nodes[0].op.lower())
-    return kernel, tuple(operands) + (nodes[-1].output_names[0],)
+    return operands
 
 
 def _elementwise_kernel(nodes: Sequence[Node], operands: Sequence[str], type_of, name: str) -> Kernel:
@@ -157,15 +174,9 @@ def _elementwise_kernel(nodes: Sequence[Node], operands: Sequence[str], type_of,
     flat = all(t.shape == out_type.shape or n in scalar_reads for n, t in zip(operands, in_types))
 
     def value_at(ins, index_of) -> Expr:
-        values: dict[str, Expr] = {}
-        for operand, buf, ttype in zip(operands, ins, in_types):
-            values[operand] = load(buf, const(0) if operand in scalar_reads and ttype.rank == 0 else index_of(ttype))
-        for node in nodes:
-            args = [values[n] if n else None for n in node.inputs]
-            dtype = type_of(node.inputs[1]).dtype if node.op == "Where" else \
-                next(type_of(n) for n in node.inputs if n).dtype
-            values[node.output_names[0]] = cast(node.outputs[0].type.dtype, SCALAR[node.op](args, node.attrs, dtype))
-        return values[nodes[-1].output_names[0]]
+        return chain_value(nodes, {operand: load(buf, const(0) if operand in scalar_reads and ttype.rank == 0
+                                                 else index_of(ttype))
+                                   for operand, buf, ttype in zip(operands, ins, in_types)}, type_of)
 
     def body(ins, outs):
         if flat:

@@ -19,7 +19,8 @@ from conftest import rel_l2
 F32 = TensorProto.FLOAT
 
 
-OUTPUT_SHAPES = {"matmul_bias_residual": [2, 5, 12], "matmul_bias_gelu": [2, 5, 20], "gemm_reshape_bias_gelu": [2, 4, 20],
+OUTPUT_SHAPES = {"residual_layernorm": [2, 5, 16], "scaled_softmax": [3, 4, 9], "mean_scale_relu": [4, 1, 6],
+                 "matmul_bias_residual": [2, 5, 12], "matmul_bias_gelu": [2, 5, 20], "gemm_reshape_bias_gelu": [2, 4, 20],
                  "gemm_reshape_residual": [2, 4, 12], "depthwise_empty_bias_add": [1, 8, 6, 7], "conv_add_relu": [1, 16, 10, 10], "depthwise_clip": [1, 8, 7, 6], "matmul_bias": [2, 5, 20],
                  "matmul_column_add_relu": [5, 20], "maxpool_relu": [1, 4, 5, 5], "shared_value_not_fused": [3, 6]}
 
@@ -84,6 +85,20 @@ CASES = {
         [helper.make_node("Gemm", ["x", "w", "b"], ["g"]), helper.make_node("Reshape", ["g", "shape"], ["r"]),
          helper.make_node("Add", ["r", "res"], ["y"])],
         {"x": [8, 12], "res": [2, 4, 12]}, {"w": (12, 12), "b": (12,)}, 1),
+    # reduction prologue: BERT's post-LN residual, Add -> LayerNorm, in one kernel
+    "residual_layernorm": (
+        [helper.make_node("Add", ["x", "r"], ["s"]),
+         helper.make_node("LayerNormalization", ["s", "g", "b"], ["y"], axis=-1, epsilon=1e-5)],
+        {"x": [2, 5, 16], "r": [2, 5, 16]}, {"g": (16,), "b": (16,)}, 1),
+    # reduction prologue: a scaling before a softmax
+    "scaled_softmax": (
+        [helper.make_node("Mul", ["x", "c"], ["s"]), helper.make_node("Softmax", ["s"], ["y"], axis=1)],
+        {"x": [3, 4, 9]}, {"c": ()}, 1),
+    # reduction epilogue: a mean, scaled, through ReLU, before its one store
+    "mean_scale_relu": (
+        [helper.make_node("ReduceMean", ["x"], ["m"], axes=[1]), helper.make_node("Mul", ["m", "c"], ["s"]),
+         helper.make_node("Relu", ["s"], ["y"])],
+        {"x": [4, 7, 6]}, {"c": ()}, 1),
     "maxpool_relu": (
         [helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
          helper.make_node("Relu", ["p"], ["y"])],
