@@ -1,0 +1,13 @@
+"""The converter table: ATen overload name ("aten.addmm.default") -> convert(Call)."""
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from compiler.frontends.torch_export.converters import creation, elementwise, nn, reduce, shape
+from compiler.ir.ops.registry import merge_tables
+
+
+CONVERTERS = MappingProxyType(merge_tables(creation.CONVERTERS, elementwise.CONVERTERS, nn.CONVERTERS,
+                                     reduce.CONVERTERS, shape.CONVERTERS))
+
+__all__ = ["CONVERTERS"]
