@@ -23,7 +23,7 @@ from compiler.frontends.names import Namer
 from compiler.frontends.torch_export.call import MISSING, Call, Ref, SizeExpr
 from compiler.frontends.torch_export.converters import CONVERTERS
 from compiler.frontends.torch_export.source import describe
-from compiler.frontends.torch_export.tensors import to_array, to_type
+from compiler.frontends.torch_export.tensors import spell, to_array, to_type
 from compiler.ir.graph import Graph, Node, Value
 from compiler.ir.ops import NoAttrs
 from compiler.ir.types import Sym
@@ -137,7 +137,7 @@ class _Importer:
             return Sym(self._symbol(str(expr)))
         if expr.is_Integer:
             return int(expr)
-        return SizeExpr(str(expr))
+        return SizeExpr(spell(expr, self._symbol))
 
     def _argument(self, value):
         import torch

@@ -54,8 +54,14 @@ def to_dim(size, symbols: Callable[[str], str], what: str) -> Dim:
         return int(expr)
     if expr.is_Symbol:
         return Sym(symbols(str(expr)))
-    raise UnsupportedError(f"{what} has the symbolic size {expr}; aotc keeps a dimension symbolic "
-                           f"only when it is one symbol (such as the batch), not an expression of it")
+    raise UnsupportedError(f"{what} has the symbolic size {spell(expr, symbols)}; aotc keeps a dimension "
+                           f"symbolic only when it is one symbol (such as the batch), not an expression of it")
+
+
+def spell(expr, symbols: Callable[[str], str]) -> str:
+    """A sympy size expression with torch's symbols (s77) under their graph names (batch)."""
+    import sympy
+    return str(expr.subs({s: sympy.Symbol(symbols(str(s))) for s in expr.free_symbols}))
 
 
 def to_type(fake, symbols: Callable[[str], str], what: str) -> TensorType:

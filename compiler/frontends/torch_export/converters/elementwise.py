@@ -73,6 +73,10 @@ def _logical_not(call: Call) -> str:
     return call.emit("Not", NoAttrs(), x)
 
 
+def _isnan(call: Call) -> str:
+    return call.emit("IsNaN", NoAttrs(), call.tensor("self"))
+
+
 def _bitwise_not(call: Call) -> str:
     if call.type(call.tensor("self")).dtype is not DType.bool:
         raise call.unsupported("bitwise_not of integers is not supported (only of bool)")
@@ -92,9 +96,24 @@ def _arithmetic(op: str):
                 return call.emit("Floor", NoAttrs(), call.emit("Div", NoAttrs(), a, b))
             if not dtype.is_float and mode == "trunc":
                 return call.emit("Div", NoAttrs(), a, b)   # the graph op truncates integers
+            if not dtype.is_float and mode == "floor":
+                return _floor_divide_ints(call, a, b)
             raise call.unsupported(f"division with rounding_mode '{mode}' on {dtype.value} is not supported")
         return call.emit(op, NoAttrs(), a, b)
     return convert
+
+
+def _floor_divide_ints(call: Call, a: str, b: str) -> str:
+    """a // b from the graph's truncating division: one less where the remainder is non-zero
+    and its sign differs from the divisor's."""
+    quotient = call.emit("Div", NoAttrs(), a, b)
+    remainder = call.emit("Sub", NoAttrs(), a, call.emit("Mul", NoAttrs(), quotient, b))
+    zero = call.scalar(0, call.type(a).dtype)
+    inexact = call.emit("Not", NoAttrs(), call.emit("Equal", NoAttrs(), remainder, zero))
+    signs_differ = call.emit("Xor", NoAttrs(), call.emit("Less", NoAttrs(), remainder, zero),
+                             call.emit("Less", NoAttrs(), b, zero))
+    adjust = call.cast(call.emit("And", NoAttrs(), inexact, signs_differ), call.type(a).dtype)
+    return call.emit("Sub", NoAttrs(), quotient, adjust)
 
 
 def _comparison(op: str, negate: bool = False):
@@ -166,6 +185,7 @@ CONVERTERS = {
     "aten.rsqrt.default": _rsqrt,
     "aten.logical_not.default": _logical_not,
     "aten.bitwise_not.default": _bitwise_not,
+    "aten.isnan.default": _isnan,
     **{f"aten.{name}.{overload}": _arithmetic(op) for name, (op, overloads) in ARITHMETIC.items()
        for overload in overloads},
     **{f"aten.{name}.{overload}": _comparison(op) for name, op in COMPARISON.items()
