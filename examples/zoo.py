@@ -155,12 +155,12 @@ def export(name: str, exporter: str, cache_dir: Path | None = None) -> Path:
     return path
 
 
-def exported_program(name: str):
+def exported_program(name: str, model: ZooModel | None = None):
     """`name` exported with torch.export (batch axis dynamic where the model's is), not yet
     decomposed. Rebuilt on each call rather than cached: export takes seconds, and the seeded
-    weights make every rebuild the same program."""
+    weights make every rebuild the same program. `model`: `build(name)`, if already at hand."""
     import torch
-    model = build(name)
+    model = model or build(name)
     dynamic_shapes = ({0: torch.export.Dim("batch")},) if model.dynamic_batch else None
     with torch.no_grad():
         return torch.export.export(model.module, model.example_inputs, dynamic_shapes=dynamic_shapes)
