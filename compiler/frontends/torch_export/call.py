@@ -17,7 +17,7 @@ import numpy as np
 from compiler.errors import ModelError, UnsupportedError
 from compiler.frontends.builder import GraphBuilder
 from compiler.ir.dtypes import DType
-from compiler.ir.ops import NoAttrs, OpError
+from compiler.ir.ops import OpError
 from compiler.ir.ops.elementwise import CastAttrs
 from compiler.ir.types import Sym, TensorType
 
@@ -135,6 +135,3 @@ class Call:
 
     def cast(self, name: str, dtype: DType) -> str:
         return name if self.type(name).dtype is dtype else self.emit("Cast", CastAttrs(dtype), name)
-
-    def identity(self, name: str) -> str:
-        return self.emit("Identity", NoAttrs(), name)

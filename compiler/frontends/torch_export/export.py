@@ -31,11 +31,18 @@ def export_module(module, example_inputs, *, dynamic_shapes=None,
             raise ModelError("pass either dynamic_shapes or dynamic_batch=True, not both")
         batch = torch.export.Dim("batch")
         dynamic_shapes = tuple({0: batch} if isinstance(x, torch.Tensor) else None for x in example_inputs)
+    # Inference: export in eval mode (running statistics, no dropout), then give the caller
+    # back the module in the modes it had.
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
     try:
-        program = torch.export.export(module.eval(), example_inputs, dynamic_shapes=dynamic_shapes)
+        program = torch.export.export(module, example_inputs, dynamic_shapes=dynamic_shapes)
     except Exception as error:  # torch's message is long; its first line says what failed
         raise UnsupportedError(f"torch.export could not export {type(module).__name__}: "
                                f"{_first_line(error)}") from None
+    finally:
+        for submodule, training in modes:
+            submodule.training = training
     program = decompose(program)
     return program, symbol_names(program, dynamic_shapes)
 

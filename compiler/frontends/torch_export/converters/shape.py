@@ -54,6 +54,8 @@ def _permute(call: Call) -> str:
 def _expand(call: Call) -> str:
     x = call.tensor("self")
     source, target = call.type(x).shape, call.out_type().shape
+    if source == target:
+        return x                                # decompositions expand to the same shape often
     offset = len(target) - len(source)
     dims = []
     for axis, dim in enumerate(target):
