@@ -126,7 +126,7 @@ class _Importer:
         out_types = tuple(None if v is None else to_type(v, self._symbol, where) for v in _results(fake))
         call = Call(key, where, node.name, _bind(target, args, kwargs, where), out_types, self.builder)
         result = converter(call)
-        return self._check(call, fake, result)
+        return self._check(call, result)
 
     def _size(self, value):
         """A size, as an int or Sym; what the IR cannot spell stays an opaque SizeExpr."""
@@ -185,7 +185,7 @@ class _Importer:
         return tuple(None if r is None else Ref(self.builder.constant(node.name, to_array(r, where)))
                      for r in result)
 
-    def _check(self, call: Call, fake, result):
+    def _check(self, call: Call, result):
         """Converters must agree with torch's own record of each result's shape and dtype."""
         if result is None:
             return None
