@@ -101,6 +101,15 @@ CASES = {
                      (randn(2, 5, 6), ints(6, 2, 5, 2))),
     "embedding": (lambda: seeded(lambda: nn.Embedding(11, 4)), (ints(11, 2, 7),)),
     "pad_repeat": (lambda: Fn(lambda x: F.pad(x, (1, 2, 0, 1), value=0.5).repeat(1, 2, 1) + 0), X3),
+    "sdpa": (lambda: Fn(lambda q, k, v: F.scaled_dot_product_attention(q, k, v)), tuple(randn(2, 3, 5, 4, seed=i) for i in range(3))),
+    "sdpa_causal_scaled": (lambda: Fn(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.3)),
+                           tuple(randn(2, 3, 5, 4, seed=i) for i in range(3))),
+    "sdpa_bool_mask_fully_masked_row": (
+        lambda: Fn(lambda q, k, v: F.scaled_dot_product_attention(
+            q, k, v, attn_mask=torch.tensor([[True] * 5, [False] * 5, [True, False] * 2 + [True]] * 2)[:5])),
+        tuple(randn(2, 3, 5, 4, seed=i) for i in range(3))),
+    "sdpa_float_mask": (lambda: Fn(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m)),
+                        tuple(randn(2, 3, 5, 4, seed=i) for i in range(4))[:3] + (randn(5, 5, seed=9),)),
     "mask_from_arange": (lambda: Fn(lambda x: x.masked_fill(torch.arange(6) > torch.arange(5)[:, None], float("-inf"))
                                     .softmax(-1)), X3),
 }
@@ -241,3 +250,18 @@ def test_compiling_a_module_twice_gives_identical_bytes(tmp_path):
     a, b = tree_bytes(first), tree_bytes(second)
     assert sorted(a) == sorted(b)
     assert not [name for name in a if a[name] != b[name]]
+
+
+class MaskedAttention(nn.Module):
+    def forward(self, q, k, v):
+        mask = torch.ones(5, 5, dtype=torch.bool).tril()
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def test_attention_is_recognised_and_compiled():
+    inputs = tuple(randn(2, 3, 5, 4, seed=i) for i in range(3))
+    artifact = compiler.compile(MaskedAttention(), example_inputs=inputs)
+    assert "Attention(" in (artifact.directory / "graph.ir").read_text()
+    with torch.no_grad():
+        expected = MaskedAttention()(*inputs).numpy()
+    assert rel_l2(artifact(*(x.numpy() for x in inputs)), expected) <= 1e-5

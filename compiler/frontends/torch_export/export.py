@@ -48,9 +48,15 @@ def export_module(module, example_inputs, *, dynamic_shapes=None,
 
 
 def decompose(program):
-    """The program in the core ATen op set (inference: no autograd ops)."""
+    """The program in the core ATen op set (inference: no autograd ops), except that
+    scaled_dot_product_attention stays whole: its decomposition flattens the heads into bmm
+    calls and spells the fully-masked-row guard with any(); kept whole, it is converted to the
+    attention form the simplify pass recognises (converters/attention.py)."""
+    import torch
+    table = torch.export.default_decompositions()
+    table.pop(torch.ops.aten.scaled_dot_product_attention.default, None)
     try:
-        return program.run_decompositions()
+        return program.run_decompositions(table)
     except Exception as error:
         raise UnsupportedError(f"torch.export could not decompose the program to core ATen: "
                                f"{_first_line(error)}") from None
