@@ -143,6 +143,21 @@ def test_parameters_become_constants_and_shape_arithmetic_folds():
     assert len(graph.constants) == 6            # conv weight and bias; bn scale, bias, mean, var
 
 
+class TwoOutputs(nn.Module):
+    def forward(self, x, y):
+        return x.relu(), y, x.relu()
+
+
+def test_outputs_are_named_y_i_and_may_repeat_or_be_inputs():
+    x, y = randn(2, 3), randn(2, 3, seed=1)
+    graph, _ = import_torch(TwoOutputs(), (x, y))
+    assert graph.outputs == ("y_0", "y_1", "y_2")
+    ours = interpret(graph, {graph.inputs[0].name: x.numpy(), graph.inputs[1].name: y.numpy()})
+    np.testing.assert_array_equal(ours["y_0"], x.relu().numpy())
+    np.testing.assert_array_equal(ours["y_1"], y.numpy())
+    np.testing.assert_array_equal(ours["y_2"], x.relu().numpy())
+
+
 def test_already_exported_program_is_accepted():
     module = conv_bn_relu().eval()
     program = torch.export.export(module, X4)
@@ -205,6 +220,17 @@ def test_unsupported_op_names_the_op_and_the_source_line():
     assert "\n" not in message
     assert "aten.cumsum.default" in message
     assert f"test_torch_export.py:{line}" in message and "torch.cumsum(x, dim=1)" in message
+
+
+class TwoUnsupported(nn.Module):
+    def forward(self, x):
+        return torch.cumsum(x, dim=1) + torch.cumprod(x, dim=1)
+
+
+def test_unsupported_op_lists_the_others():
+    with pytest.raises(UnsupportedError, match=r"aten.cumsum.default .*; other ops without a converter: "
+                                               r"aten.cumprod.default$"):
+        import_torch(TwoUnsupported(), X3)
 
 
 def test_unsupported_op_names_its_module():

@@ -122,7 +122,9 @@ class _Importer:
             return self._fold(node, where, target, args, kwargs)
         converter = CONVERTERS.get(key)
         if converter is None:
-            raise UnsupportedError(f"{where} is not supported by aotc's torch.export frontend")
+            others = sorted(_without_converter(node.graph) - {key})
+            also = f"; other ops without a converter: {', '.join(others)}" if others else ""
+            raise UnsupportedError(f"{where} is not supported by aotc's torch.export frontend{also}")
         out_types = tuple(None if v is None else to_type(v, self._symbol, where) for v in _results(fake))
         call = Call(key, where, node.name, _bind(target, args, kwargs, where), out_types, self.builder)
         result = converter(call)
@@ -252,6 +254,13 @@ class _Importer:
 
 def _is_user_input(spec) -> bool:
     return spec is not None and spec.kind.name == "USER_INPUT"
+
+
+def _without_converter(graph) -> set[str]:
+    """ATen ops of the program that no converter handles (some may still fold to constants)."""
+    return {str(n.target) for n in graph.nodes
+            if n.op == "call_function" and str(n.target).startswith("aten.") and str(n.target) not in CONVERTERS
+            and hasattr(n.meta.get("val"), "shape")}
 
 
 def _results(fake) -> tuple:
