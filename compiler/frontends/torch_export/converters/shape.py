@@ -104,7 +104,12 @@ def _slice(call: Call) -> str:
 def _select(call: Call) -> str:
     x = call.tensor("self")
     axis = _axis(call, "dim", call.type(x).rank)
-    return call.emit("Gather", GatherAttrs(axis), x, call.constant(np.array(call.int("index"), np.int64)))
+    index, size = call.int("index"), call.type(x).shape[axis]
+    if index < 0:
+        if not isinstance(size, int):
+            raise call.unsupported(f"selecting index {index} from the end of symbolic axis {axis}")
+        index += size
+    return call.emit("Gather", GatherAttrs(axis), x, call.constant(np.array(index, np.int64)))
 
 
 def _cat(call: Call) -> str:
