@@ -110,6 +110,15 @@ CASES = {
         tuple(randn(2, 3, 5, 4, seed=i) for i in range(3))),
     "sdpa_float_mask": (lambda: Fn(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m)),
                         tuple(randn(2, 3, 5, 4, seed=i) for i in range(4))[:3] + (randn(5, 5, seed=9),)),
+    "silu_hardswish_mish": (lambda: Fn(lambda x: F.silu(x) + F.hardswish(x) + F.mish(x) + F.softplus(x)), X3),
+    "selu": (lambda: nn.SELU(), X3),
+    "group_norm": (lambda: seeded(lambda: nn.GroupNorm(2, 4)), X4),
+    "instance_norm": (lambda: nn.InstanceNorm2d(4, affine=True), X4),
+    "variance_and_norm": (lambda: Fn(lambda x: x.var(1, keepdim=True) + F.normalize(x, dim=-1)
+                                     + torch.linalg.vector_norm(x, ord=1, dim=-1, keepdim=True)), X3),
+    "upsample_nearest": (lambda: Fn(lambda x: F.interpolate(x, scale_factor=2) + F.interpolate(x, size=(18, 18))), X4),
+    "upsample_nearest_fraction": (lambda: Fn(lambda x: F.interpolate(x, size=(5, 13))), X4),
+    "conv1d_same": (lambda: seeded(lambda: nn.Conv1d(5, 3, 4, padding="same")), X3),
     "mask_from_arange": (lambda: Fn(lambda x: x.masked_fill(torch.arange(6) > torch.arange(5)[:, None], float("-inf"))
                                     .softmax(-1)), X3),
 }
@@ -253,6 +262,27 @@ def small_cnn():
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5), nn.Softmax(-1)).eval()
+
+
+class UpBlock(nn.Module):
+    """A decoder step: group norm, SiLU, nearest upsampling, convolution."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.norm, self.conv = nn.GroupNorm(2, 4), nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(F.interpolate(F.silu(self.norm(x)), scale_factor=2))
+
+
+def test_compiled_decoder_block_matches_torch_eager():
+    module = UpBlock().eval()
+    artifact = compiler.compile(module, example_inputs=X4, dynamic_batch=True)
+    x = randn(3, 4, 9, 9, seed=3)
+    with torch.no_grad():
+        expected = module(x).numpy()
+    assert rel_l2(artifact(x.numpy()), expected) <= 1e-5
 
 
 def test_compiled_dynamic_batch_runs_at_two_batch_sizes():

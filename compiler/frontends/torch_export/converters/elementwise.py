@@ -161,9 +161,21 @@ def _leaky_relu(call: Call) -> str:
 
 
 def _elu(call: Call) -> str:
-    if call.number("scale") != 1 or call.number("input_scale") != 1:
-        raise call.unsupported("elu with scale or input_scale other than 1 is not supported")
-    return call.emit("Elu", AlphaAttrs(float(call.number("alpha"))), call.tensor("self"))
+    """scale * elu(input_scale * x) (SELU sets both scales)."""
+    x = call.tensor("self")
+    dtype = call.type(x).dtype
+    scale, input_scale = call.number("scale"), call.number("input_scale")
+    if input_scale != 1:
+        x = call.emit("Mul", NoAttrs(), x, call.scalar(input_scale, dtype))
+    y = call.emit("Elu", AlphaAttrs(float(call.number("alpha"))), x)
+    return y if scale == 1 else call.emit("Mul", NoAttrs(), y, call.scalar(scale, dtype))
+
+
+def _log1p(call: Call) -> str:
+    # log(1 + x): loses the relative precision log1p keeps for |x| < ~1e-4, where the result
+    # is tiny; what softplus, mish and log-sigmoid feed it is not.
+    x = call.cast(call.tensor("self"), call.out_type().dtype)
+    return call.emit("Log", NoAttrs(), call.emit("Add", NoAttrs(), x, call.scalar(1, call.out_type().dtype)))
 
 
 def _gelu(call: Call) -> str:
@@ -183,6 +195,7 @@ def _same(call: Call) -> str:
 CONVERTERS = {
     **{f"aten.{name}.default": _unary(op) for name, op in UNARY.items()},
     "aten.rsqrt.default": _rsqrt,
+    "aten.log1p.default": _log1p,
     "aten.logical_not.default": _logical_not,
     "aten.bitwise_not.default": _bitwise_not,
     "aten.isnan.default": _isnan,

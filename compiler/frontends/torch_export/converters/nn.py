@@ -1,13 +1,11 @@
-"""Neural-network ATen ops: convolution, matrix products, pooling, normalisation, softmax,
-embedding. Ops that return statistics beside their result (batch and layer norm, max pooling's
-indices) compute only the result; a program that reads the others fails at that read."""
+"""Neural-network ATen ops: convolution, matrix products, pooling, softmax, embedding.
+max_pool2d_with_indices computes only its result; a program that reads the indices fails at
+that read."""
 from __future__ import annotations
-
-import numpy as np
 
 from compiler.frontends.torch_export.call import Call
 from compiler.ir.ops import NoAttrs
-from compiler.ir.ops.nn import AxisAttrs, ConvAttrs, EpsilonAttrs, GemmAttrs, LayerNormAttrs, PoolAttrs
+from compiler.ir.ops.nn import AxisAttrs, ConvAttrs, GemmAttrs, PoolAttrs
 from compiler.ir.ops.shape import GatherAttrs
 
 
@@ -46,27 +44,6 @@ def _matmul(first: str, second: str):
     return convert
 
 
-def _ones(call: Call, shape) -> str:
-    if not all(isinstance(d, int) for d in shape):
-        raise call.unsupported(f"a missing weight of symbolic shape {shape} is not supported")
-    return call.constant(np.ones(shape, call.out_type().dtype.to_numpy()))
-
-
-def _zeros(call: Call, shape) -> str:
-    return call.constant(np.zeros(shape, call.out_type().dtype.to_numpy()))
-
-
-def _batch_norm(call: Call) -> tuple[str | None, ...]:
-    """_native_batch_norm_legit_no_training: inference batch norm with running statistics."""
-    x = call.tensor("input")
-    channels = (call.type(x).shape[1],)
-    scale = call.optional_tensor("weight") or _ones(call, channels)
-    bias = call.optional_tensor("bias") or _zeros(call, channels)
-    out = call.emit("BatchNormalization", EpsilonAttrs(float(call.number("eps"))), x, scale, bias,
-                    call.tensor("running_mean"), call.tensor("running_var"))
-    return (out, None, None)
-
-
 def _window(call: Call, rank: int) -> tuple[tuple[int, ...], ...]:
     kernel = _per_axis(call, "kernel_size", rank)
     stride = call.ints("stride")
@@ -102,16 +79,6 @@ def _adaptive_avg_pool2d(call: Call) -> str:
     return call.emit("AveragePool", PoolAttrs(kernel, kernel, (0,) * 4, (1, 1)), x)
 
 
-def _layer_norm(call: Call) -> tuple[str | None, ...]:
-    x = call.tensor("input")
-    normalized = call.ints("normalized_shape")
-    scale = call.optional_tensor("weight") or _ones(call, normalized)
-    bias = call.optional_tensor("bias")
-    out = call.emit("LayerNormalization", LayerNormAttrs(axis=-len(normalized), epsilon=float(call.number("eps"))),
-                    x, scale, bias)
-    return (out, None, None)
-
-
 def _softmax(call: Call) -> str:
     if call.arg("half_to_float"):
         raise call.unsupported("softmax with half_to_float is not supported")
@@ -132,11 +99,9 @@ CONVERTERS = {
     "aten.addmm.default": _addmm,
     "aten.mm.default": _matmul("self", "mat2"),
     "aten.bmm.default": _matmul("self", "mat2"),
-    "aten._native_batch_norm_legit_no_training.default": _batch_norm,
     "aten.max_pool2d_with_indices.default": _max_pool2d,
     "aten.avg_pool2d.default": _avg_pool2d,
     "aten._adaptive_avg_pool2d.default": _adaptive_avg_pool2d,
-    "aten.native_layer_norm.default": _layer_norm,
     "aten._softmax.default": _softmax,
     "aten._log_softmax.default": _log_softmax,
     "aten.embedding.default": _embedding,
