@@ -28,6 +28,11 @@ from compiler.ir.graph import Graph, Node, Value
 from compiler.ir.ops import NoAttrs
 from compiler.ir.types import Sym
 
+# Allocations whose contents torch leaves undefined: folded as zeros, so that the constants (and
+# the artifact) are the same on every compile.
+_UNINITIALIZED = frozenset({"aten.empty.memory_format", "aten.empty_strided.default", "aten.empty_like.default",
+                            "aten.new_empty.default", "aten.new_empty_strided.default"})
+
 
 def import_exported_program(program, *, name: str = "model",
                             symbol_names: Mapping[str, str] | None = None) -> Graph:
@@ -182,6 +187,8 @@ class _Importer:
                              f"{str(error).strip().splitlines()[0]}") from None
         if result is None:
             return None
+        if str(target) in _UNINITIALIZED:
+            result = torch.zeros_like(result)
         if isinstance(result, torch.Tensor):
             return Ref(self.builder.constant(node.name, to_array(result, where)))
         return tuple(None if r is None else Ref(self.builder.constant(node.name, to_array(r, where)))
