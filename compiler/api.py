@@ -40,11 +40,12 @@ class ImportedModel:
 
 
 def _import(model: Any, example_inputs, dynamic_shapes=None, dynamic_batch: bool = False) -> ImportedModel:
-    """The graph of a .onnx path, an onnx.ModelProto, a graph-IR Graph, a torch.nn.Module or a
-    torch.export.ExportedProgram."""
+    """The graph of a .onnx path, an onnx.ModelProto, a graph-IR Graph, a torch.nn.Module, a
+    torch.export.ExportedProgram or a .pt2 path."""
     from compiler.artifact import sha256_bytes, sha256_file
     from compiler.frontends.onnx import import_onnx_counted
-    from compiler.frontends.torch_export import import_torch, is_exported_program, is_module
+    from compiler.frontends.torch_export import (import_torch, is_exported_program, is_module,
+                                                 load_exported_program)
     if is_module(model) or is_exported_program(model):
         graph, calls = import_torch(model, example_inputs, dynamic_shapes=dynamic_shapes,
                                     dynamic_batch=dynamic_batch)
@@ -56,6 +57,10 @@ def _import(model: Any, example_inputs, dynamic_shapes=None, dynamic_batch: bool
         path = Path(model)
         if not path.is_file():
             raise ModelError(f"{path}: no such model file")
+        if path.suffix == ".pt2":           # torch.export.save's archive of an ExportedProgram
+            graph, calls = import_torch(load_exported_program(path))
+            # No path for `aotc bench`: its peers read ONNX.
+            return ImportedModel(graph, sha256_file(path), path.stem, None, calls)
         graph, nodes = import_onnx_counted(path)
         return ImportedModel(graph, sha256_file(path), path.stem, str(model), nodes)
     if isinstance(model, Graph):
@@ -66,8 +71,8 @@ def _import(model: Any, example_inputs, dynamic_shapes=None, dynamic_batch: bool
         graph, nodes = import_onnx_counted(model)
         return ImportedModel(graph, sha256_bytes(model.SerializeToString()), model.graph.name or "model", None, nodes)
     raise ModelError(f"cannot compile a {type(model).__name__}: pass a .onnx path, an onnx.ModelProto, "
-                     f"a graph-IR Graph, a torch.nn.Module (with example_inputs) or a "
-                     f"torch.export.ExportedProgram")
+                     f"a graph-IR Graph, a torch.nn.Module (with example_inputs), a "
+                     f"torch.export.ExportedProgram or a .pt2 path")
 
 
 def _graph_digest(graph: Graph) -> str:
@@ -111,8 +116,8 @@ def compile(model: Any, target: str = "cpu", *, example_inputs=None, dynamic_sha
     """Compile `model` for `target`; returns a callable artifact living in a temporary directory
     until you `save()` it.
 
-    `model` is a .onnx path, an onnx.ModelProto, a graph-IR Graph, a torch.nn.Module or a
-    torch.export.ExportedProgram. A module is exported with torch.export on `example_inputs` (a
+    `model` is a .onnx path, an onnx.ModelProto, a graph-IR Graph, a torch.nn.Module, a
+    torch.export.ExportedProgram or a .pt2 path (torch.export.save's file). A module is exported with torch.export on `example_inputs` (a
     tuple of tensors); `dynamic_shapes` is passed to torch.export (e.g. `({0: Dim("batch")},)`),
     and `dynamic_batch=True` is shorthand for a symbolic axis 0 on every input.
     """

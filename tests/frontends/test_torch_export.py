@@ -285,6 +285,23 @@ def test_compiled_decoder_block_matches_torch_eager():
     assert rel_l2(artifact(x.numpy()), expected) <= 1e-5
 
 
+def test_saved_program_compiles_from_its_path(tmp_path):
+    module = small_cnn()
+    path = tmp_path / "cnn.pt2"
+    torch.export.save(torch.export.export(module, (randn(2, 3, 8, 8),)), str(path))
+    artifact = compiler.compile(path)
+    x = randn(2, 3, 8, 8, seed=4)
+    with torch.no_grad():
+        assert rel_l2(artifact(x.numpy()), module(x).numpy()) <= 1e-5
+
+
+def test_a_corrupt_pt2_file_is_a_model_error(tmp_path):
+    path = tmp_path / "broken.pt2"
+    path.write_bytes(b"not a zip archive")
+    with pytest.raises(ModelError, match=r"broken\.pt2: not a torch.export archive"):
+        compiler.compile(path)
+
+
 def test_compiled_dynamic_batch_runs_at_two_batch_sizes():
     module = small_cnn()
     artifact = compiler.compile(module, example_inputs=(randn(2, 3, 8, 8),), dynamic_batch=True)

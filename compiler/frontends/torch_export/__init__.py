@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from compiler.errors import ModelError
 from compiler.frontends.names import sanitize
-from compiler.frontends.torch_export.export import decompose, export_module
+from compiler.frontends.torch_export.export import decompose, export_module, load_exported_program
 from compiler.frontends.torch_export.importer import import_exported_program
 from compiler.ir.graph import Graph
 
@@ -46,5 +46,5 @@ def import_torch(model, example_inputs=None, *, dynamic_shapes=None, dynamic_bat
     return graph, calls
 
 
-__all__ = ["import_torch", "import_exported_program", "export_module", "decompose",
+__all__ = ["import_torch", "import_exported_program", "export_module", "decompose", "load_exported_program",
            "is_exported_program", "is_module"]

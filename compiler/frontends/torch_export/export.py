@@ -47,6 +47,15 @@ def export_module(module, example_inputs, *, dynamic_shapes=None,
     return program, symbol_names(program, dynamic_shapes)
 
 
+def load_exported_program(path):
+    """An ExportedProgram from a .pt2 archive written by torch.export.save."""
+    import torch
+    try:
+        return torch.export.load(str(path))
+    except Exception as error:
+        raise ModelError(f"{path}: not a torch.export archive ({_first_line(error)})") from None
+
+
 def decompose(program):
     """The program in the core ATen op set (inference: no autograd ops), except that
     scaled_dot_product_attention stays whole: its decomposition flattens the heads into bmm
