@@ -2,6 +2,7 @@
 
     import compiler
     art = compiler.compile("model.onnx", target="cpu")
+    art = compiler.compile(torch_module, example_inputs=(x,), dynamic_batch=True)  # via torch.export
     y = art(x)
     art.save("build/m"); art2 = compiler.load("build/m")
 """
@@ -38,36 +39,55 @@ class ImportedModel:
     source_nodes: int           # nodes as written: the one-kernel-per-node baseline
 
 
-def _import(model: Any, example_inputs) -> ImportedModel:
-    """The graph of a .onnx path, an onnx.ModelProto or a graph-IR Graph."""
+def _import(model: Any, example_inputs, dynamic_shapes=None, dynamic_batch: bool = False) -> ImportedModel:
+    """The graph of a .onnx path, an onnx.ModelProto, a graph-IR Graph, a torch.nn.Module, a
+    torch.export.ExportedProgram or a .pt2 path."""
     from compiler.artifact import sha256_bytes, sha256_file
     from compiler.frontends.onnx import import_onnx_counted
+    from compiler.frontends.torch_export import (import_torch, is_exported_program, is_module,
+                                                 load_exported_program)
+    if is_module(model) or is_exported_program(model):
+        graph, calls = import_torch(model, example_inputs, dynamic_shapes=dynamic_shapes,
+                                    dynamic_batch=dynamic_batch)
+        return ImportedModel(graph, _graph_digest(graph), graph.name, None, calls)
+    if dynamic_shapes is not None or dynamic_batch:
+        raise ModelError("dynamic_shapes and dynamic_batch apply to torch models; an ONNX model or a "
+                         "Graph declares its symbolic dimensions itself")
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         if not path.is_file():
             raise ModelError(f"{path}: no such model file")
+        if path.suffix == ".pt2":           # torch.export.save's archive of an ExportedProgram
+            graph, calls = import_torch(load_exported_program(path))
+            # No path for `aotc bench`: its peers read ONNX.
+            return ImportedModel(graph, sha256_file(path), path.stem, None, calls)
         graph, nodes = import_onnx_counted(path)
         return ImportedModel(graph, sha256_file(path), path.stem, str(model), nodes)
     if isinstance(model, Graph):
-        from compiler.ir.printer import print_graph
         from compiler.ir.verifier import verify
         verify(model)
-        digest = hashlib.sha256(print_graph(model).encode())
-        for name in sorted(model.constants):
-            digest.update(name.encode())
-            digest.update(model.constants[name].tobytes())
-        return ImportedModel(model, digest.hexdigest(), model.name, None, len(model.nodes))
+        return ImportedModel(model, _graph_digest(model), model.name, None, len(model.nodes))
     if type(model).__name__ == "ModelProto":
         graph, nodes = import_onnx_counted(model)
         return ImportedModel(graph, sha256_bytes(model.SerializeToString()), model.graph.name or "model", None, nodes)
-    if hasattr(model, "forward") and hasattr(model, "parameters"):
-        raise UnsupportedError("torch.nn.Module input needs the torch.export frontend, which this "
-                               "version of aotc does not have yet; export to ONNX first")
-    raise ModelError(f"cannot compile a {type(model).__name__}: pass a .onnx path, an onnx.ModelProto "
-                     f"or an aotc Graph")
+    raise ModelError(f"cannot compile a {type(model).__name__}: pass a .onnx path, an onnx.ModelProto, "
+                     f"a graph-IR Graph, a torch.nn.Module (with example_inputs), a "
+                     f"torch.export.ExportedProgram or a .pt2 path")
+
+
+def _graph_digest(graph: Graph) -> str:
+    """What identifies a model given in memory: its graph text and its constants' bytes (the
+    same module, exported twice, imports to the same graph)."""
+    from compiler.ir.printer import print_graph
+    digest = hashlib.sha256(print_graph(graph).encode())
+    for name in sorted(graph.constants):
+        digest.update(name.encode())
+        digest.update(graph.constants[name].tobytes())
+    return digest.hexdigest()
 
 
 def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inputs=None,
+                         dynamic_shapes=None, dynamic_batch: bool = False,
                          options: CompileOptions | None = None,
                          on_step: Callable[[str], None] = lambda step: None) -> Path:
     from compiler.artifact import artifact_files, build_manifest, sha256_bytes, write_directory
@@ -78,7 +98,7 @@ def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inpu
     resolved = resolve_target(target)
     on_step("import")
     try:
-        imported = _import(model, example_inputs)
+        imported = _import(model, example_inputs, dynamic_shapes, dynamic_batch)
         compiled = compile_graph(imported.graph, resolved, options, on_step)
     except UnsupportedError as error:
         raise UnsupportedError(f"{error} (compiling for target {resolved.name})") from None
@@ -90,13 +110,20 @@ def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inpu
     return Path(out_dir)
 
 
-def compile(model: Any, target: str = "cpu", *, example_inputs=None,
-            options: CompileOptions | None = None, threads: int | None = None) -> Artifact:
-    """Compile `model` (a .onnx path, an onnx.ModelProto or a graph-IR Graph) for `target`; returns a callable
-    artifact living in a temporary directory until you `save()` it."""
+def compile(model: Any, target: str = "cpu", *, example_inputs=None, dynamic_shapes=None,
+            dynamic_batch: bool = False, options: CompileOptions | None = None,
+            threads: int | None = None) -> Artifact:
+    """Compile `model` for `target`; returns a callable artifact living in a temporary directory
+    until you `save()` it.
+
+    `model` is a .onnx path, an onnx.ModelProto, a graph-IR Graph, a torch.nn.Module, a
+    torch.export.ExportedProgram or a .pt2 path (torch.export.save's file). A module is exported with torch.export on `example_inputs` (a
+    tuple of tensors); `dynamic_shapes` is passed to torch.export (e.g. `({0: Dim("batch")},)`),
+    and `dynamic_batch=True` is shorthand for a symbolic axis 0 on every input.
+    """
     tmp = tempfile.TemporaryDirectory(prefix="aotc-artifact-")
-    out = compile_to_directory(model, target, Path(tmp.name) / "artifact",
-                               example_inputs=example_inputs, options=options)
+    out = compile_to_directory(model, target, Path(tmp.name) / "artifact", example_inputs=example_inputs,
+                               dynamic_shapes=dynamic_shapes, dynamic_batch=dynamic_batch, options=options)
     return Artifact(out, threads=threads, _owned_tmp=tmp)
 
 

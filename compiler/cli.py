@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("compile", help="compile a model into an artifact directory")
-    p.add_argument("model", help="an .onnx file")
+    p.add_argument("model", help="an .onnx file, or a .pt2 file from torch.export.save")
     p.add_argument("--target", default="cpu", help="cpu (this host), cpu:<isa>; see `aotc targets`")
     p.add_argument("-o", "--output", required=True, help="artifact directory to write")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")

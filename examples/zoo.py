@@ -1,7 +1,12 @@
 """The model zoo: ResNet-18/50, MobileNetV2, BERT-small, GPT-2-small and an MLP, with random
-weights and fixed seeds, exported to ONNX by both torch exporters into a cache outside git.
+weights and fixed seeds, exported to ONNX by both torch exporters into a cache outside git, or
+as a torch.export ExportedProgram for aotc's torch.export frontend.
 
     python examples/zoo.py resnet18 --exporter torchscript      # prints the .onnx path
+    python examples/zoo.py resnet18 --exporter torch.export     # saves and prints a .pt2 path
+
+    program = zoo.exported_program("resnet18")                  # rebuilt in memory, same weights
+    artifact = compiler.compile(program)
 
 Nothing is downloaded: every model is built from code.
 """
@@ -156,15 +161,43 @@ def export(name: str, exporter: str, cache_dir: Path | None = None) -> Path:
     return path
 
 
+def exported_program(name: str, model: ZooModel | None = None):
+    """`name` exported with torch.export (batch axis dynamic where the model's is), not yet
+    decomposed. Rebuilt on each call rather than cached: export takes seconds, and the seeded
+    weights make every rebuild the same program. `model`: `build(name)`, if already at hand."""
+    import torch
+    model = model or build(name)
+    dynamic_shapes = ({0: torch.export.Dim("batch")},) if model.dynamic_batch else None
+    with torch.no_grad():
+        return torch.export.export(model.module, model.example_inputs, dynamic_shapes=dynamic_shapes)
+
+
+def save_exported_program(name: str, cache_dir: Path | None = None) -> Path:
+    """`exported_program(name)` saved with torch.export.save (a .pt2 archive) into the cache."""
+    import torch
+    cache_dir = Path(cache_dir or default_cache_dir())
+    path = cache_dir / f"{name}.pt2"
+    if not path.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}.pt2")
+        torch.export.save(exported_program(name), str(tmp))
+        os.replace(tmp, path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", choices=MODELS + ("all",))
-    parser.add_argument("--exporter", choices=EXPORTERS + ("both",), default="both")
+    parser.add_argument("--exporter", choices=EXPORTERS + ("both", "torch.export"), default="both",
+                        help="ONNX exporter(s), or torch.export for a .pt2 ExportedProgram")
     parser.add_argument("--cache-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     models = MODELS if args.model == "all" else (args.model,)
     exporters = EXPORTERS if args.exporter == "both" else (args.exporter,)
     for model in models:
+        if args.exporter == "torch.export":
+            print(save_exported_program(model, args.cache_dir))
+            continue
         for exporter in exporters:
             print(export(model, exporter, args.cache_dir))
     return 0

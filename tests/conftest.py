@@ -18,6 +18,11 @@ def rel_l2(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(actual, dtype=np.float64) - expected) / (denominator or 1.0))
 
 
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under `root` by relative path: two artifacts compare as dicts."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 @pytest.fixture(scope="session")
 def zoo_path():
     """zoo_path(name, exporter) -> Path of the exported .onnx (cached across runs)."""

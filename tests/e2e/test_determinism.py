@@ -1,16 +1,11 @@
 """Same model and options give a byte-identical artifact, even with no build cache."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from compiler.api import compile_to_directory
 from compiler.options import CompileOptions
-
-
-def tree_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+from conftest import tree_bytes
 
 
 @pytest.mark.zoo

@@ -9,7 +9,7 @@ from onnx import TensorProto, numpy_helper
 
 from compiler.errors import UnsupportedError
 from compiler.frontends.onnx import import_onnx
-from compiler.frontends.onnx.names import Namer, sanitize
+from compiler.frontends.names import Namer, sanitize
 from compiler.ir.ops.shape import ReshapeAttrs
 from compiler.ir.types import Sym
 from onnx_testlib import compare_with_onnxruntime, make_model, random_inputs

@@ -15,11 +15,12 @@ import numpy as np
 import onnx
 
 from compiler.errors import ModelError, UnsupportedError
+from compiler.frontends.builder import check_folded, frozen, prune
 from compiler.frontends.onnx.converters import CONVERTERS
 from compiler.frontends.onnx.loader import LoadedModel, load_model
-from compiler.frontends.onnx.names import Namer, sanitize
+from compiler.frontends.names import Namer, sanitize
 from compiler.frontends.onnx.node import Alias, Emit, Fold, NodeView
-from compiler.frontends.onnx.tensors import DTYPES, attribute_values, frozen, to_array, to_dtype
+from compiler.frontends.onnx.tensors import DTYPES, attribute_values, to_array, to_dtype
 from compiler.ir.dtypes import DType
 from compiler.ir.graph import Graph, Node, Value, constant_type
 from compiler.ir.ops import OPS, NoAttrs, OpError
@@ -76,7 +77,7 @@ class _Importer:
             self._convert(index, node)
         outputs = tuple(self._lookup(o.name, f"{self.source}: graph output") for o in self.graph.output)
         self._check_declared_dtypes()
-        nodes, constants = _prune(self.nodes, self.constants, outputs)
+        nodes, constants = prune(self.nodes, self.constants, outputs)
         graph_name = name if name is not None else sanitize(self.graph.name or self.loaded.stem, "g")
         return Graph(graph_name, tuple(inputs), outputs, tuple(nodes), constants)
 
@@ -192,7 +193,7 @@ class _Importer:
             except OpError as error:
                 raise ModelError(f"{view.where}: {error}") from None
             for output, type_, array in zip(view.output_names, out_types, arrays):
-                _check_folded(emit.op, type_, array)
+                check_folded(emit.op, type_, array)
                 self._define_constant(output, array, fallback)
             return
         outputs = tuple(Value(self._define(o, t, fallback), t) for o, t in zip(view.output_names, out_types))
@@ -220,22 +221,3 @@ class _Importer:
 
 def _label(node: onnx.NodeProto, index: int) -> str:
     return node.name or f"{node.op_type}_{index}"
-
-
-def _check_folded(op: str, type_: TensorType, array: np.ndarray) -> None:
-    if tuple(array.shape) != type_.shape or DType.from_numpy(array.dtype) is not type_.dtype:
-        raise RuntimeError(f"op table disagrees with itself: {op} infers {type_} but its reference "
-                           f"returns {array.dtype}{list(array.shape)}")
-
-
-def _prune(nodes: list[Node], constants: dict[str, np.ndarray],
-           outputs: tuple[str, ...]) -> tuple[list[Node], dict[str, np.ndarray]]:
-    """Drop nodes and constants that no graph output depends on."""
-    live = set(outputs)
-    kept: list[Node] = []
-    for node in reversed(nodes):
-        if any(v.name in live for v in node.outputs):
-            kept.append(node)
-            live.update(n for n in node.inputs if n)
-    kept.reverse()
-    return kept, {name: array for name, array in constants.items() if name in live}

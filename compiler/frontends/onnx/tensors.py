@@ -10,6 +10,7 @@ import onnx.helper
 from onnx import TensorProto, numpy_helper
 
 from compiler.errors import UnsupportedError
+from compiler.frontends.builder import frozen
 from compiler.ir.dtypes import DType
 
 DTYPES: Mapping[int, DType] = MappingProxyType({
@@ -48,15 +49,6 @@ def to_array(tensor: TensorProto, what: str) -> np.ndarray:
         raise UnsupportedError(f"{what} keeps its data in an external file that was not loaded; "
                                f"import the model from its path instead of a ModelProto")
     return frozen(numpy_helper.to_array(tensor).astype(dtype.to_numpy(), copy=False))
-
-
-def frozen(array: np.ndarray) -> np.ndarray:
-    """`array` C-contiguous and read-only, as graph constants are (copied only if it must be)."""
-    array = np.asarray(array)
-    if not array.flags.c_contiguous:
-        array = array.copy(order="C")
-    array.flags.writeable = False
-    return array
 
 
 def attribute_values(node: onnx.NodeProto, what: str) -> dict[str, object]:

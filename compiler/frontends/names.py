@@ -1,7 +1,7 @@
-"""Deterministic identifiers for ONNX names: values, nodes and symbolic dimensions.
+"""Deterministic identifiers for imported names: values, nodes and symbolic dimensions.
 
-ONNX names are arbitrary strings ("/layer1/Conv_output_0", "onnx::Gemm_12", "123"); the graph IR
-wants identifiers. Each namespace hands out names in first-come order, so the same model always
+Model formats' names are arbitrary strings (ONNX: "/layer1/Conv_output_0", "onnx::Gemm_12",
+"123"; torch.export: "conv1.weight"); the graph IR wants identifiers. Each namespace hands out names in first-come order, so the same model always
 gets the same names.
 """
 from __future__ import annotations
