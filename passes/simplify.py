@@ -20,7 +20,9 @@ from compiler.ir.dtypes import DType
 from compiler.ir.graph import Graph, Node, Value
 from compiler.ir.ops import NoAttrs, OpError, op_def
 from compiler.ir.ops.attention import AttentionAttrs
+from passes.eliminate_dead_code import eliminate_dead_code
 from passes.pattern import Rewrite, fresh, only_consumers, scalar_constant
+from passes.simplify_attention import fold_operand_transposes, fold_output_transpose
 from passes.simplify_norms import layernorm_from_parts, shift_layernorm, scale_layernorm, softmax_from_parts
 
 Rule = Callable[[Graph, Node], "list[Node] | None"]
@@ -244,7 +246,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "Div": (softmax_from_parts, layernorm_from_parts),
     "MatMul": (_attention,),
     "BatchNormalization": (_fold_batchnorm,),
-    "Transpose": (_transpose_of_transpose,),
+    "Transpose": (_transpose_of_transpose, fold_output_transpose),
+    "Attention": (fold_operand_transposes,),
 }
 
 
@@ -277,7 +280,9 @@ def simplify(graph: Graph, max_rounds: int = 8) -> Graph:
             changed = True
         if not changed:
             return graph
-        graph = graph.with_nodes(nodes, constants)
+        # Dead nodes go between rounds: a rule asking "is this value read only by me?" must not
+        # count readers an earlier rewrite left behind.
+        graph = eliminate_dead_code(graph.with_nodes(nodes, constants))
     return graph
 
 

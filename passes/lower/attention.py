@@ -12,17 +12,37 @@ import math
 
 
 from compiler.ir.graph import Node
-from compiler.ir.loops import Assign, Declare, For, Kernel, Load, LocalArray, LoopKind, Store, Var
+from compiler.ir.ops.attention import logical_types
+from compiler.ir.loops import Assign, Declare, Expr, For, Kernel, Load, LocalArray, LoopKind, Store, Var
 from compiler.ir.types import SymSize
 from passes.lower.builder import (binary, block, broadcast_index, call, const, dim_expr, linear_index,
                                   load, loop_nest, make_kernel, select, store)
 
 
+def _stored_index(logical: list, perm: tuple[int, ...], stored_shape) -> Expr:
+    """Flat index into an operand stored transposed (logical = stored.transpose(perm))."""
+    if not perm:
+        return linear_index(logical, stored_shape)
+    stored = [None] * len(perm)
+    for axis, source in enumerate(perm):
+        stored[source] = logical[axis]
+    return linear_index(stored, stored_shape)
+
+
+def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
+    """stored = logical.transpose(perm) means logical = stored.transpose(inverse)."""
+    inverse = [0] * len(perm)
+    for axis, source in enumerate(perm):
+        inverse[source] = axis
+    return tuple(inverse)
+
+
 def lower_attention(node: Node, in_types, out_types) -> Kernel:
     attrs = node.attrs
-    q_t, k_t, v_t = in_types[0], in_types[1], in_types[2]
+    stored = list(in_types[:3])
+    q_t, k_t, v_t = logical_types(in_types[:3], attrs)
     mask_t = in_types[3] if len(in_types) > 3 else None
-    out_t = out_types[0]
+    out_stored = out_types[0]
     dt = q_t.dtype
     batch = list(q_t.shape[:-2])
     rows, depth = q_t.shape[-2], int(q_t.shape[-1])
@@ -41,21 +61,23 @@ def lower_attention(node: Node, in_types, out_types) -> Kernel:
         def load_row(index):
             return Load("row", index, dt)
 
-        q_at = lambda dd: load(q, linear_index(bidx + [i, dd], q_t.shape))
+        q_at = lambda dd: load(q, _stored_index(bidx + [i, dd], attrs.q_perm, stored[0].shape))
+        k_at = lambda a, b: load(k, _stored_index(bidx + [a, b], attrs.k_perm, stored[1].shape))
         if attrs.keys_transposed:
             scores = block(
                 For("j", const(keys), Store("row", j, const(0, dt)), LoopKind.VECTORIZED),
                 For("d", const(depth), block(
                     Declare("q_d", dt, binary("mul", q_at(d), const(attrs.scale, dt))),
                     For("j", const(keys), Store("row", j, binary(
-                        "add", load_row(j), binary("mul", Var("q_d", dt), load(k, linear_index(bidx + [d, j], k_t.shape))))),
+                        "add", load_row(j), binary("mul", Var("q_d", dt), k_at(d, j)))),
                         LoopKind.VECTORIZED))))
         else:
             scores = For("j", const(keys), block(
                 Declare("dot", dt, const(0, dt)),
                 For("d", const(depth), Assign("dot", binary("add", Var("dot", dt), binary(
-                    "mul", q_at(d), load(k, linear_index(bidx + [j, d], k_t.shape))))), reductions=(("dot", "add"),)),
+                    "mul", q_at(d), k_at(j, d)))), reductions=(("dot", "add"),)),
                 Store("row", j, binary("mul", Var("dot", dt), const(attrs.scale, dt)))))
+        out_at = _stored_index(bidx + [i, e], _inverse(attrs.out_perm), out_stored.shape)
         steps = [row, scores]
         if mask is not None:
             steps.append(For("j", const(keys), Store("row", j, binary(
@@ -73,16 +95,15 @@ def lower_attention(node: Node, in_types, out_types) -> Kernel:
                 Store("row", j, Var("p", dt)),
                 Assign("row_sum", binary("add", Var("row_sum", dt), Var("p", dt)))), reductions=(("row_sum", "add"),)),
             Declare("inv_sum", dt, binary("div", const(1, dt), Var("row_sum", dt))),
-            For("e", const(width), store(out, linear_index(bidx + [i, e], out_t.shape), const(0, dt)), LoopKind.VECTORIZED),
+            For("e", const(width), store(out, out_at, const(0, dt)), LoopKind.VECTORIZED),
         ]
         weight = binary("mul", load_row(j), Var("inv_sum", dt))
         if attrs.zero_nan_rows:
             weight = select(call("isnan", weight), const(0, dt), weight)
-        out_at = linear_index(bidx + [i, e], out_t.shape)
         steps.append(For("j", const(keys), block(
             Declare("w", dt, weight),
             For("e", const(width), store(out, out_at, binary(
-                "add", load(out, out_at), binary("mul", Var("w", dt), load(v, linear_index(bidx + [j, e], v_t.shape))))),
+                "add", load(out, out_at), binary("mul", Var("w", dt), load(v, _stored_index(bidx + [j, e], attrs.v_perm, stored[2].shape))))),
                 LoopKind.VECTORIZED))))
         return loop_nest(names + ["i"], [dim_expr(b) for b in batch] + [dim_expr(rows)], block(*steps),
                          [LoopKind.PARALLEL] * (len(batch) + 1))

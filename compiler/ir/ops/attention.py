@@ -20,6 +20,24 @@ class AttentionAttrs:
     causal: bool = False            # row i attends to keys j <= i (top-left aligned, as torch)
     keys_transposed: bool = False   # k is [..., D, T] (as exporters hand it to the MatMul) not [..., T, D]
     zero_nan_rows: bool = False     # rows whose softmax is NaN (all scores -inf) become 0
+    # Operands stored in another axis order (a folded Transpose): logical operand =
+    # stored.transpose(perm); the stored output = logical output.transpose(out_perm). Empty:
+    # as stored. simplify folds only orders that keep the last axis last.
+    q_perm: tuple[int, ...] = ()
+    k_perm: tuple[int, ...] = ()
+    v_perm: tuple[int, ...] = ()
+    out_perm: tuple[int, ...] = ()
+
+
+def permuted(ttype: TensorType, perm: tuple[int, ...]) -> TensorType:
+    """The type of ttype's tensor transposed by perm (perm empty: itself)."""
+    return ttype.with_shape(tuple(ttype.shape[p] for p in perm)) if perm else ttype
+
+
+def logical_types(types, attrs: AttentionAttrs) -> list:
+    """q, k, v as the attention reads them (stored types permuted), then the rest."""
+    perms = (attrs.q_perm, attrs.k_perm, attrs.v_perm)
+    return [permuted(t, perms[i]) if i < 3 else t for i, t in enumerate(types)]
 
 
 def _shapes(types, attrs):
@@ -38,17 +56,22 @@ def _shapes(types, attrs):
 
 def _infer(types, values, attrs):
     require(types, 3, "Attention", optional=1)
+    for perm, t in zip((attrs.q_perm, attrs.k_perm, attrs.v_perm, attrs.out_perm), types):
+        if perm and sorted(perm) != list(range(t.rank)):
+            raise OpError(f"Attention: {perm} is not a permutation of rank {t.rank}")
+    types = logical_types(types, attrs)
     rows, keys = _shapes(types, attrs)
     q, v = types[0], types[2]
     if len(types) > 3 and types[3] is not None:
         scores = q.shape[:-1] + (keys,)
         if broadcast_shapes(types[3].shape, scores) != tuple(scores):
             raise OpError(f"Attention: mask {types[3].shape} does not broadcast to scores {scores}")
-    return (TensorType(q.shape[:-1] + (v.shape[-1],), q.dtype),)
+    return (permuted(TensorType(q.shape[:-1] + (v.shape[-1],), q.dtype), attrs.out_perm),)
 
 
 def _reference(inputs, attrs):
-    q, k, v = (x.astype(np.float64) for x in inputs[:3])
+    q, k, v = (_transposed(x, perm).astype(np.float64)
+               for x, perm in zip(inputs[:3], (attrs.q_perm, attrs.k_perm, attrs.v_perm)))
     kt = k if attrs.keys_transposed else np.swapaxes(k, -1, -2)
     scores = (q @ kt) * attrs.scale
     if len(inputs) > 3 and inputs[3] is not None:
@@ -61,7 +84,11 @@ def _reference(inputs, attrs):
         p = e / e.sum(axis=-1, keepdims=True)
     if attrs.zero_nan_rows:
         p = np.where(np.isnan(p), 0.0, p)
-    return ((p @ v).astype(inputs[0].dtype),)
+    return (_transposed(p @ v, attrs.out_perm).astype(inputs[0].dtype),)
+
+
+def _transposed(x: np.ndarray, perm: tuple[int, ...]) -> np.ndarray:
+    return np.transpose(x, perm) if perm else x
 
 
 OPS = table(OpDef("Attention", AttentionAttrs, _infer, _reference,
