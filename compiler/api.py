@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from compiler.errors import ModelError, UnsupportedError
 from compiler.ir.graph import Graph
 from compiler.options import CompileOptions
@@ -36,18 +38,21 @@ class ImportedModel:
     name: str
     path: str | None            # the path as given, for `aotc bench`'s peers
     source_nodes: int           # nodes as written: the one-kernel-per-node baseline
+    # Inputs specialised where they determine shapes, with the sha256 of the value used.
+    specialised: tuple[tuple[str, str], ...] = ()
 
 
-def _import(model: Any, example_inputs) -> ImportedModel:
+def _import(model: Any, example_inputs, shape_values=None) -> ImportedModel:
     """The graph of a .onnx path, an onnx.ModelProto or a graph-IR Graph."""
     from compiler.artifact import sha256_bytes, sha256_file
-    from compiler.frontends.onnx import import_onnx_counted
+    from compiler.frontends.onnx import import_onnx_specialised
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         if not path.is_file():
             raise ModelError(f"{path}: no such model file")
-        graph, nodes = import_onnx_counted(path)
-        return ImportedModel(graph, sha256_file(path), path.stem, str(model), nodes)
+        onnx_model = import_onnx_specialised(path, shape_values=shape_values)
+        return ImportedModel(onnx_model.graph, sha256_file(path), path.stem,
+                             str(model), onnx_model.source_nodes, _digests(shape_values, onnx_model.specialised))
     if isinstance(model, Graph):
         from compiler.ir.printer import print_graph
         from compiler.ir.verifier import verify
@@ -58,8 +63,9 @@ def _import(model: Any, example_inputs) -> ImportedModel:
             digest.update(model.constants[name].tobytes())
         return ImportedModel(model, digest.hexdigest(), model.name, None, len(model.nodes))
     if type(model).__name__ == "ModelProto":
-        graph, nodes = import_onnx_counted(model)
-        return ImportedModel(graph, sha256_bytes(model.SerializeToString()), model.graph.name or "model", None, nodes)
+        onnx_model = import_onnx_specialised(model, shape_values=shape_values)
+        return ImportedModel(onnx_model.graph, sha256_bytes(model.SerializeToString()),
+                             model.graph.name or "model", None, onnx_model.source_nodes, _digests(shape_values, onnx_model.specialised))
     if hasattr(model, "forward") and hasattr(model, "parameters"):
         raise UnsupportedError("torch.nn.Module input needs the torch.export frontend, which this "
                                "version of aotc does not have yet; export to ONNX first")
@@ -67,8 +73,13 @@ def _import(model: Any, example_inputs) -> ImportedModel:
                      f"or an aotc Graph")
 
 
+def _digests(values, names) -> tuple[tuple[str, str], ...]:
+    return tuple((name, hashlib.sha256(np.ascontiguousarray(values[name]).tobytes()).hexdigest())
+                 for name in names)
+
+
 def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inputs=None,
-                         options: CompileOptions | None = None,
+                         options: CompileOptions | None = None, shape_values=None,
                          on_step: Callable[[str], None] = lambda step: None) -> Path:
     from compiler.artifact import artifact_files, build_manifest, sha256_bytes, write_directory
     from compiler.ir.printer import print_graph
@@ -78,7 +89,7 @@ def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inpu
     resolved = resolve_target(target)
     on_step("import")
     try:
-        imported = _import(model, example_inputs)
+        imported = _import(model, example_inputs, shape_values)
         compiled = compile_graph(imported.graph, resolved, options, on_step)
     except UnsupportedError as error:
         raise UnsupportedError(f"{error} (compiling for target {resolved.name})") from None
@@ -91,12 +102,16 @@ def compile_to_directory(model: Any, target: str, out_dir: Path, *, example_inpu
 
 
 def compile(model: Any, target: str = "cpu", *, example_inputs=None,
-            options: CompileOptions | None = None, threads: int | None = None) -> Artifact:
+            options: CompileOptions | None = None, threads: int | None = None,
+            shape_values=None) -> Artifact:
     """Compile `model` (a .onnx path, an onnx.ModelProto or a graph-IR Graph) for `target`; returns a callable
-    artifact living in a temporary directory until you `save()` it."""
+    artifact living in a temporary directory until you `save()` it.
+
+    `shape_values` (ONNX input name -> array) specialises those inputs where, and only where,
+    they determine shapes (a Reshape's shape input); they stay run-time inputs elsewhere."""
     tmp = tempfile.TemporaryDirectory(prefix="aotc-artifact-")
     out = compile_to_directory(model, target, Path(tmp.name) / "artifact",
-                               example_inputs=example_inputs, options=options)
+                               example_inputs=example_inputs, options=options, shape_values=shape_values)
     return Artifact(out, threads=threads, _owned_tmp=tmp)
 
 

@@ -10,6 +10,8 @@ static shape.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import onnx
@@ -28,8 +30,14 @@ from compiler.ir.types import Dim, Sym, TensorType
 _DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
-def import_onnx(model: "str | os.PathLike[str] | onnx.ModelProto", *, name: str | None = None) -> Graph:
+def import_onnx(model: "str | os.PathLike[str] | onnx.ModelProto", *, name: str | None = None,
+                shape_values: Mapping[str, np.ndarray] | None = None) -> Graph:
     """Import an ONNX model (a path or a ModelProto) as a graph-IR `Graph`.
+
+    `shape_values` (ONNX graph-input name -> value) lets an input that determines shapes (a
+    Reshape's shape, a Slice's starts, a TopK's k) be specialised to that value where a node
+    needs it constant; the input stays a run-time input of the graph everywhere else, so
+    nothing else is computed at import time from it.
 
     Raises ModelError for a missing, corrupt or inconsistent model and UnsupportedError for an
     op, dtype, opset or run-time shape computation aotc does not handle; both one line.
@@ -37,17 +45,36 @@ def import_onnx(model: "str | os.PathLike[str] | onnx.ModelProto", *, name: str 
     return import_onnx_counted(model, name=name)[0]
 
 
-def import_onnx_counted(model: "str | os.PathLike[str] | onnx.ModelProto", *,
-                        name: str | None = None) -> tuple[Graph, int]:
+def import_onnx_counted(model: "str | os.PathLike[str] | onnx.ModelProto", *, name: str | None = None,
+                        shape_values: Mapping[str, np.ndarray] | None = None) -> tuple[Graph, int]:
     """`import_onnx`, plus the number of nodes the model computes as written (local functions
     inlined): the one-kernel-per-node baseline `aotc inspect` compares fusion with."""
+    imported = import_onnx_specialised(model, name=name, shape_values=shape_values)
+    return imported.graph, imported.source_nodes
+
+
+@dataclass(frozen=True)
+class Imported:
+    graph: Graph
+    source_nodes: int                   # nodes as written (local functions inlined)
+    specialised: tuple[str, ...]        # ONNX inputs some node read from `shape_values`
+
+
+def import_onnx_specialised(model: "str | os.PathLike[str] | onnx.ModelProto", *, name: str | None = None,
+                            shape_values: Mapping[str, np.ndarray] | None = None) -> Imported:
+    """`import_onnx`, saying which of `shape_values` the graph was specialised to."""
     loaded = load_model(model)
-    return _Importer(loaded).run(name), len(loaded.proto.graph.node)
+    importer = _Importer(loaded, shape_values or {})
+    graph = importer.run(name)
+    return Imported(graph, len(loaded.proto.graph.node), tuple(sorted(importer.specialised)))
 
 
 class _Importer:
-    def __init__(self, loaded: LoadedModel) -> None:
+    def __init__(self, loaded: LoadedModel, shape_values: Mapping[str, np.ndarray]) -> None:
         self.loaded = loaded
+        self.given_shape_values = shape_values
+        self.shape_values: dict[str, np.ndarray] = {}   # graph-IR input name -> value
+        self.specialised: set[str] = set()              # ONNX names of those read by a node
         self.source = loaded.source
         self.graph = loaded.proto.graph
         self.values = Namer("v")
@@ -70,6 +97,8 @@ class _Importer:
             if info.name not in initializer_names:
                 type_ = self._input_type(info)
                 inputs.append(Value(self._define(info.name, type_), type_))
+                if info.name in self.given_shape_values:
+                    self.shape_values[inputs[-1].name] = np.asarray(self.given_shape_values[info.name])
         for tensor in self.graph.initializer:
             self._define_constant(tensor.name, to_array(tensor, f"{self.source}: initializer '{tensor.name}'"))
         for index, node in enumerate(self.graph.node):
@@ -149,7 +178,9 @@ class _Importer:
             attrs=attribute_values(node, where), input_names=names,
             input_types=tuple(self.types[n] if n else None for n in ours),
             input_values=tuple(self.constants.get(n) if n else None for n in ours),
-            output_names=tuple(node.output))
+            output_names=tuple(node.output),
+            shape_values=tuple(self.shape_values.get(n) if n else None for n in ours),
+            on_shape_value=lambda index: self.specialised.add(names[index]))
         try:
             result = CONVERTERS[node.op_type](view)
         except OpError as error:

@@ -97,7 +97,7 @@ def _pad(node: NodeView) -> Emit:
     if mode not in PAD_MODES:
         raise node.unsupported(f"pad mode '{mode}' is not supported (only {', '.join(PAD_MODES)})")
     pads = node.static_ints(1, "pads")
-    value = node.static_scalar(2, "constant value") if node.has_input(2) else 0.0
+    value = node.constant_scalar(2, "constant value") if node.has_input(2) else 0.0
     if node.has_input(3):                          # opset 18: pads cover only these axes
         rank = node.type(0).rank
         try:
