@@ -10,7 +10,7 @@ static shape.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 import numpy as np
@@ -18,6 +18,7 @@ import onnx
 
 from compiler.errors import ModelError, UnsupportedError
 from compiler.frontends.onnx.converters import CONVERTERS
+from compiler.frontends.onnx.expand import expand_functions
 from compiler.frontends.onnx.loader import LoadedModel, load_model
 from compiler.frontends.onnx.names import Namer, sanitize
 from compiler.frontends.onnx.node import Alias, Emit, Fold, NodeView
@@ -64,6 +65,7 @@ def import_onnx_specialised(model: "str | os.PathLike[str] | onnx.ModelProto", *
                             shape_values: Mapping[str, np.ndarray] | None = None) -> Imported:
     """`import_onnx`, saying which of `shape_values` the graph was specialised to."""
     loaded = load_model(model)
+    loaded = replace(loaded, proto=expand_functions(loaded.proto, loaded.opset, loaded.source, _wants_expansion))
     importer = _Importer(loaded, shape_values or {})
     graph = importer.run(name)
     return Imported(graph, len(loaded.proto.graph.node), tuple(sorted(importer.specialised)))
@@ -247,6 +249,17 @@ class _Importer:
             if declared is not inferred:
                 raise ModelError(f"{self.source}: value '{info.name}' is declared {declared.value} but its "
                                  f"producer computes {inferred.value}")
+
+
+# Ops whose converter computes only the first output: a model that uses the others gets the
+# op's ONNX function body instead.
+_FIRST_OUTPUT_ONLY = ("LayerNormalization",)
+
+
+def _wants_expansion(node: onnx.NodeProto, consumed: set[str]) -> bool:
+    if node.op_type not in CONVERTERS:
+        return True
+    return node.op_type in _FIRST_OUTPUT_ONLY and any(name in consumed for name in node.output[1:])
 
 
 def _label(node: onnx.NodeProto, index: int) -> str:
