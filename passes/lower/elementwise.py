@@ -74,7 +74,49 @@ def _gelu(xs, attrs, dt):
                                         call("erf", binary("mul", x, const(1 / math.sqrt(2), dt)))))
 
 
+def _mod(xs, attrs, dt):
+    a, b = xs
+    remainder = binary("mod", a, b)
+    if attrs.fmod or not dt.is_signed:
+        return remainder
+    # Python's remainder takes the divisor's sign: C's truncated one, moved by b when the
+    # signs differ.
+    differs = binary("and", binary("ne", remainder, const(0, dt)),
+                     binary("xor", binary("lt", remainder, const(0, dt)), binary("lt", b, const(0, dt))))
+    return select(differs, binary("add", remainder, b), remainder)
+
+
+def _bitshift(xs, attrs, dt):
+    """A shift by a negative count or by the width or more gives the full-width result, as
+    ONNX specifies: 0, or -1 where an arithmetic right shift fills with the sign bit."""
+    a, b = xs
+    in_range = binary("and", binary("ge", b, const(0, dt)), binary("lt", b, const(dt.itemsize * 8, dt)))
+    if attrs.left:
+        return select(in_range, binary("shl", a, b), const(0, dt))
+    fill = select(binary("lt", a, const(0, dt)), const(-1, dt), const(0, dt)) if dt.is_signed else const(0, dt)
+    return select(in_range, binary("shr", a, b), fill)
+
+
+def _isinf(xs, attrs, dt):
+    x = xs[0]
+    tests = ([binary("eq", x, const(math.inf, dt))] if attrs.detect_positive else []) + \
+        ([binary("eq", x, const(-math.inf, dt))] if attrs.detect_negative else [])
+    if not tests:
+        return const(False, DType.bool)
+    return tests[0] if len(tests) == 1 else binary("or", tests[0], tests[1])
+
+
+def _mean(xs, attrs, dt):
+    return binary("div", _binop("add")(xs, attrs, dt), const(len(xs), dt))
+
+
 SCALAR: dict[str, ScalarFn] = {
+    **{op: _unary_call(op.lower()) for op in ("Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh",
+                                              "Acosh", "Atanh", "Round")},
+    "IsInf": _isinf, "Mod": _mod, "Sum": _binop("add"), "Mean": _mean,
+    "BitShift": _bitshift,
+    "BitwiseAnd": _binop("bitand"), "BitwiseOr": _binop("bitor"), "BitwiseXor": _binop("bitxor"),
+    "BitwiseNot": _unary_call("bitnot"),
     "Relu": _relu,
     "Sigmoid": _unary_call("sigmoid"), "Tanh": _unary_call("tanh"), "Exp": _unary_call("exp"),
     "Log": _unary_call("log"), "Sqrt": _unary_call("sqrt"), "Erf": _unary_call("erf"),
