@@ -23,6 +23,8 @@ from passes.lower.movement import (lower_concat, lower_copy, lower_expand, lower
                                    lower_gather_elements, lower_pad, lower_range, lower_slice,
                                    lower_split, lower_tile, lower_transpose)
 from passes.lower.pool import lower_pool
+from passes.lower.cumulative import lower_cumulative
+from passes.lower.select import lower_arg, lower_trilu
 from passes.lower.window import is_window_conv, is_window_pool, lower_window
 from passes.lower.reduction import (lower_global_average_pool, lower_layernorm, lower_reduce,
                                     lower_softmax)
@@ -41,6 +43,8 @@ LOWERINGS = {
     "Gather": lower_gather, "GatherElements": lower_gather_elements, "Expand": lower_expand,
     "Tile": lower_tile, "Pad": lower_pad, "Range": lower_range,
     "Attention": lower_attention,
+    "Trilu": lower_trilu, "ArgMax": lower_arg, "ArgMin": lower_arg,
+    "CumSum": lower_cumulative, "CumProd": lower_cumulative,
 }
 
 

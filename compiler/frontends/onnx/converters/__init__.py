@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from compiler.frontends.onnx.converters import arith, constants, elementwise, nn, reduce, shape
+from compiler.frontends.onnx.converters import arith, constants, elementwise, nn, reduce, select, shape
 
 
 def _merge(*tables: dict) -> dict:
@@ -17,6 +17,6 @@ def _merge(*tables: dict) -> dict:
 
 
 CONVERTERS = MappingProxyType(_merge(arith.CONVERTERS, constants.CONVERTERS, elementwise.CONVERTERS, nn.CONVERTERS,
-                                     reduce.CONVERTERS, shape.CONVERTERS))
+                                     reduce.CONVERTERS, select.CONVERTERS, shape.CONVERTERS))
 
 __all__ = ["CONVERTERS"]

@@ -5,6 +5,7 @@ the case declares others)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import warnings
 
@@ -20,6 +21,7 @@ class ConformanceBackend(AotcBackend):
     options = conformance_options()
 
 
+@functools.cache
 def node_cases() -> dict:
     """name -> onnx TestCase (model and data sets), for every node case onnx generates."""
     from onnx.backend.test.loader import load_node_model_tests

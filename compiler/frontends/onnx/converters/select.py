@@ -1,0 +1,25 @@
+"""ONNX Trilu, ArgMax, ArgMin, CumSum and CumProd."""
+from __future__ import annotations
+
+from compiler.frontends.onnx.node import Emit, NodeView
+from compiler.ir.ops.cumulative import CumulativeAttrs
+from compiler.ir.ops.select import ArgAttrs, TriluAttrs
+
+
+def _trilu(node: NodeView) -> Emit:
+    return Emit("Trilu", TriluAttrs(upper=bool(node.int_attr("upper", 1))))
+
+
+def _arg(node: NodeView) -> Emit:
+    return Emit(node.op_type, ArgAttrs(axis=node.int_attr("axis", 0), keepdims=bool(node.int_attr("keepdims", 1)),
+                                       select_last_index=bool(node.int_attr("select_last_index", 0))))
+
+
+
+
+def _cumulative(node: NodeView) -> Emit:
+    return Emit(node.op_type, CumulativeAttrs(exclusive=bool(node.int_attr("exclusive", 0)),
+                                              reverse=bool(node.int_attr("reverse", 0))))
+
+
+CONVERTERS = {"Trilu": _trilu, "ArgMax": _arg, "ArgMin": _arg, "CumSum": _cumulative, "CumProd": _cumulative}
