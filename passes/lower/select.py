@@ -1,4 +1,4 @@
-"""Lowering of Trilu and ArgMax/ArgMin."""
+"""Lowering of Trilu, ArgMax/ArgMin and Hardmax."""
 from __future__ import annotations
 
 from compiler.ir.dtypes import DType
@@ -39,13 +39,35 @@ def lower_arg(node: Node, in_types, out_types) -> Kernel:
     def body(ins, outs):
         def make(idx):
             def at(r):
-                full = list(idx[:axis]) + [r] + list(idx[axis:])
-                return load(ins[0], linear_index(full, x_type.shape))
-            r = Var("r")
-            update = If(binary(better, at(r), Var("best", dt)),
-                        block(Assign("best", at(r)), Assign("best_index", r)))
-            return block(Declare("best", dt, at(const(0))), Declare("best_index", DType.int64, const(0)),
-                         For("r", dim_expr(x_type.shape[axis]), update),
+                return linear_index(list(idx[:axis]) + [r] + list(idx[axis:]), x_type.shape)
+            return block(_best_along(ins[0], at, x_type.shape[axis], better, dt),
                          store(outs[0], linear_index(idx, kept_shape), Var("best_index")))
         return parallel_nest("i", kept_shape, make) if kept_shape else make([])
     return make_kernel(node.op, in_types, out_types, body, flops=x_type.numel())
+
+
+def lower_hardmax(node: Node, in_types, out_types) -> Kernel:
+    """The first maximum along the axis (as lower_arg finds it) gets 1, every other element 0."""
+    x_type = in_types[0]
+    axis = node.attrs.axis % x_type.rank
+    kept_shape = [d for i, d in enumerate(x_type.shape) if i != axis]
+    dt = x_type.dtype
+
+    def body(ins, outs):
+        def make(idx):
+            def at(r):
+                return linear_index(list(idx[:axis]) + [r] + list(idx[axis:]), x_type.shape)
+            r = Var("r")
+            mark = store(outs[0], at(r), select(binary("eq", r, Var("best_index")), const(1, dt), const(0, dt)))
+            return block(_best_along(ins[0], at, x_type.shape[axis], "gt", dt), For("r", dim_expr(x_type.shape[axis]), mark))
+        return parallel_nest("i", kept_shape, make) if kept_shape else make([])
+    return make_kernel(node.op, in_types, out_types, body, flops=x_type.numel())
+
+
+def _best_along(x, at, length, better: str, dt):
+    """Declares best and best_index: the extreme of x[at(r)] for r < length by `better`."""
+    r = Var("r")
+    update = If(binary(better, load(x, at(r)), Var("best", dt)),
+                block(Assign("best", load(x, at(r))), Assign("best_index", r)))
+    return block(Declare("best", dt, load(x, at(const(0)))), Declare("best_index", DType.int64, const(0)),
+                 For("r", dim_expr(length), update))

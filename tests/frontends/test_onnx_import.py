@@ -7,7 +7,6 @@ import onnx.helper as oh
 import pytest
 from onnx import TensorProto, numpy_helper
 
-from compiler.errors import UnsupportedError
 from compiler.frontends.onnx import import_onnx
 from compiler.frontends.onnx.names import Namer, sanitize
 from compiler.ir.ops.shape import ReshapeAttrs
