@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from compiler.frontends.onnx.converters import arith, constants, elementwise, index, nn, reduce, select, shape
+from compiler.frontends.onnx.converters import arith, constants, elementwise, index, nn, quantize, reduce, select, shape
 
 
 def _merge(*tables: dict) -> dict:
@@ -16,7 +16,7 @@ def _merge(*tables: dict) -> dict:
     return merged
 
 
-CONVERTERS = MappingProxyType(_merge(arith.CONVERTERS, constants.CONVERTERS, elementwise.CONVERTERS, index.CONVERTERS, nn.CONVERTERS,
+CONVERTERS = MappingProxyType(_merge(arith.CONVERTERS, constants.CONVERTERS, elementwise.CONVERTERS, index.CONVERTERS, nn.CONVERTERS, quantize.CONVERTERS,
                                      reduce.CONVERTERS, select.CONVERTERS, shape.CONVERTERS))
 
 __all__ = ["CONVERTERS"]

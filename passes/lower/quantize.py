@@ -1,0 +1,45 @@
+"""Lowering of QuantizeLinear and DequantizeLinear: elementwise, with the scale and zero point
+read per tensor, per axis or per block."""
+from __future__ import annotations
+
+from compiler.ir.dtypes import DType
+from compiler.ir.graph import Node
+from compiler.ir.loops import Kernel
+from compiler.ir.ops.quantize import scale_index_axes
+from passes.lower.builder import (binary, call, cast, const, highest, linear_index, load, lowest,
+                                  make_kernel, parallel_nest, store)
+
+
+def lower_quantize(node: Node, in_types, out_types) -> Kernel:
+    x_type, scale_type = in_types[0], in_types[1]
+    has_zero = len(in_types) > 2 and in_types[2] is not None
+    kind = scale_index_axes(x_type.rank, scale_type.rank, node.attrs)
+    axis = node.attrs.axis % x_type.rank if kind != "tensor" else 0
+    wide = DType.float64 if DType.float64 in (x_type.dtype, scale_type.dtype) else DType.float32
+    out_dt = out_types[0].dtype
+
+    def param_at(idx):
+        if kind == "tensor":
+            return const(0)
+        if kind == "axis":
+            return idx[axis]
+        blocked = list(idx)
+        blocked[axis] = binary("div", idx[axis], const(node.attrs.block_size))
+        return linear_index(blocked, scale_type.shape)
+
+    def body(ins, outs):
+        x, scale = ins[0], ins[1]
+        zero = ins[2] if has_zero else None
+
+        def make(idx):
+            at = linear_index(idx, x_type.shape)
+            s = cast(wide, load(scale, param_at(idx)))
+            z = cast(wide, load(zero, param_at(idx))) if zero is not None else const(0, wide)
+            if node.op == "QuantizeLinear":
+                q = binary("add", call("round", binary("div", cast(wide, load(x, at)), s)), z)
+                q = binary("min", binary("max", q, cast(wide, lowest(out_dt))), cast(wide, highest(out_dt)))
+            else:
+                q = binary("mul", binary("sub", cast(wide, load(x, at)), z), s)
+            return store(outs[0], at, cast(out_dt, q))
+        return parallel_nest("i", x_type.shape, make)
+    return make_kernel(node.op, in_types, out_types, body)
