@@ -5,7 +5,7 @@ import math
 from dataclasses import replace
 from typing import Callable, Sequence
 
-from compiler.ir.dtypes import DType
+from compiler.ir.dtypes import NARROW_FLOAT_MAX, DType
 from compiler.ir.graph import Node
 from compiler.ir.loops import Expr, Kernel, Var
 from compiler.ir.types import TensorType
@@ -106,6 +106,18 @@ def _isinf(xs, attrs, dt):
     return tests[0] if len(tests) == 1 else binary("or", tests[0], tests[1])
 
 
+def _cast(x, attrs):
+    if attrs.to is DType.bool:
+        return binary("ne", x, const(0, x.dtype))
+    if attrs.to.is_narrow and attrs.saturate and attrs.to in NARROW_FLOAT_MAX:
+        # Clamp in float first; NaN fails both tests and stays NaN.
+        wide = x.dtype if x.dtype.is_float else DType.float32
+        x, largest = cast(wide, x), NARROW_FLOAT_MAX[attrs.to]
+        x = select(binary("gt", x, const(largest, wide)), const(largest, wide),
+                   select(binary("lt", x, const(-largest, wide)), const(-largest, wide), x))
+    return cast(attrs.to, x)
+
+
 def _mean(xs, attrs, dt):
     return binary("div", _binop("add")(xs, attrs, dt), const(len(xs), dt))
 
@@ -132,8 +144,7 @@ SCALAR: dict[str, ScalarFn] = {
     "And": _binop("and"), "Or": _binop("or"), "Xor": _binop("xor"),
     "Where": lambda xs, a, dt: select(xs[0], xs[1], xs[2]),
     "Clip": _clip,
-    "Cast": lambda xs, a, dt: cast(a.to, xs[0]) if a.to is not DType.bool
-    else binary("ne", xs[0], const(0, xs[0].dtype)),
+    "Cast": lambda xs, a, dt: _cast(xs[0], a),
     "LeakyRelu": _leaky_relu, "Elu": _elu, "Gelu": _gelu,
 }
 

@@ -20,6 +20,10 @@ DTYPES: Mapping[int, DType] = MappingProxyType({
     TensorProto.UINT8: DType.uint8, TensorProto.UINT16: DType.uint16,
     TensorProto.UINT32: DType.uint32, TensorProto.UINT64: DType.uint64,
     TensorProto.BOOL: DType.bool,
+    TensorProto.FLOAT8E4M3FN: DType.float8e4m3fn, TensorProto.FLOAT8E4M3FNUZ: DType.float8e4m3fnuz,
+    TensorProto.FLOAT8E5M2: DType.float8e5m2, TensorProto.FLOAT8E5M2FNUZ: DType.float8e5m2fnuz,
+    TensorProto.FLOAT4E2M1: DType.float4e2m1, TensorProto.INT4: DType.int4, TensorProto.UINT4: DType.uint4,
+    TensorProto.INT2: DType.int2, TensorProto.UINT2: DType.uint2,
 })
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.ir.dtypes import DType
+from compiler.ir.dtypes import NARROW_FLOAT_MAX, DType
 from compiler.ir.ops.common import broadcast_shapes, require, same_dtype
 from compiler.ir.ops.registry import NoAttrs, OpDef, OpError, table
 from compiler.ir.types import TensorType
@@ -145,6 +145,7 @@ def _clip_ref(inputs, attrs):
 @dataclass(frozen=True, slots=True)
 class CastAttrs:
     to: DType
+    saturate: bool = True      # to a float8 type: clamp out-of-range values to the largest finite
 
 
 def _cast_infer(types, values, attrs):
@@ -153,7 +154,11 @@ def _cast_infer(types, values, attrs):
 
 
 def _cast_ref(inputs, attrs):
-    return (inputs[0].astype(attrs.to.to_numpy()),)
+    x = inputs[0]
+    if attrs.saturate and attrs.to in NARROW_FLOAT_MAX:
+        largest = NARROW_FLOAT_MAX[attrs.to]
+        x = np.clip(x.astype(np.float32), -largest, largest)
+    return (x.astype(attrs.to.to_numpy()),)
 
 
 @dataclass(frozen=True, slots=True)

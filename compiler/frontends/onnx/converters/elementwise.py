@@ -25,12 +25,12 @@ def _clip(node: NodeView) -> Emit:
 
 
 def _cast(node: NodeView) -> Emit:
-    return Emit("Cast", CastAttrs(to_dtype(node.int_attr("to"), f"{node.where}: attribute 'to'")),
-                inputs=(0,))
+    return Emit("Cast", CastAttrs(to_dtype(node.int_attr("to"), f"{node.where}: attribute 'to'"),
+                                  saturate=bool(node.int_attr("saturate", 1))), inputs=(0,))
 
 
 def _cast_like(node: NodeView) -> Emit:
-    return Emit("Cast", CastAttrs(node.type(1).dtype), inputs=(0,))
+    return Emit("Cast", CastAttrs(node.type(1).dtype, saturate=bool(node.int_attr("saturate", 1))), inputs=(0,))
 
 
 def _leaky_relu(node: NodeView) -> Emit:
