@@ -29,7 +29,7 @@ from passes.lower.index import (lower_depth_space, lower_eyelike, lower_gather_n
 from passes.lower.quantize import lower_quantize
 from passes.lower.select import lower_arg, lower_hardmax, lower_trilu
 from passes.lower.window import is_window_conv, is_window_pool, lower_window
-from passes.lower.reduction import (lower_global_average_pool, lower_layernorm, lower_reduce,
+from passes.lower.reduction import (lower_global_average_pool, lower_layernorm, lower_lp_normalization, lower_reduce,
                                     lower_softmax)
 
 LOWERINGS = {
@@ -40,7 +40,7 @@ LOWERINGS = {
     "GlobalAveragePool": lower_global_average_pool,
     "ReduceSum": lower_reduce, "ReduceMean": lower_reduce, "ReduceMax": lower_reduce,
     "ReduceMin": lower_reduce, "ReduceProd": lower_reduce,
-    "Softmax": lower_softmax, "LayerNormalization": lower_layernorm,
+    "Softmax": lower_softmax, "LpNormalization": lower_lp_normalization, "LayerNormalization": lower_layernorm,
     "Reshape": lower_copy, "Flatten": lower_copy, "Squeeze": lower_copy, "Unsqueeze": lower_copy,
     "Transpose": lower_transpose, "Concat": lower_concat, "Split": lower_split, "Slice": lower_slice,
     "Gather": lower_gather, "GatherElements": lower_gather_elements, "Expand": lower_expand,

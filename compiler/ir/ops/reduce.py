@@ -1,4 +1,4 @@
-"""Reductions over a set of axes."""
+"""Reductions over a set of axes, and LpNormalization (a reduction, then a division)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,4 +54,36 @@ def _reduce(name: str, fn) -> OpDef:
     return OpDef(name, ReduceAttrs, infer, reference, doc=f"{name[6:].lower()} over axes")
 
 
-OPS = table(*(_reduce(name, fn) for name, fn in REDUCTIONS.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class LpNormAttrs:
+    axis: int = -1
+    p: int = 2
+
+    def __post_init__(self) -> None:
+        if self.p not in (1, 2):
+            raise OpError(f"LpNormalization: p must be 1 or 2, got {self.p}")
+
+
+def _lp_norm_infer(types, values, attrs):
+    require(types, 1, "LpNormalization")
+    if not types[0].dtype.is_float:
+        raise OpError(f"LpNormalization does not take {types[0].dtype.value}")
+    normalize_axes((attrs.axis,), types[0].rank)
+    return (types[0],)
+
+
+def _lp_norm_ref(inputs, attrs):
+    """x divided by its L1 or L2 norm along the axis; 0 where the norm is 0."""
+    x = inputs[0]
+    x64 = x.astype(np.float64)
+    norm = np.sum(np.abs(x64), axis=attrs.axis, keepdims=True) if attrs.p == 1 else \
+        np.sqrt(np.sum(x64 * x64, axis=attrs.axis, keepdims=True))
+    with np.errstate(all="ignore"):
+        return (np.where(norm == 0, 0, x64 / norm).astype(x.dtype),)
+
+
+OPS = table(*(_reduce(name, fn) for name, fn in REDUCTIONS.items()),
+            OpDef("LpNormalization", LpNormAttrs, _lp_norm_infer, _lp_norm_ref,
+                  doc="divide by the L1 or L2 norm along an axis"))
