@@ -27,6 +27,7 @@ from passes.lower.cumulative import lower_cumulative
 from passes.lower.index import (lower_depth_space, lower_eyelike, lower_gather_nd, lower_onehot,
                                 lower_scatter_elements, lower_scatter_nd, lower_topk)
 from passes.lower.quantize import lower_quantize
+from passes.lower.resize import lower_resize
 from passes.lower.select import lower_arg, lower_hardmax, lower_trilu
 from passes.lower.window import is_window_conv, is_window_pool, lower_window
 from passes.lower.reduction import (lower_global_average_pool, lower_layernorm, lower_lp_normalization, lower_reduce,
@@ -50,7 +51,7 @@ LOWERINGS = {
     "CumSum": lower_cumulative, "CumProd": lower_cumulative, "Hardmax": lower_hardmax,
     "OneHot": lower_onehot, "EyeLike": lower_eyelike, "TopK": lower_topk, "GatherND": lower_gather_nd,
     "ScatterElements": lower_scatter_elements, "ScatterND": lower_scatter_nd,
-    "QuantizeLinear": lower_quantize, "DequantizeLinear": lower_quantize,
+    "Resize": lower_resize, "QuantizeLinear": lower_quantize, "DequantizeLinear": lower_quantize,
     "DepthToSpace": lower_depth_space, "SpaceToDepth": lower_depth_space,
 }
 

@@ -120,9 +120,11 @@ class _Importer:
         self.types[name] = type_
         return name
 
-    def _define_constant(self, onnx_name: str, array: np.ndarray, fallback: str = "v") -> None:
+    def _define_constant(self, onnx_name: str, array: np.ndarray, fallback: str = "v") -> str:
         array = frozen(array)
-        self.constants[self._define(onnx_name, constant_type(array), fallback)] = array
+        name = self._define(onnx_name, constant_type(array), fallback)
+        self.constants[name] = array
+        return name
 
     def _lookup(self, onnx_name: str, what: str) -> str:
         try:
@@ -207,6 +209,7 @@ class _Importer:
         names = [self.env[view.input_names[i]] if view.has_input(i) else "" for i in positions]
         while names and not names[-1]:
             names.pop()
+        names += [self._define_constant("", array, f"{label}_table{k}") for k, array in enumerate(emit.constants)]
         types = [self.types[n] if n else None for n in names]
         values = [self.constants.get(n) if n else None for n in names]
         op = OPS[emit.op]

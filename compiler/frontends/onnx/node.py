@@ -23,6 +23,9 @@ class Emit:
     attrs: object
     inputs: tuple[int, ...] | None = None   # ONNX input positions feeding the op; None: all
     outputs: int = 1                         # the op computes the node's first `outputs` outputs
+    # Operands the converter computed (tables derived from attributes and static shapes),
+    # appended after the ONNX inputs as graph constants.
+    constants: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from compiler.frontends.onnx.converters import arith, constants, elementwise, index, nn, quantize, reduce, select, shape
+from compiler.frontends.onnx.converters import arith, constants, elementwise, index, nn, quantize, reduce, resize, select, shape
 
 
 def _merge(*tables: dict) -> dict:
@@ -17,6 +17,6 @@ def _merge(*tables: dict) -> dict:
 
 
 CONVERTERS = MappingProxyType(_merge(arith.CONVERTERS, constants.CONVERTERS, elementwise.CONVERTERS, index.CONVERTERS, nn.CONVERTERS, quantize.CONVERTERS,
-                                     reduce.CONVERTERS, select.CONVERTERS, shape.CONVERTERS))
+                                     reduce.CONVERTERS, resize.CONVERTERS, select.CONVERTERS, shape.CONVERTERS))
 
 __all__ = ["CONVERTERS"]
