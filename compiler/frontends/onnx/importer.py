@@ -29,6 +29,8 @@ from compiler.ir.ops import OPS, NoAttrs, OpError
 from compiler.ir.types import Dim, Sym, TensorType
 
 _DEFAULT_DOMAINS = ("", "ai.onnx")
+# Shape values are shapes, axes and counts: a larger result is data, never one of them.
+_SHAPE_VALUE_LIMIT = 64
 
 
 def import_onnx(model: "str | os.PathLike[str] | onnx.ModelProto", *, name: str | None = None,
@@ -75,8 +77,11 @@ class _Importer:
     def __init__(self, loaded: LoadedModel, shape_values: Mapping[str, np.ndarray]) -> None:
         self.loaded = loaded
         self.given_shape_values = shape_values
-        self.shape_values: dict[str, np.ndarray] = {}   # graph-IR input name -> value
-        self.specialised: set[str] = set()              # ONNX names of those read by a node
+        # Values a node may read where they determine shapes: given graph inputs, and small
+        # results of nodes computed from those and constants (the nodes still run as code).
+        self.shape_values: dict[str, np.ndarray] = {}   # graph-IR value name -> value
+        self.shape_sources: dict[str, frozenset[str]] = {}   # ... -> the ONNX inputs it comes from
+        self.specialised: set[str] = set()              # ONNX names of inputs read that way
         self.source = loaded.source
         self.graph = loaded.proto.graph
         self.values = Namer("v")
@@ -101,6 +106,7 @@ class _Importer:
                 inputs.append(Value(self._define(info.name, type_), type_))
                 if info.name in self.given_shape_values:
                     self.shape_values[inputs[-1].name] = np.asarray(self.given_shape_values[info.name])
+                    self.shape_sources[inputs[-1].name] = frozenset({info.name})
         for tensor in self.graph.initializer:
             self._define_constant(tensor.name, to_array(tensor, f"{self.source}: initializer '{tensor.name}'"))
         for index, node in enumerate(self.graph.node):
@@ -184,13 +190,18 @@ class _Importer:
             input_values=tuple(self.constants.get(n) if n else None for n in ours),
             output_names=tuple(node.output),
             shape_values=tuple(self.shape_values.get(n) if n else None for n in ours),
-            on_shape_value=lambda index: self.specialised.add(names[index]))
+            on_shape_value=lambda index: read.append(ours[index]))
+        read: list[str] = []
         try:
             result = CONVERTERS[node.op_type](view)
         except OpError as error:
             raise ModelError(f"{where}: {error}") from None
+        for name in read:
+            self.specialised.update(self.shape_sources[name])
         if isinstance(result, Emit):
-            self._emit(view, label, result)
+            # A node that read a specialised input runs as code even when it has no run-time
+            # operand left (Range from a specialised limit): only shapes are specialised.
+            self._emit(view, label, result, fold=not read)
         elif isinstance(result, Fold):
             self._check_unused_outputs(view, len(result.arrays))
             for output, array in zip(node.output, result.arrays):
@@ -204,7 +215,7 @@ class _Importer:
         else:
             raise TypeError(f"converter for {node.op_type} returned {result!r}")
 
-    def _emit(self, view: NodeView, label: str, emit: Emit) -> None:
+    def _emit(self, view: NodeView, label: str, emit: Emit, fold: bool = True) -> None:
         positions = range(view.num_inputs) if emit.inputs is None else emit.inputs
         names = [self.env[view.input_names[i]] if view.has_input(i) else "" for i in positions]
         while names and not names[-1]:
@@ -221,7 +232,7 @@ class _Importer:
             raise ModelError(f"{view.where}: has {view.num_outputs} outputs, op {emit.op} computes {len(out_types)}")
         self._check_unused_outputs(view, emit.outputs)
         fallback = f"{label}_out"
-        foldable = all(not n or n in self.constants for n in names)
+        foldable = fold and all(not n or n in self.constants for n in names)
         if foldable and all(t.dtype is not DType.bfloat16 for t in out_types):
             try:
                 arrays = op.reference(values, emit.attrs)
@@ -233,6 +244,25 @@ class _Importer:
             return
         outputs = tuple(Value(self._define(o, t, fallback), t) for o, t in zip(view.output_names, out_types))
         self.nodes.append(Node(emit.op, self.node_names.fresh(label), tuple(names), outputs, emit.attrs))
+        self._propagate_shape_values(emit, names, outputs)
+
+    def _propagate_shape_values(self, emit: Emit, names: list[str], outputs: tuple[Value, ...]) -> None:
+        """A small result computed only from constants and shape values is itself a shape value
+        (the exporters' and ONNX functions' shape arithmetic on a specialised input)."""
+        if not any(n in self.shape_values for n in names) or \
+                not all(not n or n in self.constants or n in self.shape_values for n in names) or \
+                any(not v.type.is_static or v.type.numel().coef > _SHAPE_VALUE_LIMIT or v.type.dtype.is_narrow
+                    or v.type.dtype is DType.bfloat16 for v in outputs):
+            return
+        values = [self.constants.get(n, self.shape_values.get(n)) if n else None for n in names]
+        try:
+            arrays = OPS[emit.op].reference(values, emit.attrs)
+        except (OpError, ValueError, TypeError, ArithmeticError):
+            return
+        sources = frozenset().union(*(self.shape_sources.get(n, frozenset()) for n in names))
+        for value, array in zip(outputs, arrays):
+            self.shape_values[value.name] = np.asarray(array)
+            self.shape_sources[value.name] = sources
 
     def _check_unused_outputs(self, view: NodeView, produced: int) -> None:
         for index in range(produced, view.num_outputs):
