@@ -111,6 +111,9 @@ class CStylePrinter:
             return self.call(e.fn, [self.expr(a) for a in e.args], e.args[0].dtype)
         if isinstance(e, Select):
             return f"({self.expr(e.cond)} ? {self.expr(e.a)} : {self.expr(e.b)})"
+        if isinstance(e, Cast) and e.bits:
+            out, src = self.type_name(e.dtype), self.type_name(e.a.dtype)
+            return f"({{ {src} aotc_in_ = ({self.expr(e.a)}); {out} aotc_out_; memcpy(&aotc_out_, &aotc_in_, sizeof aotc_out_); aotc_out_; }})"
         if isinstance(e, Cast):
             return f"(({self.type_name(e.dtype)})({self.expr(e.a)}))"
         raise TypeError(f"not an expression: {e!r}")

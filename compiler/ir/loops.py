@@ -111,6 +111,8 @@ class Select:
 class Cast:
     dtype: DType
     a: "Expr"
+    # Reinterpret the bits (same size) instead of converting the value.
+    bits: bool = False
 
 
 Expr = Union[Const, Var, Load, Binary, Call, Select, Cast]

@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 from compiler.ir.dtypes import NARROW_FLOAT_MAX, DType
 from compiler.ir.graph import Node
-from compiler.ir.loops import Expr, Kernel, Var
+from compiler.ir.loops import Cast, Expr, Kernel, Var
 from compiler.ir.types import TensorType
 from passes.lower.builder import (binary, broadcast_index, call, cast, const, dim_expr, load,
                                   make_kernel, mul, parallel_nest, select, store)
@@ -145,6 +145,7 @@ SCALAR: dict[str, ScalarFn] = {
     "Where": lambda xs, a, dt: select(xs[0], xs[1], xs[2]),
     "Clip": _clip,
     "Cast": lambda xs, a, dt: _cast(xs[0], a),
+    "BitCast": lambda xs, a, dt: Cast(a.to, xs[0], bits=True),
     "LeakyRelu": _leaky_relu, "Elu": _elu, "Gelu": _gelu,
 }
 

@@ -161,6 +161,13 @@ def _cast_ref(inputs, attrs):
     return (x.astype(attrs.to.to_numpy()),)
 
 
+def _bitcast_infer(types, values, attrs):
+    require(types, 1, "BitCast")
+    if types[0].dtype.itemsize != attrs.to.itemsize or types[0].dtype.is_narrow or attrs.to.is_narrow:
+        raise OpError(f"BitCast from {types[0].dtype.value} to {attrs.to.value} changes the element size")
+    return (TensorType(types[0].shape, attrs.to),)
+
+
 @dataclass(frozen=True, slots=True)
 class AlphaAttrs:
     alpha: float
@@ -214,6 +221,8 @@ OPS = table(
     OpDef("Where", NoAttrs, _where_infer, _where_ref, doc="select by a bool condition"),
     OpDef("Clip", NoAttrs, _clip_infer, _clip_ref, doc="clamp to optional scalar min/max inputs"),
     OpDef("Cast", CastAttrs, _cast_infer, _cast_ref, doc="convert dtype"),
+    OpDef("BitCast", CastAttrs, _bitcast_infer, lambda i, a: (i[0].view(a.to.to_numpy()).copy(),),
+          doc="reinterpret the bits as another dtype of one size"),
     OpDef("IsNaN", NoAttrs, _isnan_infer, lambda i, a: (np.isnan(i[0]),), doc="NaN test"),
     _alpha_op("LeakyRelu", lambda x, a: np.where(x >= 0, x, x * np.asarray(a, x.dtype))),
     _alpha_op("Elu", lambda x, a: np.where(x > 0, x, np.asarray(a, x.dtype) * (np.exp(x) - 1))),

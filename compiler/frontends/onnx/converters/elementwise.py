@@ -29,6 +29,10 @@ def _cast(node: NodeView) -> Emit:
                                   saturate=bool(node.int_attr("saturate", 1))), inputs=(0,))
 
 
+def _bitcast(node: NodeView) -> Emit:
+    return Emit("BitCast", CastAttrs(to_dtype(node.int_attr("to"), f"{node.where}: attribute 'to'")))
+
+
 def _cast_like(node: NodeView) -> Emit:
     return Emit("Cast", CastAttrs(node.type(1).dtype, saturate=bool(node.int_attr("saturate", 1))), inputs=(0,))
 
@@ -69,6 +73,7 @@ CONVERTERS = {
     "Clip": _clip,
     "Cast": _cast,
     "CastLike": _cast_like,
+    "BitCast": _bitcast,
     "LeakyRelu": _leaky_relu,
     "Elu": _elu,
     "Gelu": _gelu,
