@@ -23,6 +23,7 @@ from passes.lower.movement import (lower_concat, lower_copy, lower_expand, lower
                                    lower_gather_elements, lower_pad, lower_range, lower_slice,
                                    lower_split, lower_tile, lower_transpose)
 from passes.lower.pool import lower_pool
+from passes.lower.conv_transpose import lower_conv_transpose
 from passes.lower.cumulative import lower_cumulative
 from passes.lower.index import (lower_depth_space, lower_eyelike, lower_gather_nd, lower_onehot,
                                 lower_scatter_elements, lower_scatter_nd, lower_topk)
@@ -48,7 +49,7 @@ LOWERINGS = {
     "Tile": lower_tile, "Pad": lower_pad, "Range": lower_range,
     "Attention": lower_attention,
     "Trilu": lower_trilu, "ArgMax": lower_arg, "ArgMin": lower_arg,
-    "CumSum": lower_cumulative, "CumProd": lower_cumulative, "Hardmax": lower_hardmax,
+    "ConvTranspose": lower_conv_transpose, "CumSum": lower_cumulative, "CumProd": lower_cumulative, "Hardmax": lower_hardmax,
     "OneHot": lower_onehot, "EyeLike": lower_eyelike, "TopK": lower_topk, "GatherND": lower_gather_nd,
     "ScatterElements": lower_scatter_elements, "ScatterND": lower_scatter_nd,
     "Resize": lower_resize, "QuantizeLinear": lower_quantize, "DequantizeLinear": lower_quantize,

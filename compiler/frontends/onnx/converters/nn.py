@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from compiler.frontends.onnx.node import Emit, NodeView
 from compiler.ir.ops import NoAttrs
+from compiler.ir.ops.conv_transpose import ConvTransposeAttrs
 from compiler.ir.ops.nn import AxisAttrs, ConvAttrs, EpsilonAttrs, GemmAttrs, LayerNormAttrs, PoolAttrs
 
 
@@ -108,14 +109,39 @@ def _layer_norm(node: NodeView) -> Emit:
     return Emit("LayerNormalization", attrs, inputs=(0, 1, 2)[:node.num_inputs])
 
 
+def _conv_transpose(node: NodeView) -> Emit:
+    x, w = node.type(0), node.type(1)
+    if not x.is_static or not w.is_static:
+        raise node.unsupported("ConvTranspose needs static input and weight shapes")
+    in_sp, kernel = x.static_shape()[2:], w.static_shape()[2:]
+    n = len(kernel)
+    strides = node.ints_attr("strides", (1,) * n)
+    dilations = node.ints_attr("dilations", (1,) * n)
+    output_padding = node.ints_attr("output_padding", (0,) * n)
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    pads = node.ints_attr("pads", (0,) * (2 * n))
+    output_shape = node.ints_attr("output_shape", ()) or \
+        (tuple(in_sp[i] * strides[i] for i in range(n)) if auto_pad in ("SAME_UPPER", "SAME_LOWER") else ())
+    if output_shape:
+        total = [strides[i] * (in_sp[i] - 1) + output_padding[i] + (kernel[i] - 1) * dilations[i] + 1
+                 - output_shape[-n + i] for i in range(n)]
+        begins = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total]
+        pads = tuple(begins) + tuple(t - b for t, b in zip(total, begins))
+    attrs = ConvTransposeAttrs(strides=strides, dilations=dilations, pads=pads, output_padding=output_padding,
+                               group=node.int_attr("group", 1))
+    return Emit("ConvTranspose", attrs)
+
+
 CONVERTERS = {
     "Conv": _conv,
     "MaxPool": _pool,
     "AveragePool": _pool,
     "GlobalAveragePool": _global_average_pool,
+    "ConvTranspose": _conv_transpose,
     "Gemm": _gemm,
     "MatMul": _matmul,
     "BatchNormalization": _batch_norm,
     "Softmax": _softmax,
     "LayerNormalization": _layer_norm,
 }
+
