@@ -1,8 +1,9 @@
-"""ONNX Trilu, ArgMax, ArgMin, CumSum and CumProd."""
+"""ONNX Trilu, ArgMax, ArgMin, CumSum, CumProd and Einsum."""
 from __future__ import annotations
 
 from compiler.frontends.onnx.node import Emit, NodeView
 from compiler.ir.ops.cumulative import CumulativeAttrs
+from compiler.ir.ops.einsum import EinsumAttrs
 from compiler.ir.ops.select import ArgAttrs, TriluAttrs
 
 
@@ -22,4 +23,8 @@ def _cumulative(node: NodeView) -> Emit:
                                               reverse=bool(node.int_attr("reverse", 0))))
 
 
-CONVERTERS = {"Trilu": _trilu, "ArgMax": _arg, "ArgMin": _arg, "CumSum": _cumulative, "CumProd": _cumulative}
+def _einsum(node: NodeView) -> Emit:
+    return Emit("Einsum", EinsumAttrs(str(node.attr("equation"))))
+
+
+CONVERTERS = {"Einsum": _einsum, "Trilu": _trilu, "ArgMax": _arg, "ArgMin": _arg, "CumSum": _cumulative, "CumProd": _cumulative}
