@@ -46,6 +46,10 @@ def compile_flags(target: Target, opt_level: int = 3) -> list[str]:
 def build_library(source: Source, target: Target, cache_dir: Path | None, opt_level: int = 3) -> Binary:
     cc = compiler_command()
     flags = compile_flags(target, opt_level)
+    if any("_Float16" in text for text in source.files.values()):
+        # Round every float16 operation to float16, as numpy and onnxruntime do (GCC otherwise
+        # keeps float16 intermediates in float).
+        flags.append("-fexcess-precision=16")
     key_text = "\n".join([compiler_version(cc), " ".join(flags)]
                          + [f"{name}\n{text}" for name, text in sorted(source.files.items())])
     key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
