@@ -39,7 +39,7 @@ LOWERINGS = {
     **{op: lower_elementwise for op in SCALAR},
     "BatchNormalization": lower_batchnorm,
     "Conv": lower_conv, "Gemm": lower_gemm, "MatMul": lower_matmul,
-    "MaxPool": lower_pool, "AveragePool": lower_pool,
+    "MaxPool": lower_pool, "AveragePool": lower_pool, "LpPool": lower_pool,
     "GlobalAveragePool": lower_global_average_pool,
     "ReduceSum": lower_reduce, "ReduceMean": lower_reduce, "ReduceMax": lower_reduce,
     "ReduceMin": lower_reduce, "ReduceProd": lower_reduce,

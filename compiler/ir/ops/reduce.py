@@ -32,7 +32,7 @@ def _reduce(name: str, fn) -> OpDef:
     def infer(types, values, attrs):
         require(types, 1, name)
         x = types[0]
-        if x.dtype.value == "bool":
+        if x.dtype.value == "bool" and name not in ("ReduceMax", "ReduceMin"):
             raise OpError(f"{name} does not take bool inputs")
         axes = reduced_axes(x.rank, attrs)
         if attrs.keepdims:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from compiler.frontends.onnx.node import Emit, NodeView
 from compiler.ir.ops import NoAttrs
 from compiler.ir.ops.conv_transpose import ConvTransposeAttrs
-from compiler.ir.ops.nn import AxisAttrs, ConvAttrs, EpsilonAttrs, GemmAttrs, LayerNormAttrs, PoolAttrs
+from compiler.ir.ops.nn import AxisAttrs, ConvAttrs, EpsilonAttrs, GemmAttrs, LayerNormAttrs, LpPoolAttrs, PoolAttrs
+from compiler.ir.ops.reduce import ReduceAttrs
 
 
 def _spatial_sizes(node: NodeView, rank: int) -> tuple[int, ...]:
@@ -78,6 +79,18 @@ def _pool(node: NodeView) -> Emit:
     return Emit(node.op_type, attrs, inputs=(0,))
 
 
+def _lp_pool(node: NodeView) -> Emit:
+    kernel = node.ints_attr("kernel_shape")
+    strides, pads, dilations = window_attrs(node, kernel, pool=True)
+    attrs = LpPoolAttrs(kernel, strides, pads, dilations, ceil_mode=bool(node.int_attr("ceil_mode", 0)),
+                        p=node.int_attr("p", 2))
+    return Emit("LpPool", attrs)
+
+
+def _global_max_pool(node: NodeView) -> Emit:
+    return Emit("ReduceMax", ReduceAttrs(axes=tuple(range(2, node.type(0).rank)), keepdims=True))
+
+
 def _global_average_pool(node: NodeView) -> Emit:
     return Emit("GlobalAveragePool", NoAttrs())
 
@@ -137,6 +150,8 @@ CONVERTERS = {
     "MaxPool": _pool,
     "AveragePool": _pool,
     "GlobalAveragePool": _global_average_pool,
+    "GlobalMaxPool": _global_max_pool,
+    "LpPool": _lp_pool,
     "ConvTranspose": _conv_transpose,
     "Gemm": _gemm,
     "MatMul": _matmul,
