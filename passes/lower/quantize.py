@@ -1,12 +1,12 @@
-"""Lowering of QuantizeLinear and DequantizeLinear: elementwise, with the scale and zero point
+"""Lowering of QuantizeLinear, DequantizeLinear and QLinearMatMul: elementwise, with the scale and zero point
 read per tensor, per axis or per block."""
 from __future__ import annotations
 
 from compiler.ir.dtypes import DType
 from compiler.ir.graph import Node
-from compiler.ir.loops import Kernel
+from compiler.ir.loops import Assign, Declare, For, Kernel, Var
 from compiler.ir.ops.quantize import scale_index_axes
-from passes.lower.builder import (binary, call, cast, const, highest, linear_index, load, lowest,
+from passes.lower.builder import (binary, block, call, cast, const, dim_expr, highest, linear_index, load, lowest,
                                   make_kernel, parallel_nest, store)
 
 
@@ -42,4 +42,35 @@ def lower_quantize(node: Node, in_types, out_types) -> Kernel:
                 q = binary("mul", binary("sub", cast(wide, load(x, at)), z), s)
             return store(outs[0], at, cast(out_dt, q))
         return parallel_nest("i", x_type.shape, make)
+    return make_kernel(node.op, in_types, out_types, body)
+
+
+def lower_qlinear_matmul(node: Node, in_types, out_types) -> Kernel:
+    """Integer sums of (a - a_zero)(b - b_zero), scaled by a_scale * b_scale / y_scale computed
+    in the scales' own dtype (as the reference does), then rounded, shifted and saturated."""
+    a_type, b_type, out_type = in_types[0], in_types[3], out_types[0]
+    k_len = a_type.shape[-1]
+    out_dt = out_type.dtype
+    wide = DType.float64
+
+    def body(ins, outs):
+        a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero = ins
+
+        def make(idx):
+            k = Var("k")
+            a_at = list(idx[:-1]) + [k]
+            b_at = (list(idx[:-2]) if b_type.rank == a_type.rank else []) + [k, idx[-1]]
+            term = binary("mul", binary("sub", cast(DType.int64, load(a, linear_index(a_at, a_type.shape))),
+                                        cast(DType.int64, load(a_zero, const(0)))),
+                          binary("sub", cast(DType.int64, load(b, linear_index(b_at, b_type.shape))),
+                                 cast(DType.int64, load(b_zero, const(0)))))
+            factor = binary("div", binary("mul", load(a_scale, const(0)), load(b_scale, const(0))),
+                            load(y_scale, const(0)))
+            q = binary("add", call("round", binary("mul", cast(wide, Var("acc")), cast(wide, factor))),
+                       cast(wide, load(y_zero, const(0))))
+            q = binary("min", binary("max", q, cast(wide, lowest(out_dt))), cast(wide, highest(out_dt)))
+            return block(Declare("acc", DType.int64, const(0)),
+                         For("k", dim_expr(k_len), Assign("acc", binary("add", Var("acc"), term))),
+                         store(outs[0], linear_index(idx, out_type.shape), cast(out_dt, q)))
+        return parallel_nest("i", out_type.shape, make)
     return make_kernel(node.op, in_types, out_types, body)

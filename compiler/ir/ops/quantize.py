@@ -1,4 +1,4 @@
-"""QuantizeLinear and DequantizeLinear for the integer types: per tensor, per axis (a 1-d
+"""QuantizeLinear, DequantizeLinear and QLinearMatMul for the integer types: per tensor, per axis (a 1-d
 scale) or blocked (a scale of x's rank, one value per `block_size` elements along the axis)."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 
 from compiler.ir.dtypes import DType
 from compiler.ir.ops.common import normalize_axis, require
-from compiler.ir.ops.registry import OpDef, OpError, table
-from compiler.ir.types import TensorType
+from compiler.ir.ops.registry import NoAttrs, OpDef, OpError, table
+from compiler.ir.types import SymSize, TensorType
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,29 @@ def _dequantize_ref(inputs, attrs):
     return (y.astype(attrs.dtype.to_numpy()),)
 
 
+
+
+def _qmatmul_infer(types, values, attrs):
+    require(types, 8, "QLinearMatMul")
+    a, a_scale, _, b, b_scale, _, y_scale, y_zero = types
+    for scale in (a_scale, b_scale, y_scale, types[2], types[5], y_zero):
+        if SymSize.of_shape(scale.shape).coef != 1 or not scale.is_static:
+            raise OpError("QLinearMatMul: only per-tensor scales and zero points are supported")
+    if a.rank < 2 or b.rank < 2 or a.shape[-1] != b.shape[-2] or a.rank != b.rank and b.rank != 2:
+        raise OpError(f"QLinearMatMul: shapes {a.shape} and {b.shape} do not multiply")
+    return (TensorType(a.shape[:-1] + b.shape[-1:], y_zero.dtype),)
+
+
+def _qmatmul_ref(inputs, attrs):
+    a, a_scale, a_zero, b, b_scale, b_zero, y_scale, y_zero = inputs
+    c = np.matmul(a.astype(np.int32) - a_zero.astype(np.int32), b.astype(np.int32) - b_zero.astype(np.int32))
+    d = c * (a_scale * b_scale / y_scale).reshape(()).astype(np.float64) + y_zero.reshape(()).astype(np.float64)
+    info = np.iinfo(y_zero.dtype)
+    return (np.clip(np.rint(d), info.min, info.max).astype(y_zero.dtype),)
+
+
 OPS = table(
     OpDef("QuantizeLinear", QuantizeAttrs, _quantize_infer, _quantize_ref, doc="round(x / scale) + zero point, saturated"),
     OpDef("DequantizeLinear", QuantizeAttrs, _dequantize_infer, _dequantize_ref, doc="(x - zero point) * scale"),
+    OpDef("QLinearMatMul", NoAttrs, _qmatmul_infer, _qmatmul_ref, doc="quantized matrix product, per-tensor scales"),
 )

@@ -1,9 +1,10 @@
-"""ONNX QuantizeLinear and DequantizeLinear (integer types)."""
+"""ONNX QuantizeLinear, DequantizeLinear and QLinearMatMul (integer types)."""
 from __future__ import annotations
 
 from compiler.frontends.onnx.node import Emit, NodeView
 from compiler.frontends.onnx.tensors import to_dtype
 from compiler.ir.dtypes import DType
+from compiler.ir.ops import NoAttrs
 from compiler.ir.ops.quantize import QuantizeAttrs
 
 
@@ -29,4 +30,8 @@ def _attrs(node: NodeView, dtype: DType) -> QuantizeAttrs:
     return QuantizeAttrs(dtype=dtype, axis=node.int_attr("axis", 1), block_size=node.int_attr("block_size", 0))
 
 
-CONVERTERS = {"QuantizeLinear": _quantize, "DequantizeLinear": _dequantize}
+def _qlinear_matmul(node: NodeView) -> Emit:
+    return Emit("QLinearMatMul", NoAttrs())
+
+
+CONVERTERS = {"QuantizeLinear": _quantize, "DequantizeLinear": _dequantize, "QLinearMatMul": _qlinear_matmul}
