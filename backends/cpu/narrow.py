@@ -1,5 +1,5 @@
-"""Conversions between float and the narrow types (float8 variants, float4 e2m1, int4/uint4,
-int2/uint2), each held one element per byte as ml_dtypes holds them. Conversions to a narrow
+"""Conversions between float and bfloat16 and the narrow types (float8 variants, float4 e2m1,
+int4/uint4, int2/uint2), each narrow one held one element per byte as ml_dtypes holds them. Conversions to a narrow
 float round to nearest even and, as ml_dtypes does, overflow to NaN (to infinity for e5m2;
 float4 saturates); saturating casts clamp before converting (passes/lower/elementwise.py)."""
 from __future__ import annotations
@@ -20,6 +20,17 @@ MINIFLOATS = {
 NARROW_INTS = {DType.int4: (4, True), DType.uint4: (4, False), DType.int2: (2, True), DType.uint2: (2, False)}
 
 NARROW_C = r"""
+/* bfloat16 travels as its 16 bits and computes as float: loads widen, stores round to
+ * nearest even (NaN stays NaN). */
+static inline float aotc_bf16_load(uint16_t b) { uint32_t u = (uint32_t)b << 16; float f; memcpy(&f, &u, 4); return f; }
+static inline uint16_t aotc_bf16_store(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40u);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
 static inline float aotc_minifloat_decode(uint32_t b, int ebits, int mbits, int bias, int kind) {
     const int nbits = 1 + ebits + mbits;
     const uint32_t sign = (b >> (nbits - 1)) & 1u, e = (b >> mbits) & ((1u << ebits) - 1u), m = b & ((1u << mbits) - 1u);

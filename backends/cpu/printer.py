@@ -7,7 +7,8 @@ input shapes, place every value (caller buffer, weights blob or arena), call the
 from __future__ import annotations
 
 from compiler.ir.graph import Value
-from compiler.ir.loops import Cast, For, Kernel, LoopKind
+from compiler.ir.dtypes import DType
+from compiler.ir.loops import Cast, For, Kernel, LocalArray, Load, LoopKind, Store
 from compiler.ir.types import Sym, TensorType
 from compiler.target import Target
 from backends.base import LoweredModel, Source
@@ -31,13 +32,31 @@ class CPrinter(CStylePrinter):
                        **{fn: (f32 or CStylePrinter.float_functions[fn][0], f64 or CStylePrinter.float_functions[fn][1])
                           for fn, (f32, f64) in FLOAT_FUNCTIONS.items()}}
 
-    # Narrow types travel as bytes; Cast converts them through narrow.py's functions.
-    types = {**CStylePrinter.types, **{dtype: "uint8_t" for dtype in (*MINIFLOATS, *NARROW_INTS)}}
+    # Narrow types travel as bytes; Cast converts them through narrow.py's functions. A
+    # bfloat16 value is a float; in memory (buffers, local arrays) it is 16 bits.
+    types = {**CStylePrinter.types, **{dtype: "uint8_t" for dtype in (*MINIFLOATS, *NARROW_INTS)},
+             DType.bfloat16: "float"}
+
+    def param(self, buf):
+        if buf.dtype is DType.bfloat16:
+            return f"{'' if buf.writable else 'const '}uint16_t* {self.restrict} {buf.name}"
+        return super().param(buf)
+
+    def stmt(self, s, depth):
+        if isinstance(s, Store) and s.value.dtype is DType.bfloat16:
+            return [f"{INDENT * depth}{s.buffer}[{self.expr(s.index)}] = aotc_bf16_store({self.expr(s.value)});"]
+        if isinstance(s, LocalArray) and s.dtype is DType.bfloat16:
+            return [f"{INDENT * depth}uint16_t {s.name}[{s.size}]{self.local_array_suffix};"]
+        if isinstance(s, For) and s.kind is LoopKind.PARALLEL:
+            return self._parallel(s, depth)
+        return super().stmt(s, depth)
 
     def extra_params(self, kernel: Kernel) -> list[str]:
         return ["int nthreads"]
 
     def expr(self, e):
+        if isinstance(e, Load) and e.dtype is DType.bfloat16:
+            return f"aotc_bf16_load({e.buffer}[{self.expr(e.index)}])"
         if isinstance(e, Cast) and (e.dtype.is_narrow or e.a.dtype.is_narrow):
             value = self.expr(e.a)
             if e.a.dtype.is_narrow:
@@ -45,10 +64,6 @@ class CPrinter(CStylePrinter):
             return to_narrow(e.dtype, value) if e.dtype.is_narrow else f"(({self.type_name(e.dtype)})({value}))"
         return super().expr(e)
 
-    def stmt(self, s, depth):
-        if isinstance(s, For) and s.kind is LoopKind.PARALLEL:
-            return self._parallel(s, depth)
-        return super().stmt(s, depth)
 
     def _parallel(self, loop: For, depth: int) -> list[str]:
         chain = [loop]
@@ -90,7 +105,8 @@ def _contains_loop(stmt) -> bool:
 
 
 def _uses_narrow(program) -> bool:
-    return any(b.dtype.is_narrow for kernel in program.kernels.values() for b in kernel.params)
+    return any(b.dtype.is_narrow or b.dtype is DType.bfloat16 for kernel in program.kernels.values()
+               for b in kernel.params)
 
 
 def _c_string(text: str) -> str:

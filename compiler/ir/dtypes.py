@@ -56,10 +56,8 @@ class DType(enum.Enum):
         return self.is_float or self in (DType.int8, DType.int16, DType.int32, DType.int64)
 
     def to_numpy(self) -> np.dtype:
-        if self is DType.bfloat16:
-            raise TypeError("bfloat16 has no numpy dtype; it is stored as uint16 bits")
-        if self.is_narrow:
-            import ml_dtypes  # noqa: F401  (registers the narrow types with numpy)
+        if self.is_narrow or self is DType.bfloat16:
+            import ml_dtypes  # noqa: F401  (registers bfloat16 and the narrow types with numpy)
         return np.dtype(_NUMPY_NAME[self])
 
     @staticmethod
@@ -90,7 +88,7 @@ _NARROW = frozenset({DType.float8e4m3fn, DType.float8e4m3fnuz, DType.float8e5m2,
                      DType.float4e2m1, DType.int4, DType.uint4, DType.int2, DType.uint2})
 
 _NUMPY_NAME = {
-    DType.float32: "float32", DType.float64: "float64", DType.float16: "float16",
+    DType.float32: "float32", DType.float64: "float64", DType.float16: "float16", DType.bfloat16: "bfloat16",
     DType.int8: "int8", DType.int16: "int16", DType.int32: "int32", DType.int64: "int64",
     DType.uint8: "uint8", DType.uint16: "uint16", DType.uint32: "uint32", DType.uint64: "uint64",
     DType.bool: "bool",

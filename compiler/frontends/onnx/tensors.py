@@ -44,10 +44,8 @@ def to_dtype(elem_type: int, what: str) -> DType:
 
 
 def to_array(tensor: TensorProto, what: str) -> np.ndarray:
-    """A TensorProto's data as a numpy array (bfloat16 has no numpy dtype: unsupported)."""
+    """A TensorProto's data as a numpy array (ml_dtypes' for bfloat16 and the narrow types)."""
     dtype = to_dtype(tensor.data_type, what)
-    if dtype is DType.bfloat16:
-        raise UnsupportedError(f"{what} is a bfloat16 constant, which aotc cannot hold yet")
     if tensor.data_location == TensorProto.EXTERNAL:
         raise UnsupportedError(f"{what} keeps its data in an external file that was not loaded; "
                                f"import the model from its path instead of a ModelProto")
