@@ -310,8 +310,10 @@ class PadAttrs:
 def _pad_infer(types, values, attrs):
     require(types, 1, "Pad", optional=1)
     x = types[0]
-    if len(types) > 1 and types[1] is not None and (types[1].rank != 0 or types[1].dtype != x.dtype):
-        raise OpError("Pad: a run-time constant value must be a scalar of the input's dtype")
+    if len(types) > 1 and types[1] is not None and (SymSize.of_shape(types[1].shape) != SymSize(1)
+                                                     or types[1].dtype != x.dtype):
+        raise OpError(f"Pad: a run-time constant value must be one element of the input's dtype, "
+                      f"got {types[1]}")
     if len(attrs.pads) != 2 * x.rank:
         raise OpError(f"Pad: {len(attrs.pads)} pads for rank {x.rank}")
     shape = []
@@ -332,7 +334,8 @@ def _pad_ref(inputs, attrs):
     crop = tuple(slice(max(-b, 0), x.shape[i] - max(-e, 0)) for i, (b, e) in enumerate(zip(begin, end)))
     widths = [(max(b, 0), max(e, 0)) for b, e in zip(begin, end)]
     if attrs.mode == "constant":
-        value = inputs[1] if len(inputs) > 1 and inputs[1] is not None else np.asarray(attrs.value).astype(x.dtype)
+        value = inputs[1].reshape(()) if len(inputs) > 1 and inputs[1] is not None else \
+            np.asarray(attrs.value).astype(x.dtype)
         return (np.pad(x[crop], widths, constant_values=value),)
     return (np.pad(x[crop], widths, mode=attrs.mode),)
 
