@@ -32,7 +32,8 @@ from passes.lower.quantize import lower_qlinear_matmul, lower_quantize
 from passes.lower.resize import lower_resize
 from passes.lower.select import lower_arg, lower_hardmax, lower_trilu
 from passes.lower.window import is_window_conv, is_window_pool, lower_window
-from passes.lower.reduction import (lower_global_average_pool, lower_layernorm, lower_lp_normalization, lower_reduce,
+from passes.lower.reduction import (lower_global_average_pool, lower_instance_norm, lower_layernorm,
+                                    lower_lp_normalization, lower_reduce,
                                     lower_softmax)
 
 LOWERINGS = {
@@ -43,7 +44,8 @@ LOWERINGS = {
     "GlobalAveragePool": lower_global_average_pool,
     "ReduceSum": lower_reduce, "ReduceMean": lower_reduce, "ReduceMax": lower_reduce,
     "ReduceMin": lower_reduce, "ReduceProd": lower_reduce,
-    "Softmax": lower_softmax, "LpNormalization": lower_lp_normalization, "LayerNormalization": lower_layernorm,
+    "Softmax": lower_softmax, "LpNormalization": lower_lp_normalization,
+    "InstanceNormalization": lower_instance_norm, "LayerNormalization": lower_layernorm,
     "Reshape": lower_copy, "Flatten": lower_copy, "Squeeze": lower_copy, "Unsqueeze": lower_copy,
     "Transpose": lower_transpose, "Concat": lower_concat, "Split": lower_split, "Slice": lower_slice,
     "Gather": lower_gather, "GatherElements": lower_gather_elements, "Expand": lower_expand,

@@ -204,3 +204,33 @@ def lower_lp_normalization(node: Node, in_types, out_types) -> Kernel:
                     outs[0], at(r), select(binary("eq", norm, const(0, dt)), const(0, dt), y))))
         return parallel_nest("i", kept, make) if kept else make([])
     return make_kernel(node.op, in_types, out_types, body, flops=x_type.numel().scaled(3))
+
+
+def lower_instance_norm(node: Node, in_types, out_types) -> Kernel:
+    """Per (batch, channel) plane: mean, then variance (two passes), then scale and shift."""
+    x_type = in_types[0]
+    plane = x_type.static_shape()[2:]
+    n = math.prod(plane)
+    dt = accumulator(x_type.dtype)
+
+    def body(ins, outs):
+        x, scale, bias = ins
+
+        def make(idx):
+            base = linear_index(list(idx) + [const(0)] * len(plane), x_type.shape)
+            j = Var("j")
+            xj = cast(dt, load(x, binary("add", base, j)))
+            centered = binary("sub", xj, Var("mean", dt))
+            y = binary("add", binary("mul", binary("mul", centered, Var("rstd", dt)), cast(dt, load(scale, idx[1]))),
+                       cast(dt, load(bias, idx[1])))
+            return block(
+                Declare("sum", dt, const(0, dt)),
+                For("j", const(n), Assign("sum", binary("add", Var("sum", dt), xj))),
+                Declare("mean", dt, binary("div", Var("sum", dt), const(n, dt))),
+                Declare("sq", dt, const(0, dt)),
+                For("j", const(n), Assign("sq", binary("add", Var("sq", dt), binary("mul", centered, centered)))),
+                Declare("rstd", dt, binary("div", const(1, dt), call("sqrt", binary(
+                    "add", binary("div", Var("sq", dt), const(n, dt)), const(node.attrs.epsilon, dt))))),
+                For("j", const(n), store(outs[0], binary("add", base, j), y)))
+        return parallel_nest("i", x_type.shape[:2], make)
+    return make_kernel(node.op, in_types, out_types, body, flops=x_type.numel().scaled(8))

@@ -1,4 +1,5 @@
-"""Reductions over a set of axes, and LpNormalization (a reduction, then a division)."""
+"""Reductions over a set of axes, and the normalisations built on one (LpNormalization,
+InstanceNormalization)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -84,6 +85,35 @@ def _lp_norm_ref(inputs, attrs):
         return (np.where(norm == 0, 0, x64 / norm).astype(x.dtype),)
 
 
+
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceNormAttrs:
+    epsilon: float = 1e-5
+
+
+def _instance_norm_infer(types, values, attrs):
+    require(types, 3, "InstanceNormalization")
+    x = types[0]
+    if x.rank < 3 or not x.dtype.is_float or types[1].shape != (x.shape[1],) or types[2].shape != (x.shape[1],):
+        raise OpError("InstanceNormalization needs (N, C, ...) input and (C,) scale and bias")
+    return (x,)
+
+
+def _instance_norm_ref(inputs, attrs):
+    x, scale, bias = inputs
+    axes = tuple(range(2, x.ndim))
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=axes, keepdims=True)
+    var = ((x64 - mean) ** 2).mean(axis=axes, keepdims=True)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    y = (x64 - mean) / np.sqrt(var + attrs.epsilon) * scale.reshape(shape) + bias.reshape(shape)
+    return (y.astype(x.dtype),)
+
+
 OPS = table(*(_reduce(name, fn) for name, fn in REDUCTIONS.items()),
             OpDef("LpNormalization", LpNormAttrs, _lp_norm_infer, _lp_norm_ref,
-                  doc="divide by the L1 or L2 norm along an axis"))
+                  doc="divide by the L1 or L2 norm along an axis"),
+            OpDef("InstanceNormalization", InstanceNormAttrs, _instance_norm_infer, _instance_norm_ref,
+                  doc="normalise each (batch, channel) plane, then per-channel scale and bias"))

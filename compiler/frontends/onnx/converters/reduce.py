@@ -3,7 +3,7 @@ optional input after; either way they become `ReduceAttrs.axes`."""
 from __future__ import annotations
 
 from compiler.frontends.onnx.node import Emit, NodeView
-from compiler.ir.ops.reduce import REDUCTIONS, LpNormAttrs, ReduceAttrs
+from compiler.ir.ops.reduce import REDUCTIONS, InstanceNormAttrs, LpNormAttrs, ReduceAttrs
 
 
 def _reduce(node: NodeView) -> Emit:
@@ -22,4 +22,9 @@ def _lp_normalization(node: NodeView) -> Emit:
     return Emit("LpNormalization", LpNormAttrs(axis=node.int_attr("axis", -1), p=node.int_attr("p", 2)))
 
 
-CONVERTERS = {**{op: _reduce for op in REDUCTIONS}, "LpNormalization": _lp_normalization}
+def _instance_norm(node: NodeView) -> Emit:
+    return Emit("InstanceNormalization", InstanceNormAttrs(node.float_attr("epsilon", 1e-5)))
+
+
+CONVERTERS = {**{op: _reduce for op in REDUCTIONS}, "LpNormalization": _lp_normalization,
+              "InstanceNormalization": _instance_norm}
