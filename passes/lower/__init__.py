@@ -30,7 +30,7 @@ from passes.lower.index import (lower_depth_space, lower_eyelike, lower_gather_n
                                 lower_scatter_elements, lower_scatter_nd, lower_topk)
 from passes.lower.quantize import lower_qlinear_matmul, lower_quantize
 from passes.lower.resize import lower_resize
-from passes.lower.select import lower_arg, lower_hardmax, lower_trilu
+from passes.lower.select import lower_arg, lower_dropout, lower_hardmax, lower_reverse_sequence, lower_trilu
 from passes.lower.window import is_window_conv, is_window_pool, lower_window
 from passes.lower.reduction import (lower_global_average_pool, lower_instance_norm, lower_layernorm,
                                     lower_lp_normalization, lower_reduce,
@@ -51,7 +51,7 @@ LOWERINGS = {
     "Gather": lower_gather, "GatherElements": lower_gather_elements, "Expand": lower_expand,
     "Tile": lower_tile, "Pad": lower_pad, "Range": lower_range,
     "Attention": lower_attention,
-    "Trilu": lower_trilu, "ArgMax": lower_arg, "ArgMin": lower_arg,
+    "ReverseSequence": lower_reverse_sequence, "Dropout": lower_dropout, "Trilu": lower_trilu, "ArgMax": lower_arg, "ArgMin": lower_arg,
     "ConvTranspose": lower_conv_transpose, "Einsum": lower_einsum, "CumSum": lower_cumulative, "CumProd": lower_cumulative, "Hardmax": lower_hardmax,
     "OneHot": lower_onehot, "EyeLike": lower_eyelike, "TopK": lower_topk, "GatherND": lower_gather_nd,
     "ScatterElements": lower_scatter_elements, "ScatterND": lower_scatter_nd,

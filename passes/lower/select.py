@@ -71,3 +71,31 @@ def _best_along(x, at, length, better: str, dt):
                 block(Assign("best", load(x, at(r))), Assign("best_index", r)))
     return block(Declare("best", dt, load(x, at(const(0)))), Declare("best_index", DType.int64, const(0)),
                  For("r", dim_expr(length), update))
+
+
+def lower_reverse_sequence(node: Node, in_types, out_types) -> Kernel:
+    """Output (b, t) reads time length[b] - 1 - t while t < length[b], else t itself."""
+    x_type = in_types[0]
+    b_axis, t_axis = node.attrs.batch_axis, node.attrs.time_axis
+
+    def body(ins, outs):
+        def make(idx):
+            length = load(ins[1], idx[b_axis])
+            t = idx[t_axis]
+            src = list(idx)
+            src[t_axis] = select(binary("lt", t, length), sub(sub(length, const(1)), t), t)
+            return store(outs[0], linear_index(idx, x_type.shape), load(ins[0], linear_index(src, x_type.shape)))
+        return parallel_nest("i", x_type.shape, make)
+    return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
+
+
+def lower_dropout(node: Node, in_types, out_types) -> Kernel:
+    """Inference: the data passes through and the mask keeps everything."""
+    x_type = in_types[0]
+
+    def body(ins, outs):
+        def make(idx):
+            at = linear_index(idx, x_type.shape)
+            return block(store(outs[0], at, load(ins[0], at)), store(outs[1], at, const(True, DType.bool)))
+        return parallel_nest("i", x_type.shape, make)
+    return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))

@@ -1,4 +1,5 @@
-"""Ops that select by position: Trilu (a triangle of the last two axes) and ArgMax/ArgMin."""
+"""Ops that select by position: Trilu (a triangle of the last two axes), ArgMax/ArgMin,
+ReverseSequence, and inference Dropout with its mask."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +8,7 @@ import numpy as np
 
 from compiler.ir.dtypes import DType
 from compiler.ir.ops.common import normalize_axis, require
-from compiler.ir.ops.registry import OpDef, OpError, table
+from compiler.ir.ops.registry import NoAttrs, OpDef, OpError, table
 from compiler.ir.types import TensorType
 
 
@@ -66,8 +67,44 @@ def _arg_ref(fn):
     return reference
 
 
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseSequenceAttrs:
+    batch_axis: int = 1
+    time_axis: int = 0
+
+
+def _reverse_sequence_infer(types, values, attrs):
+    require(types, 2, "ReverseSequence")
+    x, lens = types
+    if x.rank < 2 or lens.rank != 1 or lens.dtype is not DType.int64 or {attrs.batch_axis, attrs.time_axis} != {0, 1}:
+        raise OpError("ReverseSequence needs rank >= 2, int64 lengths and batch/time axes 0 and 1")
+    return (x,)
+
+
+def _reverse_sequence_ref(inputs, attrs):
+    x, lens = inputs
+    out = x.copy()
+    for b, length in enumerate(lens):
+        index = [slice(None)] * x.ndim
+        index[attrs.batch_axis] = b
+        index[attrs.time_axis] = slice(0, int(length))
+        out[tuple(index)] = np.flip(x[tuple(index)], axis=0)
+    return (out,)
+
+
+def _dropout_infer(types, values, attrs):
+    require(types, 1, "Dropout")
+    return (types[0], TensorType(types[0].shape, DType.bool))
+
+
 OPS = table(
     OpDef("Trilu", TriluAttrs, _trilu_infer, _trilu_ref, doc="upper or lower triangle, offset by a run-time k"),
     OpDef("ArgMax", ArgAttrs, _arg_infer("ArgMax"), _arg_ref(np.argmax), doc="index of the largest along an axis"),
     OpDef("ArgMin", ArgAttrs, _arg_infer("ArgMin"), _arg_ref(np.argmin), doc="index of the smallest along an axis"),
+    OpDef("ReverseSequence", ReverseSequenceAttrs, _reverse_sequence_infer, _reverse_sequence_ref,
+          doc="reverse each batch entry's first `length` time steps"),
+    OpDef("Dropout", NoAttrs, _dropout_infer, lambda i, a: (i[0].copy(), np.ones(i[0].shape, bool)),
+          doc="inference dropout with its mask output (all kept)"),
 )

@@ -56,8 +56,9 @@ def _identity(node: NodeView) -> Alias:
     return Alias(0)
 
 
-def _dropout(node: NodeView) -> Alias:
-    # Inference: the data passes through. Training mode (input 2) would need randomness.
+def _dropout(node: NodeView) -> Alias | Emit:
+    # Inference: the data passes through (and a mask, when asked for, keeps everything).
+    # Training mode (input 2) would need randomness.
     if node.has_input(2):
         training = node.value(2)
         if training is None:
@@ -65,6 +66,8 @@ def _dropout(node: NodeView) -> Alias:
                                    "aotc compiles inference only")
         if bool(training.reshape(-1)[0]):
             raise node.unsupported("training_mode is true; aotc compiles inference only")
+    if node.num_outputs > 1 and node.output_names[1]:
+        return Emit("Dropout", NoAttrs(), inputs=(0,), outputs=2)
     return Alias(0)
 
 
