@@ -28,7 +28,7 @@ from passes.lower.cumulative import lower_cumulative
 from passes.lower.einsum import lower_einsum
 from passes.lower.index import (lower_depth_space, lower_eyelike, lower_gather_nd, lower_onehot,
                                 lower_scatter_elements, lower_scatter_nd, lower_topk)
-from passes.lower.quantize import lower_qlinear_matmul, lower_quantize
+from passes.lower.quantize import lower_matmul_integer, lower_qlinear_matmul, lower_quantize
 from passes.lower.resize import lower_resize
 from passes.lower.select import lower_arg, lower_dropout, lower_hardmax, lower_reverse_sequence, lower_trilu
 from passes.lower.window import is_window_conv, is_window_pool, lower_window
@@ -55,7 +55,8 @@ LOWERINGS = {
     "ConvTranspose": lower_conv_transpose, "Einsum": lower_einsum, "CumSum": lower_cumulative, "CumProd": lower_cumulative, "Hardmax": lower_hardmax,
     "OneHot": lower_onehot, "EyeLike": lower_eyelike, "TopK": lower_topk, "GatherND": lower_gather_nd,
     "ScatterElements": lower_scatter_elements, "ScatterND": lower_scatter_nd,
-    "Resize": lower_resize, "QuantizeLinear": lower_quantize, "QLinearMatMul": lower_qlinear_matmul, "DequantizeLinear": lower_quantize,
+    "Resize": lower_resize, "QuantizeLinear": lower_quantize, "QLinearMatMul": lower_qlinear_matmul,
+    "MatMulInteger": lower_matmul_integer, "DequantizeLinear": lower_quantize,
     "DepthToSpace": lower_depth_space, "SpaceToDepth": lower_depth_space,
 }
 

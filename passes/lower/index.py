@@ -165,7 +165,10 @@ def lower_depth_space(node: Node, in_types, out_types) -> Kernel:
                 src = [n, channel, div(h, b), div(w, b)]
             else:
                 channels = int(x_type.shape[1])
-                b1, b2, cc = div(c, b * channels), mod(div(c, channels), b), mod(c, channels)
+                if node.attrs.column_row_depth:
+                    cc, b1, b2 = div(c, b * b), mod(div(c, b), b), mod(c, b)
+                else:
+                    b1, b2, cc = div(c, b * channels), mod(div(c, channels), b), mod(c, channels)
                 src = [n, cc, add(mul(h, const(b)), b1), add(mul(w, const(b)), b2)]
             return store(outs[0], linear_index(idx, out_type.shape), load(ins[0], linear_index(src, x_type.shape)))
         return parallel_nest("i", out_type.shape, make)

@@ -74,3 +74,28 @@ def lower_qlinear_matmul(node: Node, in_types, out_types) -> Kernel:
                          store(outs[0], linear_index(idx, out_type.shape), cast(out_dt, q)))
         return parallel_nest("i", out_type.shape, make)
     return make_kernel(node.op, in_types, out_types, body)
+
+
+def lower_matmul_integer(node: Node, in_types, out_types) -> Kernel:
+    a_type, b_type, out_type = in_types[0], in_types[1], out_types[0]
+    zeros = [len(in_types) > k and in_types[k] is not None for k in (2, 3)]
+
+    def body(ins, outs):
+        a, b = ins[0], ins[1]
+
+        def operand(buf, at, shape, zero_index):
+            value = cast(DType.int64, load(buf, linear_index(at, shape)))
+            if zeros[zero_index]:
+                value = binary("sub", value, cast(DType.int64, load(ins[2 + zero_index], const(0))))
+            return value
+
+        def make(idx):
+            k = Var("k")
+            a_at = list(idx[:-1]) + [k]
+            b_at = (list(idx[:-2]) if b_type.rank == a_type.rank else []) + [k, idx[-1]]
+            term = binary("mul", operand(a, a_at, a_type.shape, 0), operand(b, b_at, b_type.shape, 1))
+            return block(Declare("acc", DType.int64, const(0)),
+                         For("k", dim_expr(a_type.shape[-1]), Assign("acc", binary("add", Var("acc"), term))),
+                         store(outs[0], linear_index(idx, out_type.shape), Var("acc")))
+        return parallel_nest("i", out_type.shape, make)
+    return make_kernel(node.op, in_types, out_types, body)

@@ -188,7 +188,7 @@ def _gather_nd_ref(inputs, attrs):
 @dataclass(frozen=True, slots=True)
 class BlockAttrs:
     blocksize: int
-    column_row_depth: bool = False   # DepthToSpace mode CRD (else DCR)
+    column_row_depth: bool = False   # mode CRD (else DCR)
 
 
 def _depth_to_space_infer(types, values, attrs):
@@ -224,7 +224,8 @@ def _space_to_depth_ref(inputs, attrs):
     x = inputs[0]
     n, c, h, w = x.shape
     b = attrs.blocksize
-    y = x.reshape(n, c, h // b, b, w // b, b).transpose(0, 3, 5, 1, 2, 4)
+    y = x.reshape(n, c, h // b, b, w // b, b)
+    y = y.transpose(0, 1, 3, 5, 2, 4) if attrs.column_row_depth else y.transpose(0, 3, 5, 1, 2, 4)
     return (y.reshape(n, c * b * b, h // b, w // b).copy(),)
 
 

@@ -99,7 +99,29 @@ def _qmatmul_ref(inputs, attrs):
     return (np.clip(np.rint(d), info.min, info.max).astype(y_zero.dtype),)
 
 
+def _matmul_integer_infer(types, values, attrs):
+    require(types, 2, "MatMulInteger", optional=2)
+    a, b = types[0], types[1]
+    for zero in types[2:]:
+        if zero is not None and SymSize.of_shape(zero.shape).coef != 1:
+            raise OpError("MatMulInteger: only per-tensor zero points are supported")
+    if a.rank < 2 or b.rank < 2 or a.shape[-1] != b.shape[-2] or a.rank != b.rank and b.rank != 2:
+        raise OpError(f"MatMulInteger: shapes {a.shape} and {b.shape} do not multiply")
+    return (TensorType(a.shape[:-1] + b.shape[-1:], DType.int32),)
+
+
+def _matmul_integer_ref(inputs, attrs):
+    a, b = inputs[0].astype(np.int32), inputs[1].astype(np.int32)
+    if len(inputs) > 2 and inputs[2] is not None:
+        a = a - inputs[2].astype(np.int32).reshape(())
+    if len(inputs) > 3 and inputs[3] is not None:
+        b = b - inputs[3].astype(np.int32).reshape(())
+    return (np.matmul(a, b).astype(np.int32),)
+
+
 OPS = table(
+    OpDef("MatMulInteger", NoAttrs, _matmul_integer_infer, _matmul_integer_ref,
+          doc="integer matrix product with per-tensor zero points"),
     OpDef("QuantizeLinear", QuantizeAttrs, _quantize_infer, _quantize_ref, doc="round(x / scale) + zero point, saturated"),
     OpDef("DequantizeLinear", QuantizeAttrs, _dequantize_infer, _dequantize_ref, doc="(x - zero point) * scale"),
     OpDef("QLinearMatMul", NoAttrs, _qmatmul_infer, _qmatmul_ref, doc="quantized matrix product, per-tensor scales"),

@@ -34,4 +34,9 @@ def _qlinear_matmul(node: NodeView) -> Emit:
     return Emit("QLinearMatMul", NoAttrs())
 
 
-CONVERTERS = {"QuantizeLinear": _quantize, "DequantizeLinear": _dequantize, "QLinearMatMul": _qlinear_matmul}
+def _matmul_integer(node: NodeView) -> Emit:
+    return Emit("MatMulInteger", NoAttrs())
+
+
+CONVERTERS = {"QuantizeLinear": _quantize, "DequantizeLinear": _dequantize, "QLinearMatMul": _qlinear_matmul,
+              "MatMulInteger": _matmul_integer}
