@@ -23,7 +23,7 @@ from passes.lower.movement import (lower_concat, lower_copy, lower_expand, lower
                                    lower_gather_elements, lower_pad, lower_range, lower_slice,
                                    lower_split, lower_tile, lower_transpose)
 from passes.lower.pool import lower_pool
-from passes.lower.conv_transpose import lower_conv_transpose
+from passes.lower.conv_transpose import lower_col2im, lower_conv_transpose
 from passes.lower.cumulative import lower_cumulative
 from passes.lower.einsum import lower_einsum
 from passes.lower.index import (lower_depth_space, lower_eyelike, lower_gather_nd, lower_onehot,
@@ -52,7 +52,7 @@ LOWERINGS = {
     "Tile": lower_tile, "Pad": lower_pad, "Range": lower_range,
     "Attention": lower_attention,
     "ReverseSequence": lower_reverse_sequence, "Dropout": lower_dropout, "Trilu": lower_trilu, "ArgMax": lower_arg, "ArgMin": lower_arg,
-    "ConvTranspose": lower_conv_transpose, "Einsum": lower_einsum, "CumSum": lower_cumulative, "CumProd": lower_cumulative, "Hardmax": lower_hardmax,
+    "ConvTranspose": lower_conv_transpose, "Col2Im": lower_col2im, "Einsum": lower_einsum, "CumSum": lower_cumulative, "CumProd": lower_cumulative, "Hardmax": lower_hardmax,
     "OneHot": lower_onehot, "EyeLike": lower_eyelike, "TopK": lower_topk, "GatherND": lower_gather_nd,
     "ScatterElements": lower_scatter_elements, "ScatterND": lower_scatter_nd,
     "Resize": lower_resize, "QuantizeLinear": lower_quantize, "QLinearMatMul": lower_qlinear_matmul,

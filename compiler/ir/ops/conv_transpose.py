@@ -1,5 +1,6 @@
-"""ConvTranspose: the gradient of a convolution with respect to its input (x scattered through
-the kernel, strided and dilated, then cropped by the pads)."""
+"""ConvTranspose (the gradient of a convolution with respect to its input: x scattered through
+the kernel, strided and dilated, then cropped by the pads) and Col2Im (the same scatter of
+im2col's columns)."""
 from __future__ import annotations
 
 import itertools
@@ -65,4 +66,49 @@ def _reference(inputs, attrs):
     return (y.astype(inputs[0].dtype),)
 
 
-OPS = table(OpDef("ConvTranspose", ConvTransposeAttrs, _infer, _reference, doc="transposed convolution"))
+
+
+@dataclass(frozen=True, slots=True)
+class Col2ImAttrs:
+    image_shape: tuple[int, ...]
+    block_shape: tuple[int, ...]
+    strides: tuple[int, ...]
+    dilations: tuple[int, ...]
+    pads: tuple[int, ...]            # begins, then ends
+
+
+def col2im_blocks(attrs: Col2ImAttrs) -> tuple[int, ...]:
+    """How many block positions fit along each spatial axis."""
+    n = len(attrs.image_shape)
+    return tuple((attrs.image_shape[i] + attrs.pads[i] + attrs.pads[n + i]
+                  - (attrs.dilations[i] * (attrs.block_shape[i] - 1) + 1)) // attrs.strides[i] + 1 for i in range(n))
+
+
+def _col2im_infer(types, values, attrs):
+    require(types, 1, "Col2Im")
+    x = types[0]
+    block = int(np.prod(attrs.block_shape))
+    if x.rank != 3 or not x.is_static or x.shape[1] % block or x.shape[2] != int(np.prod(col2im_blocks(attrs))):
+        raise OpError(f"Col2Im: input {x.shape} does not match blocks {attrs.block_shape} of {attrs.image_shape}")
+    return (x.with_shape((x.shape[0], x.shape[1] // block) + attrs.image_shape),)
+
+
+def _col2im_ref(inputs, attrs):
+    x = inputs[0]
+    n = len(attrs.image_shape)
+    blocks = col2im_blocks(attrs)
+    block = int(np.prod(attrs.block_shape))
+    channels = x.shape[1] // block
+    padded = [attrs.image_shape[i] + attrs.pads[i] + attrs.pads[n + i] for i in range(n)]
+    y = np.zeros((x.shape[0], channels, *padded), dtype=np.float64)
+    cols = x.reshape(x.shape[0], channels, *attrs.block_shape, *blocks).astype(np.float64)
+    for tap in itertools.product(*(range(k) for k in attrs.block_shape)):
+        where = tuple(slice(tap[i] * attrs.dilations[i], tap[i] * attrs.dilations[i]
+                            + attrs.strides[i] * (blocks[i] - 1) + 1, attrs.strides[i]) for i in range(n))
+        y[(slice(None), slice(None)) + where] += cols[(slice(None), slice(None)) + tap]
+    crop = tuple(slice(attrs.pads[i], padded[i] - attrs.pads[n + i]) for i in range(n))
+    return (y[(slice(None), slice(None)) + crop].astype(x.dtype),)
+
+
+OPS = table(OpDef("ConvTranspose", ConvTransposeAttrs, _infer, _reference, doc="transposed convolution"),
+            OpDef("Col2Im", Col2ImAttrs, _col2im_infer, _col2im_ref, doc="sum column blocks back into an image"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from compiler.frontends.onnx.node import Emit, NodeView
 from compiler.ir.ops import NoAttrs
-from compiler.ir.ops.conv_transpose import ConvTransposeAttrs
+from compiler.ir.ops.conv_transpose import Col2ImAttrs, ConvTransposeAttrs
 from compiler.ir.ops.nn import AxisAttrs, ConvAttrs, EpsilonAttrs, GemmAttrs, LayerNormAttrs, LpPoolAttrs, PoolAttrs
 from compiler.ir.ops.reduce import ReduceAttrs
 
@@ -145,6 +145,15 @@ def _conv_transpose(node: NodeView) -> Emit:
     return Emit("ConvTranspose", attrs)
 
 
+def _col2im(node: NodeView) -> Emit:
+    image = node.static_ints(1, "image shape")
+    block = node.static_ints(2, "block shape")
+    n = len(image)
+    attrs = Col2ImAttrs(image_shape=image, block_shape=block, strides=node.ints_attr("strides", (1,) * n),
+                        dilations=node.ints_attr("dilations", (1,) * n), pads=node.ints_attr("pads", (0,) * (2 * n)))
+    return Emit("Col2Im", attrs, inputs=(0,))
+
+
 CONVERTERS = {
     "Conv": _conv,
     "MaxPool": _pool,
@@ -153,6 +162,7 @@ CONVERTERS = {
     "GlobalMaxPool": _global_max_pool,
     "LpPool": _lp_pool,
     "ConvTranspose": _conv_transpose,
+    "Col2Im": _col2im,
     "Gemm": _gemm,
     "MatMul": _matmul,
     "BatchNormalization": _batch_norm,
