@@ -158,7 +158,6 @@ EXPECTED_FAILURES = {
     'test_lstm_reverse': "UnsupportedError: op LSTM (node 'LSTM_0') is not supported by aotc; see `aotc targets --ops`",
     'test_lstm_with_initial_bias': "UnsupportedError: op LSTM (node 'LSTM_0') is not supported by aotc; see `aotc targets --ops`",
     'test_lstm_with_peepholes': "UnsupportedError: op LSTM (node 'LSTM_0') is not supported by aotc; see `aotc targets --ops`",
-    'test_maxpool_2d_uint8': 'TimeoutError: the case took over 120 s',
     'test_maxpool_with_argmax_2d_precomputed_pads': "UnsupportedError: op MaxPool (node 'MaxPool_0'): output 1 ('z') is used, but aotc computes only the first 1 output(s) of MaxPool",
     'test_maxpool_with_argmax_2d_precomputed_strides': "UnsupportedError: op MaxPool (node 'MaxPool_0'): output 1 ('z') is used, but aotc computes only the first 1 output(s) of MaxPool",
     'test_maxunpool_export_with_output_shape': "UnsupportedError: op MaxUnpool (node 'MaxUnpool_0') is not supported by aotc; see `aotc targets --ops`",

@@ -189,6 +189,7 @@ class _Importer:
             input_types=tuple(self.types[n] if n else None for n in ours),
             input_values=tuple(self.constants.get(n) if n else None for n in ours),
             output_names=tuple(node.output),
+            outputs_used=tuple(bool(name) and name in self.consumed for name in node.output),
             shape_values=tuple(self.shape_values.get(n) if n else None for n in ours),
             on_shape_value=lambda index: read.append(ours[index]))
         read: list[str] = []

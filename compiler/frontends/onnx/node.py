@@ -51,6 +51,8 @@ class NodeView:
     input_types: tuple[TensorType | None, ...]   # None for absent inputs
     input_values: tuple[np.ndarray | None, ...]  # the value of constant inputs, else None
     output_names: tuple[str, ...]
+    # Whether the model reads each output (a graph output or another node's input).
+    outputs_used: tuple[bool, ...] = ()
     # Run-time graph inputs whose values the caller lets aotc specialise where, and only where,
     # they determine shapes (read through `static`); None elsewhere. See import_onnx.
     shape_values: tuple[np.ndarray | None, ...] = ()

@@ -66,7 +66,7 @@ def _dropout(node: NodeView) -> Alias | Emit:
                                    "aotc compiles inference only")
         if bool(training.reshape(-1)[0]):
             raise node.unsupported("training_mode is true; aotc compiles inference only")
-    if node.num_outputs > 1 and node.output_names[1]:
+    if len(node.outputs_used) > 1 and node.outputs_used[1]:
         return Emit("Dropout", NoAttrs(), inputs=(0,), outputs=2)
     return Alias(0)
 
