@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256
 TORCHVISION := torchvision==0.28.0
 PYTEST_FLAGS ?= -n 2 --durations=25 --timeout=900
 
-.PHONY: setup demo test test-all clean
+.PHONY: setup demo test test-all conformance clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ demo: setup
 # fails the target like any other failure.
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m "not slow" tests
+
+# The ONNX backend node cases alone (they are part of `make test` too).
+conformance: setup
+	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m conformance tests/conformance
 
 # Everything, slow tiers included.
 test-all: setup

@@ -23,7 +23,8 @@ class CStylePrinter:
         DType.uint64: "uint64_t", DType.bool: "bool",
     }
     infix = {"add": "+", "sub": "-", "mul": "*", "div": "/", "lt": "<", "le": "<=", "gt": ">",
-             "ge": ">=", "eq": "==", "ne": "!=", "and": "&&", "or": "||", "xor": "!="}
+             "ge": ">=", "eq": "==", "ne": "!=", "and": "&&", "or": "||", "xor": "!=",
+             "shl": "<<", "shr": ">>", "bitand": "&", "bitor": "|", "bitxor": "^"}
     # (function, is_float32) -> format; "{0}" is the argument.
     float_functions = {
         "exp": ("expf({0})", "exp({0})"), "log": ("logf({0})", "log({0})"),
@@ -31,6 +32,9 @@ class CStylePrinter:
         "erf": ("erff({0})", "erf({0})"), "abs": ("fabsf({0})", "fabs({0})"),
         "floor": ("floorf({0})", "floor({0})"), "ceil": ("ceilf({0})", "ceil({0})"),
         "sin": ("sinf({0})", "sin({0})"), "cos": ("cosf({0})", "cos({0})"),
+        **{fn: (f"{fn}f({{0}})", f"{fn}({{0}})")
+           for fn in ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh")},
+        "round": ("nearbyintf({0})", "nearbyint({0})"),
         "sigmoid": ("(1.0f / (1.0f + expf(-({0}))))", "(1.0 / (1.0 + exp(-({0}))))"),
         "recip": ("(1.0f / ({0}))", "(1.0 / ({0}))"),
         "pow": ("powf({0}, {1})", "pow({0}, {1})"), "mod": ("fmodf({0}, {1})", "fmod({0}, {1})"),
@@ -46,7 +50,7 @@ class CStylePrinter:
         "neg": "(-({0}))", "not": "(!({0}))", "abs": "(({0}) < 0 ? -({0}) : ({0}))",
         "sign": "((({0}) > 0) - (({0}) < 0))", "isnan": "false",
         "min": "(({0}) < ({1}) ? ({0}) : ({1}))", "max": "(({0}) > ({1}) ? ({0}) : ({1}))",
-        "mod": "(({0}) % ({1}))",
+        "mod": "(({0}) % ({1}))", "bitnot": "(~({0}))",
     }
     restrict = "restrict"
     local_array_suffix = ""
@@ -107,6 +111,9 @@ class CStylePrinter:
             return self.call(e.fn, [self.expr(a) for a in e.args], e.args[0].dtype)
         if isinstance(e, Select):
             return f"({self.expr(e.cond)} ? {self.expr(e.a)} : {self.expr(e.b)})"
+        if isinstance(e, Cast) and e.bits:
+            out, src = self.type_name(e.dtype), self.type_name(e.a.dtype)
+            return f"({{ {src} aotc_in_ = ({self.expr(e.a)}); {out} aotc_out_; memcpy(&aotc_out_, &aotc_in_, sizeof aotc_out_); aotc_out_; }})"
         if isinstance(e, Cast):
             return f"(({self.type_name(e.dtype)})({self.expr(e.a)}))"
         raise TypeError(f"not an expression: {e!r}")

@@ -17,8 +17,10 @@ class CompileOptions:
     activation_layout: str | None = None
     # "cpsat" (exact, deterministic, warm-started from greedy) or "greedy".
     memory_planner: str = "cpsat"
+    # The C compiler's optimisation level (0-3); conformance runs use 1 to build faster.
+    c_opt_level: int = 3
 
     def manifest_fields(self) -> dict:
         """What of these options can change the artifact (caches cannot)."""
         return {"tuning_db": bool(self.tuning_db), "profile": self.profile,
-                "activation_layout": self.activation_layout, "memory_planner": self.memory_planner}
+                "activation_layout": self.activation_layout, "memory_planner": self.memory_planner, "c_opt_level": self.c_opt_level}

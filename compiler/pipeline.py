@@ -37,7 +37,7 @@ def graph_passes(target: Target) -> tuple:
 def backend_for(target: Target, options: CompileOptions):
     if target.kind == "cpu":
         from backends.cpu import CpuBackend
-        return CpuBackend(cache_dir=options.build_cache, profile=options.profile)
+        return CpuBackend(cache_dir=options.build_cache, profile=options.profile, opt_level=options.c_opt_level)
     raise TargetError(f"target {target.name} has no backend in this version of aotc yet "
                       f"(available: cpu, cpu:<isa>; see `aotc targets`)")
 

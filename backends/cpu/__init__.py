@@ -31,6 +31,7 @@ class CpuBackend:
     name: str = "cpu"
     cache_dir: Path | None = None
     profile: bool = False
+    opt_level: int = 3
 
     def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace:
         """Contractions: the template's blocking (MR/NR/MC/NC), KC and thread split. Loop
@@ -77,7 +78,7 @@ class CpuBackend:
         return print_model(model, target, self.profile)
 
     def build(self, source: Source, target: Target) -> Binary:
-        return build_library(source, target, self.cache_dir)
+        return build_library(source, target, self.cache_dir, self.opt_level)
 
     def load(self, directory: Path, weights, threads: int = 1) -> CpuModel:
         return CpuModel(Path(directory) / LIBRARY_NAME, weights, threads)

@@ -33,17 +33,23 @@ def compiler_version(command: str) -> str:
     return result.stdout.splitlines()[0] if result.stdout else command
 
 
-def compile_flags(target: Target) -> list[str]:
+def compile_flags(target: Target, opt_level: int = 3) -> list[str]:
     march = target.isa.march if target.isa else "x86-64"
+    if opt_level not in (0, 1, 2, 3):
+        raise BuildError(f"C optimisation level must be 0 to 3, got {opt_level}")
     # -fno-math-errno lets sqrt/exp vectorize; no -ffast-math: NaN/inf semantics must hold.
-    return ["-std=gnu11", "-O3", "-fPIC", "-shared", "-fopenmp", f"-march={march}", "-mtune=generic",
+    return ["-std=gnu11", f"-O{opt_level}", "-fPIC", "-shared", "-fopenmp", f"-march={march}", "-mtune=generic",
             "-fno-math-errno", "-fno-plt", "-Wall", "-Wno-unused-variable", "-Wno-unused-but-set-variable",
             "-Wl,--build-id=sha1"]
 
 
-def build_library(source: Source, target: Target, cache_dir: Path | None) -> Binary:
+def build_library(source: Source, target: Target, cache_dir: Path | None, opt_level: int = 3) -> Binary:
     cc = compiler_command()
-    flags = compile_flags(target)
+    flags = compile_flags(target, opt_level)
+    if any("_Float16" in text for text in source.files.values()):
+        # Round every float16 operation to float16, as numpy and onnxruntime do (GCC otherwise
+        # keeps float16 intermediates in float).
+        flags.append("-fexcess-precision=16")
     key_text = "\n".join([compiler_version(cc), " ".join(flags)]
                          + [f"{name}\n{text}" for name, text in sorted(source.files.items())])
     key = hashlib.sha256(key_text.encode()).hexdigest()[:32]

@@ -7,13 +7,15 @@ input shapes, place every value (caller buffer, weights blob or arena), call the
 from __future__ import annotations
 
 from compiler.ir.graph import Value
-from compiler.ir.loops import For, Kernel, LoopKind
+from compiler.ir.dtypes import DType
+from compiler.ir.loops import Cast, For, Kernel, LocalArray, Load, LoopKind, Store
 from compiler.ir.types import Sym, TensorType
 from compiler.target import Target
 from backends.base import LoweredModel, Source
 from backends.cstyle import INDENT, CStylePrinter
 from backends.cpu.contraction import params_of, vector_width
 from backends.cpu.mathlib import FLOAT_FUNCTIONS, MATHLIB_C, VECTOR_CLAMP_C
+from backends.cpu.narrow import MINIFLOATS, NARROW_C, NARROW_INTS, from_narrow, to_narrow
 from backends.cpu.templates.gemm import GemmPrinter
 
 HEADER_NAME = "aotc_model.h"
@@ -30,13 +32,39 @@ class CPrinter(CStylePrinter):
                        **{fn: (f32 or CStylePrinter.float_functions[fn][0], f64 or CStylePrinter.float_functions[fn][1])
                           for fn, (f32, f64) in FLOAT_FUNCTIONS.items()}}
 
-    def extra_params(self, kernel: Kernel) -> list[str]:
-        return ["int nthreads"]
+    # Narrow types travel as bytes; Cast converts them through narrow.py's functions. A
+    # bfloat16 value is a float; in memory (buffers, local arrays) it is 16 bits.
+    types = {**CStylePrinter.types, **{dtype: "uint8_t" for dtype in (*MINIFLOATS, *NARROW_INTS)},
+             DType.bfloat16: "float"}
+
+    def param(self, buf, may_alias: bool = False):
+        if buf.dtype is DType.bfloat16:
+            restrict = "" if may_alias else f" {self.restrict}"
+            return f"{'' if buf.writable else 'const '}uint16_t*{restrict} {buf.name}"
+        return super().param(buf, may_alias)
 
     def stmt(self, s, depth):
+        if isinstance(s, Store) and s.value.dtype is DType.bfloat16:
+            return [f"{INDENT * depth}{s.buffer}[{self.expr(s.index)}] = aotc_bf16_store({self.expr(s.value)});"]
+        if isinstance(s, LocalArray) and s.dtype is DType.bfloat16:
+            return [f"{INDENT * depth}uint16_t {s.name}[{s.size}]{self.local_array_suffix};"]
         if isinstance(s, For) and s.kind is LoopKind.PARALLEL:
             return self._parallel(s, depth)
         return super().stmt(s, depth)
+
+    def extra_params(self, kernel: Kernel) -> list[str]:
+        return ["int nthreads"]
+
+    def expr(self, e):
+        if isinstance(e, Load) and e.dtype is DType.bfloat16:
+            return f"aotc_bf16_load({e.buffer}[{self.expr(e.index)}])"
+        if isinstance(e, Cast) and (e.dtype.is_narrow or e.a.dtype.is_narrow):
+            value = self.expr(e.a)
+            if e.a.dtype.is_narrow:
+                value = from_narrow(e.a.dtype, value)
+            return to_narrow(e.dtype, value) if e.dtype.is_narrow else f"(({self.type_name(e.dtype)})({value}))"
+        return super().expr(e)
+
 
     def _parallel(self, loop: For, depth: int) -> list[str]:
         chain = [loop]
@@ -75,6 +103,11 @@ def _contains_loop(stmt) -> bool:
     if isinstance(stmt, If):
         return _contains_loop(stmt.then) or (stmt.otherwise is not None and _contains_loop(stmt.otherwise))
     return False
+
+
+def _uses_narrow(program) -> bool:
+    return any(b.dtype.is_narrow or b.dtype is DType.bfloat16 for kernel in program.kernels.values()
+               for b in kernel.params)
 
 
 def _c_string(text: str) -> str:
@@ -173,6 +206,7 @@ class ModelPrinter:
             f'#include "{HEADER_NAME}"',
             "",
             MATHLIB_C,
+            *((NARROW_C,) if _uses_narrow(program) else ()),
             "static inline int64_t aotc_floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }",
             "static inline int64_t aotc_ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }",
             f"typedef float aotc_vf __attribute__((vector_size({4 * vector_width(self.target)})));",

@@ -56,7 +56,7 @@ class Load:
 
 
 # Binary operators. Arithmetic keeps the operand dtype; comparisons and logic give bool.
-ARITH_OPS = ("add", "sub", "mul", "div", "mod", "min", "max", "pow")
+ARITH_OPS = ("add", "sub", "mul", "div", "mod", "min", "max", "pow", "shl", "shr", "bitand", "bitor", "bitxor")
 COMPARE_OPS = ("lt", "le", "gt", "ge", "eq", "ne")
 LOGIC_OPS = ("and", "or", "xor")
 
@@ -78,7 +78,8 @@ class Binary:
 
 # Math functions every backend maps through its own table (a missing entry fails loudly).
 FUNCTIONS = ("exp", "log", "sqrt", "tanh", "erf", "abs", "floor", "ceil", "sin", "cos", "neg",
-             "not", "isnan", "sign", "sigmoid", "recip")
+             "not", "isnan", "sign", "sigmoid", "recip", "tan", "asin", "acos", "atan", "sinh", "cosh",
+             "asinh", "acosh", "atanh", "round", "bitnot")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,8 @@ class Select:
 class Cast:
     dtype: DType
     a: "Expr"
+    # Reinterpret the bits (same size) instead of converting the value.
+    bits: bool = False
 
 
 Expr = Union[Const, Var, Load, Binary, Call, Select, Cast]

@@ -23,25 +23,42 @@ from passes.lower.movement import (lower_concat, lower_copy, lower_expand, lower
                                    lower_gather_elements, lower_pad, lower_range, lower_slice,
                                    lower_split, lower_tile, lower_transpose)
 from passes.lower.pool import lower_pool
+from passes.lower.conv_transpose import lower_col2im, lower_conv_transpose
+from passes.lower.cumulative import lower_cumulative
+from passes.lower.einsum import lower_einsum
+from passes.lower.index import (lower_depth_space, lower_eyelike, lower_gather_nd, lower_onehot,
+                                lower_scatter_elements, lower_scatter_nd, lower_topk)
+from passes.lower.quantize import lower_matmul_integer, lower_qlinear_matmul, lower_quantize
 from passes.lower.prologue import fuse_prologue, fuse_reduction_epilogue
+from passes.lower.resize import lower_resize
+from passes.lower.select import lower_arg, lower_dropout, lower_hardmax, lower_reverse_sequence, lower_trilu
 from passes.lower.window import is_window_conv, is_window_pool, lower_window
-from passes.lower.reduction import (lower_global_average_pool, lower_layernorm, lower_reduce,
+from passes.lower.reduction import (lower_global_average_pool, lower_instance_norm, lower_layernorm,
+                                    lower_lp_normalization, lower_reduce,
                                     lower_softmax)
 
 LOWERINGS = {
     **{op: lower_elementwise for op in SCALAR},
     "BatchNormalization": lower_batchnorm,
     "Conv": lower_conv, "Gemm": lower_gemm, "MatMul": lower_matmul,
-    "MaxPool": lower_pool, "AveragePool": lower_pool,
+    "MaxPool": lower_pool, "AveragePool": lower_pool, "LpPool": lower_pool,
     "GlobalAveragePool": lower_global_average_pool,
     "ReduceSum": lower_reduce, "ReduceMean": lower_reduce, "ReduceMax": lower_reduce,
     "ReduceMin": lower_reduce, "ReduceProd": lower_reduce,
-    "Softmax": lower_softmax, "LayerNormalization": lower_layernorm,
+    "Softmax": lower_softmax, "LpNormalization": lower_lp_normalization,
+    "InstanceNormalization": lower_instance_norm, "LayerNormalization": lower_layernorm,
     "Reshape": lower_copy, "Flatten": lower_copy, "Squeeze": lower_copy, "Unsqueeze": lower_copy,
     "Transpose": lower_transpose, "Concat": lower_concat, "Split": lower_split, "Slice": lower_slice,
     "Gather": lower_gather, "GatherElements": lower_gather_elements, "Expand": lower_expand,
     "Tile": lower_tile, "Pad": lower_pad, "Range": lower_range,
     "Attention": lower_attention,
+    "ReverseSequence": lower_reverse_sequence, "Dropout": lower_dropout, "Trilu": lower_trilu, "ArgMax": lower_arg, "ArgMin": lower_arg,
+    "ConvTranspose": lower_conv_transpose, "Col2Im": lower_col2im, "Einsum": lower_einsum, "CumSum": lower_cumulative, "CumProd": lower_cumulative, "Hardmax": lower_hardmax,
+    "OneHot": lower_onehot, "EyeLike": lower_eyelike, "TopK": lower_topk, "GatherND": lower_gather_nd,
+    "ScatterElements": lower_scatter_elements, "ScatterND": lower_scatter_nd,
+    "Resize": lower_resize, "QuantizeLinear": lower_quantize, "QLinearMatMul": lower_qlinear_matmul,
+    "MatMulInteger": lower_matmul_integer, "DequantizeLinear": lower_quantize,
+    "DepthToSpace": lower_depth_space, "SpaceToDepth": lower_depth_space,
 }
 
 

@@ -5,9 +5,9 @@ import math
 from dataclasses import replace
 from typing import Callable, Sequence
 
-from compiler.ir.dtypes import DType
+from compiler.ir.dtypes import NARROW_FLOAT_MAX, DType
 from compiler.ir.graph import Node
-from compiler.ir.loops import Expr, Kernel, Var
+from compiler.ir.loops import Cast, Expr, Kernel, Var
 from compiler.ir.types import TensorType
 from passes.lower.builder import (binary, broadcast_index, call, cast, const, dim_expr, load,
                                   make_kernel, mul, parallel_nest, select, store)
@@ -74,7 +74,61 @@ def _gelu(xs, attrs, dt):
                                         call("erf", binary("mul", x, const(1 / math.sqrt(2), dt)))))
 
 
+def _mod(xs, attrs, dt):
+    a, b = xs
+    remainder = binary("mod", a, b)
+    if attrs.fmod or not dt.is_signed:
+        return remainder
+    # Python's remainder takes the divisor's sign: C's truncated one, moved by b when the
+    # signs differ.
+    differs = binary("and", binary("ne", remainder, const(0, dt)),
+                     binary("xor", binary("lt", remainder, const(0, dt)), binary("lt", b, const(0, dt))))
+    return select(differs, binary("add", remainder, b), remainder)
+
+
+def _bitshift(xs, attrs, dt):
+    """A shift by a negative count or by the width or more gives the full-width result, as
+    ONNX specifies: 0, or -1 where an arithmetic right shift fills with the sign bit."""
+    a, b = xs
+    in_range = binary("and", binary("ge", b, const(0, dt)), binary("lt", b, const(dt.itemsize * 8, dt)))
+    if attrs.left:
+        return select(in_range, binary("shl", a, b), const(0, dt))
+    fill = select(binary("lt", a, const(0, dt)), const(-1, dt), const(0, dt)) if dt.is_signed else const(0, dt)
+    return select(in_range, binary("shr", a, b), fill)
+
+
+def _isinf(xs, attrs, dt):
+    x = xs[0]
+    tests = ([binary("eq", x, const(math.inf, dt))] if attrs.detect_positive else []) + \
+        ([binary("eq", x, const(-math.inf, dt))] if attrs.detect_negative else [])
+    if not tests:
+        return const(False, DType.bool)
+    return tests[0] if len(tests) == 1 else binary("or", tests[0], tests[1])
+
+
+def _cast(x, attrs):
+    if attrs.to is DType.bool:
+        return binary("ne", x, const(0, x.dtype))
+    if attrs.to.is_narrow and attrs.saturate and attrs.to in NARROW_FLOAT_MAX:
+        # Clamp in float first; NaN fails both tests and stays NaN.
+        wide = x.dtype if x.dtype.is_float else DType.float32
+        x, largest = cast(wide, x), NARROW_FLOAT_MAX[attrs.to]
+        x = select(binary("gt", x, const(largest, wide)), const(largest, wide),
+                   select(binary("lt", x, const(-largest, wide)), const(-largest, wide), x))
+    return cast(attrs.to, x)
+
+
+def _mean(xs, attrs, dt):
+    return binary("div", _binop("add")(xs, attrs, dt), const(len(xs), dt))
+
+
 SCALAR: dict[str, ScalarFn] = {
+    **{op: _unary_call(op.lower()) for op in ("Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh",
+                                              "Acosh", "Atanh", "Round")},
+    "IsInf": _isinf, "Mod": _mod, "Sum": _binop("add"), "Mean": _mean,
+    "BitShift": _bitshift,
+    "BitwiseAnd": _binop("bitand"), "BitwiseOr": _binop("bitor"), "BitwiseXor": _binop("bitxor"),
+    "BitwiseNot": _unary_call("bitnot"),
     "Relu": _relu,
     "Sigmoid": _unary_call("sigmoid"), "Tanh": _unary_call("tanh"), "Exp": _unary_call("exp"),
     "Log": _unary_call("log"), "Sqrt": _unary_call("sqrt"), "Erf": _unary_call("erf"),
@@ -90,8 +144,8 @@ SCALAR: dict[str, ScalarFn] = {
     "And": _binop("and"), "Or": _binop("or"), "Xor": _binop("xor"),
     "Where": lambda xs, a, dt: select(xs[0], xs[1], xs[2]),
     "Clip": _clip,
-    "Cast": lambda xs, a, dt: cast(a.to, xs[0]) if a.to is not DType.bool
-    else binary("ne", xs[0], const(0, xs[0].dtype)),
+    "Cast": lambda xs, a, dt: _cast(xs[0], a),
+    "BitCast": lambda xs, a, dt: Cast(a.to, xs[0], bits=True),
     "LeakyRelu": _leaky_relu, "Elu": _elu, "Gelu": _gelu,
 }
 

@@ -170,7 +170,8 @@ def lower_pad(node: Node, in_types, out_types) -> Kernel:
                 src.append(add(p, const(low)))
             value = load(ins[0], linear_index(src, x_type.shape))
             if inside:
-                value = select(land(*inside), value, const(attrs.value, dt))
+                fill = load(ins[1], const(0)) if len(ins) > 1 and ins[1] is not None else const(attrs.value, dt)
+                value = select(land(*inside), value, fill)
             return store(outs[0], linear_index(idx, out_type.shape), value)
         return parallel_nest("i", out_type.shape, make)
     return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))

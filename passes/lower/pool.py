@@ -1,11 +1,11 @@
-"""Lowering of MaxPool and AveragePool: one output element per iteration, the window inline."""
+"""Lowering of MaxPool, AveragePool and LpPool: one output element per iteration, the window inline."""
 from __future__ import annotations
 
 import math
 
 from compiler.ir.graph import Node
 from compiler.ir.loops import Assign, Declare, Expr, If, Kernel, Var
-from passes.lower.builder import (add, binary, block, const, land, linear_index, load,
+from passes.lower.builder import (add, binary, block, call, const, land, linear_index, load,
                                   loop_nest, lowest, make_kernel, mul, parallel_nest, store, sub)
 
 
@@ -30,7 +30,12 @@ def lower_pool(node: Node, in_types, out_types) -> Kernel:
                             for p, s in zip(pos, in_sp)))
             where = [idx[0]] + pos + [idx[-1]] if last else list(idx[:2]) + pos
             value = load(x, linear_index(where, x_type.shape))
-            if is_max:
+            if node.op == "LpPool":
+                power = binary("pow", call("abs", value), const(attrs.p, dt))
+                update = If(inside, Assign("acc", binary("add", Var("acc", dt), power)))
+                stmts = [Declare("acc", dt, const(0, dt))]
+                result = binary("pow", Var("acc", dt), const(1.0 / attrs.p, dt))
+            elif is_max:
                 update = If(inside, Assign("acc", binary("max", Var("acc", dt), value)))
                 init = lowest(dt)
                 result: Expr = Var("acc", dt)

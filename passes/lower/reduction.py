@@ -14,7 +14,7 @@ from compiler.ir.loops import Assign, Declare, Expr, For, Kernel, LoopKind, Stmt
 from compiler.ir.ops.reduce import reduced_axes
 from compiler.ir.types import Dim, SymSize, TensorType
 from passes.lower.builder import (binary, block, call, cast, const, dim_expr, highest, linear_index,
-                                  load, loop_nest, lowest, make_kernel, mul, parallel_nest, store)
+                                  load, loop_nest, lowest, make_kernel, mul, parallel_nest, select, store)
 
 _INIT = {"ReduceSum": "zero", "ReduceMean": "zero", "ReduceProd": "one", "ReduceMax": "lowest",
          "ReduceMin": "highest"}
@@ -176,3 +176,61 @@ def _param_index(j: Expr, param_type: TensorType, inner_shape) -> Expr:
         stride = math.prod(int(d) for d in inner_shape[k + 1:])
         idx.append(binary("mod", binary("div", rest, const(stride)), const(int(dim))))
     return broadcast_index(idx, param_type.shape)
+
+
+def lower_lp_normalization(node: Node, in_types, out_types) -> Kernel:
+    """Per line along the axis: the norm (in double), then every element divided by it (0 where
+    the norm is 0)."""
+    x_type = in_types[0]
+    axis = node.attrs.axis % x_type.rank
+    kept = [d for a, d in enumerate(x_type.shape) if a != axis]
+    dt = accumulator(x_type.dtype)
+
+    def body(ins, outs):
+        def make(idx):
+            def at(r):
+                return linear_index(list(idx[:axis]) + [r] + list(idx[axis:]), x_type.shape)
+            r = Var("r")
+            xr = cast(dt, load(ins[0], at(r)))
+            term = call("abs", xr) if node.attrs.p == 1 else binary("mul", xr, xr)
+            norm = Var("norm", dt)
+            total = Var("total", dt)
+            y = binary("div", xr, norm)
+            return block(
+                Declare("total", dt, const(0, dt)),
+                For("r", dim_expr(x_type.shape[axis]), Assign("total", binary("add", total, term))),
+                Declare("norm", dt, total if node.attrs.p == 1 else call("sqrt", total)),
+                For("r", dim_expr(x_type.shape[axis]), store(
+                    outs[0], at(r), select(binary("eq", norm, const(0, dt)), const(0, dt), y))))
+        return parallel_nest("i", kept, make) if kept else make([])
+    return make_kernel(node.op, in_types, out_types, body, flops=x_type.numel().scaled(3))
+
+
+def lower_instance_norm(node: Node, in_types, out_types) -> Kernel:
+    """Per (batch, channel) plane: mean, then variance (two passes), then scale and shift."""
+    x_type = in_types[0]
+    plane = x_type.static_shape()[2:]
+    n = math.prod(plane)
+    dt = accumulator(x_type.dtype)
+
+    def body(ins, outs):
+        x, scale, bias = ins
+
+        def make(idx):
+            base = linear_index(list(idx) + [const(0)] * len(plane), x_type.shape)
+            j = Var("j")
+            xj = cast(dt, load(x, binary("add", base, j)))
+            centered = binary("sub", xj, Var("mean", dt))
+            y = binary("add", binary("mul", binary("mul", centered, Var("rstd", dt)), cast(dt, load(scale, idx[1]))),
+                       cast(dt, load(bias, idx[1])))
+            return block(
+                Declare("sum", dt, const(0, dt)),
+                For("j", const(n), Assign("sum", binary("add", Var("sum", dt), xj))),
+                Declare("mean", dt, binary("div", Var("sum", dt), const(n, dt))),
+                Declare("sq", dt, const(0, dt)),
+                For("j", const(n), Assign("sq", binary("add", Var("sq", dt), binary("mul", centered, centered)))),
+                Declare("rstd", dt, binary("div", const(1, dt), call("sqrt", binary(
+                    "add", binary("div", Var("sq", dt), const(n, dt)), const(node.attrs.epsilon, dt))))),
+                For("j", const(n), store(outs[0], binary("add", base, j), y)))
+        return parallel_nest("i", x_type.shape[:2], make)
+    return make_kernel(node.op, in_types, out_types, body, flops=x_type.numel().scaled(8))

@@ -45,7 +45,9 @@ def is_window_conv(node: Node, in_types) -> bool:
 
 
 def is_window_pool(node: Node, in_types) -> bool:
-    return node.op == "MaxPool" and len(node.attrs.kernel_shape) == 2
+    # Float data only: for integers the per-tap selects nest into expressions whose printed
+    # form grows exponentially (a uint8 MaxPool never finished printing); lower_pool serves them.
+    return node.op == "MaxPool" and len(node.attrs.kernel_shape) == 2 and in_types[0].dtype.is_float
 
 
 def lower_window(node: Node, in_types, out_types, finish: Finish | None = None) -> Kernel:

@@ -22,7 +22,7 @@ NAMES = st.one_of(st.sampled_from(AWKWARD), st.from_regex(r"[A-Za-z_][A-Za-z0-9_
                   st.text(min_size=1, max_size=5))
 SYMS = (Sym("batch"), Sym("n"))
 COMPUTE_DTYPES = [DType.float32, DType.float64, DType.float16, DType.int32, DType.int64, DType.uint8]
-EXTRA_DTYPES = [d for d in DType if d is not DType.bfloat16]
+EXTRA_DTYPES = [d for d in DType if d is not DType.bfloat16 and not d.is_narrow]
 INLINE_LIMIT = 16
 
 

@@ -40,7 +40,7 @@ graph golden/0(%x: f32[batch,4]@NHWC) -> (%y, %"out:1") {
   %h: f32[batch,6] = MatMul(%x, %w)  # mm
   %c: f32[batch,6] = Clip(%h, _, %"max/value:0")  # clip
   %y: f32[batch,2,3] = Reshape(%c) {shape=[0,2,-1], allowzero=false}  # layer1/reshape
-  %"out:1": f16[batch,2,3] = Cast(%y) {to=f16}  # cast
+  %"out:1": f16[batch,2,3] = Cast(%y) {to=f16, saturate=true}  # cast
   return %y, %"out:1"
 }
 '''
@@ -76,7 +76,8 @@ def _edge_values(dtype: np.dtype) -> np.ndarray:
                      info.tiny, info.eps, 0.1, 1 / 3, 1e-3, 65504.0 if dtype.itemsize > 2 else 1.0], dtype)
 
 
-NUMPY_DTYPES = [d for d in DType if d is not DType.bfloat16]
+# bfloat16 and the narrow types (float8, int4...) have no constant text form yet.
+NUMPY_DTYPES = [d for d in DType if d is not DType.bfloat16 and not d.is_narrow]
 
 
 @pytest.mark.parametrize("dtype", NUMPY_DTYPES, ids=lambda d: d.value)

@@ -7,6 +7,6 @@ Default-domain opsets 13 up to the newest the installed onnx knows. Shape-determ
 must fold to constants at import time; unsupported ops, dtypes and run-time shapes fail with
 one-line errors naming the file, node and op.
 """
-from compiler.frontends.onnx.importer import import_onnx, import_onnx_counted
+from compiler.frontends.onnx.importer import Imported, import_onnx, import_onnx_counted, import_onnx_specialised
 
-__all__ = ["import_onnx", "import_onnx_counted"]
+__all__ = ["Imported", "import_onnx", "import_onnx_counted", "import_onnx_specialised"]

@@ -90,6 +90,8 @@ def _check(proto: onnx.ModelProto, source: str, path: Path | None) -> None:
 
 def _finish(proto: onnx.ModelProto, source: str, stem: str) -> LoadedModel:
     opset = default_opset(proto, source)
+    if opset < MIN_OPSET:
+        proto, opset = _upgrade(proto, source, opset), MIN_OPSET
     if proto.functions:
         # Model-local functions (the dynamo exporter's, custom ones) become plain nodes.
         try:
@@ -99,15 +101,22 @@ def _finish(proto: onnx.ModelProto, source: str, stem: str) -> LoadedModel:
     return LoadedModel(proto, source, opset, stem)
 
 
+def _upgrade(proto: onnx.ModelProto, source: str, opset: int) -> onnx.ModelProto:
+    """Models older than MIN_OPSET go through onnx's version converter."""
+    import onnx.version_converter
+    try:
+        return onnx.version_converter.convert_version(proto, MIN_OPSET)
+    except Exception as error:
+        raise UnsupportedError(f"{source}: opset {opset} is older than {MIN_OPSET}, the oldest aotc imports, "
+                               f"and onnx's version converter cannot upgrade it ({first_line(error)})") from None
+
+
 def default_opset(proto: onnx.ModelProto, source: str) -> int:
     versions = [entry.version for entry in proto.opset_import if entry.domain in _DEFAULT_DOMAINS]
     if not versions:
         raise ModelError(f"{source}: the model imports no default-domain ONNX opset")
     opset = max(versions)
     newest = max_opset()
-    if opset < MIN_OPSET:
-        raise UnsupportedError(f"{source}: opset {opset} is older than {MIN_OPSET}, the oldest aotc "
-                               f"imports; upgrade it with onnx.version_converter.convert_version")
     if opset > newest:
         raise UnsupportedError(f"{source}: opset {opset} is newer than {newest}, the newest the "
                                f"installed onnx package knows")

@@ -9,7 +9,7 @@ The importer turns an `Emit` whose inputs are all constants into constants too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -23,6 +23,9 @@ class Emit:
     attrs: object
     inputs: tuple[int, ...] | None = None   # ONNX input positions feeding the op; None: all
     outputs: int = 1                         # the op computes the node's first `outputs` outputs
+    # Operands the converter computed (tables derived from attributes and static shapes),
+    # appended after the ONNX inputs as graph constants.
+    constants: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,13 @@ class NodeView:
     input_types: tuple[TensorType | None, ...]   # None for absent inputs
     input_values: tuple[np.ndarray | None, ...]  # the value of constant inputs, else None
     output_names: tuple[str, ...]
+    # Whether the model reads each output (a graph output or another node's input).
+    outputs_used: tuple[bool, ...] = ()
+    # Run-time graph inputs whose values the caller lets aotc specialise where, and only where,
+    # they determine shapes (read through `static`); None elsewhere. See import_onnx.
+    shape_values: tuple[np.ndarray | None, ...] = ()
+    # Told the input position each time `static` takes one of `shape_values`.
+    on_shape_value: Callable[[int], None] = lambda index: None
 
     @property
     def num_inputs(self) -> int:
@@ -103,6 +113,9 @@ class NodeView:
         """Input `index`, which determines shapes, as a compile-time constant."""
         self.type(index)
         value = self.input_values[index]
+        if value is None and index < len(self.shape_values) and self.shape_values[index] is not None:
+            value = self.shape_values[index]
+            self.on_shape_value(index)
         if value is None:
             raise self.unsupported(
                 f"input {index} ('{self.input_names[index]}', the {what}) is computed at run time; "
@@ -117,7 +130,19 @@ class NodeView:
         return tuple(int(v) for v in value.reshape(-1))
 
     def static_scalar(self, index: int, what: str) -> float | int:
-        value = self.static(index, what)
+        return self._scalar(self.static(index, what), index, what)
+
+    def constant_scalar(self, index: int, what: str) -> float | int:
+        """Input `index`, which does not determine shapes, as a compile-time constant (never a
+        specialised run-time input)."""
+        self.type(index)
+        value = self.input_values[index]
+        if value is None:
+            raise self.unsupported(f"input {index} ('{self.input_names[index]}', the {what}) is "
+                                   f"computed at run time; aotc needs it to be a compile-time constant")
+        return self._scalar(value, index, what)
+
+    def _scalar(self, value: np.ndarray, index: int, what: str) -> float | int:
         if value.size != 1:
             raise self.invalid(f"input {index} (the {what}) must hold one element, got shape {value.shape}")
         return value.reshape(()).item()

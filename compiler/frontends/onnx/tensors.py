@@ -21,6 +21,10 @@ DTYPES: Mapping[int, DType] = MappingProxyType({
     TensorProto.UINT8: DType.uint8, TensorProto.UINT16: DType.uint16,
     TensorProto.UINT32: DType.uint32, TensorProto.UINT64: DType.uint64,
     TensorProto.BOOL: DType.bool,
+    TensorProto.FLOAT8E4M3FN: DType.float8e4m3fn, TensorProto.FLOAT8E4M3FNUZ: DType.float8e4m3fnuz,
+    TensorProto.FLOAT8E5M2: DType.float8e5m2, TensorProto.FLOAT8E5M2FNUZ: DType.float8e5m2fnuz,
+    TensorProto.FLOAT4E2M1: DType.float4e2m1, TensorProto.INT4: DType.int4, TensorProto.UINT4: DType.uint4,
+    TensorProto.INT2: DType.int2, TensorProto.UINT2: DType.uint2,
 })
 
 
@@ -41,10 +45,8 @@ def to_dtype(elem_type: int, what: str) -> DType:
 
 
 def to_array(tensor: TensorProto, what: str) -> np.ndarray:
-    """A TensorProto's data as a numpy array (bfloat16 has no numpy dtype: unsupported)."""
+    """A TensorProto's data as a numpy array (ml_dtypes' for bfloat16 and the narrow types)."""
     dtype = to_dtype(tensor.data_type, what)
-    if dtype is DType.bfloat16:
-        raise UnsupportedError(f"{what} is a bfloat16 constant, which aotc cannot hold yet")
     if tensor.data_location == TensorProto.EXTERNAL:
         raise UnsupportedError(f"{what} keeps its data in an external file that was not loaded; "
                                f"import the model from its path instead of a ModelProto")

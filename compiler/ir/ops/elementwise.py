@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.ir.dtypes import DType
+from compiler.ir.dtypes import NARROW_FLOAT_MAX, DType
 from compiler.ir.ops.common import broadcast_shapes, require, same_dtype
 from compiler.ir.ops.registry import NoAttrs, OpDef, OpError, table
 from compiler.ir.types import TensorType
@@ -145,6 +145,7 @@ def _clip_ref(inputs, attrs):
 @dataclass(frozen=True, slots=True)
 class CastAttrs:
     to: DType
+    saturate: bool = True      # to a float8 type: clamp out-of-range values to the largest finite
 
 
 def _cast_infer(types, values, attrs):
@@ -153,7 +154,18 @@ def _cast_infer(types, values, attrs):
 
 
 def _cast_ref(inputs, attrs):
-    return (inputs[0].astype(attrs.to.to_numpy()),)
+    x = inputs[0]
+    if attrs.saturate and attrs.to in NARROW_FLOAT_MAX:
+        largest = NARROW_FLOAT_MAX[attrs.to]
+        x = np.clip(x.astype(np.float32), -largest, largest)
+    return (x.astype(attrs.to.to_numpy()),)
+
+
+def _bitcast_infer(types, values, attrs):
+    require(types, 1, "BitCast")
+    if types[0].dtype.itemsize != attrs.to.itemsize or types[0].dtype.is_narrow or attrs.to.is_narrow:
+        raise OpError(f"BitCast from {types[0].dtype.value} to {attrs.to.value} changes the element size")
+    return (TensorType(types[0].shape, attrs.to),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +221,8 @@ OPS = table(
     OpDef("Where", NoAttrs, _where_infer, _where_ref, doc="select by a bool condition"),
     OpDef("Clip", NoAttrs, _clip_infer, _clip_ref, doc="clamp to optional scalar min/max inputs"),
     OpDef("Cast", CastAttrs, _cast_infer, _cast_ref, doc="convert dtype"),
+    OpDef("BitCast", CastAttrs, _bitcast_infer, lambda i, a: (i[0].view(a.to.to_numpy()).copy(),),
+          doc="reinterpret the bits as another dtype of one size"),
     OpDef("IsNaN", NoAttrs, _isnan_infer, lambda i, a: (np.isnan(i[0]),), doc="NaN test"),
     _alpha_op("LeakyRelu", lambda x, a: np.where(x >= 0, x, x * np.asarray(a, x.dtype))),
     _alpha_op("Elu", lambda x, a: np.where(x > 0, x, np.asarray(a, x.dtype) * (np.exp(x) - 1))),

@@ -154,6 +154,25 @@ def _avgpool_ref(inputs, attrs):
     return ((sums / counts).astype(x.dtype),)
 
 
+@dataclass(frozen=True, slots=True)
+class LpPoolAttrs:
+    kernel_shape: tuple[int, ...]
+    strides: tuple[int, ...]
+    pads: tuple[int, ...]
+    dilations: tuple[int, ...]
+    ceil_mode: bool = False
+    p: int = 2
+    channels_last: bool = False       # never set: convert_layout leaves LpPool row-major
+
+
+def _lppool_ref(inputs, attrs):
+    x = inputs[0]
+    n = len(attrs.kernel_shape)
+    out = _spatial_out(x.shape, attrs, attrs.ceil_mode)
+    win = np.abs(_windows(x.astype(np.float64), attrs, out, 0)) ** attrs.p
+    return ((win.sum(axis=tuple(range(-n, 0))) ** (1.0 / attrs.p)).astype(x.dtype),)
+
+
 def _global_pool_infer(types, values, attrs):
     require(types, 1, "GlobalAveragePool")
     x = types[0]
@@ -344,6 +363,7 @@ def _channels_last_reference(reference):
 
 
 OPS = table(
+    OpDef("LpPool", LpPoolAttrs, _pool_infer("LpPool"), _lppool_ref, doc="(sum of |x|^p over a window)^(1/p)"),
     OpDef("Conv", ConvAttrs, _channels_last_infer(_conv_infer), _channels_last_reference(_conv_ref),
           doc="N-d convolution with groups"),
     OpDef("MaxPool", PoolAttrs, _channels_last_infer(_pool_infer("MaxPool")), _channels_last_reference(_maxpool_ref),

@@ -300,7 +300,7 @@ def _tile_infer(types, values, attrs):
 class PadAttrs:
     pads: tuple[int, ...]         # begins, then ends; may be negative (cropping)
     mode: str = "constant"
-    value: float = 0.0
+    value: float = 0.0            # unless a second, run-time scalar input gives it
 
     def __post_init__(self) -> None:
         if self.mode not in ("constant", "reflect", "edge"):
@@ -308,8 +308,12 @@ class PadAttrs:
 
 
 def _pad_infer(types, values, attrs):
-    require(types, 1, "Pad")
+    require(types, 1, "Pad", optional=1)
     x = types[0]
+    if len(types) > 1 and types[1] is not None and (SymSize.of_shape(types[1].shape) != SymSize(1)
+                                                     or types[1].dtype != x.dtype):
+        raise OpError(f"Pad: a run-time constant value must be one element of the input's dtype, "
+                      f"got {types[1]}")
     if len(attrs.pads) != 2 * x.rank:
         raise OpError(f"Pad: {len(attrs.pads)} pads for rank {x.rank}")
     shape = []
@@ -330,7 +334,9 @@ def _pad_ref(inputs, attrs):
     crop = tuple(slice(max(-b, 0), x.shape[i] - max(-e, 0)) for i, (b, e) in enumerate(zip(begin, end)))
     widths = [(max(b, 0), max(e, 0)) for b, e in zip(begin, end)]
     if attrs.mode == "constant":
-        return (np.pad(x[crop], widths, constant_values=np.asarray(attrs.value).astype(x.dtype)),)
+        value = inputs[1].reshape(()) if len(inputs) > 1 and inputs[1] is not None else \
+            np.asarray(attrs.value).astype(x.dtype)
+        return (np.pad(x[crop], widths, constant_values=value),)
     return (np.pad(x[crop], widths, mode=attrs.mode),)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from compiler.frontends.onnx.converters import constants, elementwise, nn, reduce, shape
+from compiler.frontends.onnx.converters import arith, constants, elementwise, index, nn, quantize, reduce, resize, select, shape
 
 
 def _merge(*tables: dict) -> dict:
@@ -16,7 +16,7 @@ def _merge(*tables: dict) -> dict:
     return merged
 
 
-CONVERTERS = MappingProxyType(_merge(constants.CONVERTERS, elementwise.CONVERTERS, nn.CONVERTERS,
-                                     reduce.CONVERTERS, shape.CONVERTERS))
+CONVERTERS = MappingProxyType(_merge(arith.CONVERTERS, constants.CONVERTERS, elementwise.CONVERTERS, index.CONVERTERS, nn.CONVERTERS, quantize.CONVERTERS,
+                                     reduce.CONVERTERS, resize.CONVERTERS, select.CONVERTERS, shape.CONVERTERS))
 
 __all__ = ["CONVERTERS"]

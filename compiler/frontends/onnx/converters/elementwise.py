@@ -25,12 +25,16 @@ def _clip(node: NodeView) -> Emit:
 
 
 def _cast(node: NodeView) -> Emit:
-    return Emit("Cast", CastAttrs(to_dtype(node.int_attr("to"), f"{node.where}: attribute 'to'")),
-                inputs=(0,))
+    return Emit("Cast", CastAttrs(to_dtype(node.int_attr("to"), f"{node.where}: attribute 'to'"),
+                                  saturate=bool(node.int_attr("saturate", 1))), inputs=(0,))
+
+
+def _bitcast(node: NodeView) -> Emit:
+    return Emit("BitCast", CastAttrs(to_dtype(node.int_attr("to"), f"{node.where}: attribute 'to'")))
 
 
 def _cast_like(node: NodeView) -> Emit:
-    return Emit("Cast", CastAttrs(node.type(1).dtype), inputs=(0,))
+    return Emit("Cast", CastAttrs(node.type(1).dtype, saturate=bool(node.int_attr("saturate", 1))), inputs=(0,))
 
 
 def _leaky_relu(node: NodeView) -> Emit:
@@ -52,8 +56,9 @@ def _identity(node: NodeView) -> Alias:
     return Alias(0)
 
 
-def _dropout(node: NodeView) -> Alias:
-    # Inference: the data passes through. Training mode (input 2) would need randomness.
+def _dropout(node: NodeView) -> Alias | Emit:
+    # Inference: the data passes through (and a mask, when asked for, keeps everything).
+    # Training mode (input 2) would need randomness.
     if node.has_input(2):
         training = node.value(2)
         if training is None:
@@ -61,6 +66,8 @@ def _dropout(node: NodeView) -> Alias:
                                    "aotc compiles inference only")
         if bool(training.reshape(-1)[0]):
             raise node.unsupported("training_mode is true; aotc compiles inference only")
+    if len(node.outputs_used) > 1 and node.outputs_used[1]:
+        return Emit("Dropout", NoAttrs(), inputs=(0,), outputs=2)
     return Alias(0)
 
 
@@ -69,6 +76,7 @@ CONVERTERS = {
     "Clip": _clip,
     "Cast": _cast,
     "CastLike": _cast_like,
+    "BitCast": _bitcast,
     "LeakyRelu": _leaky_relu,
     "Elu": _elu,
     "Gelu": _gelu,

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from compiler.frontends.onnx.node import Emit, NodeView
 from compiler.ir.ops import NoAttrs
-from compiler.ir.ops.nn import AxisAttrs, ConvAttrs, EpsilonAttrs, GemmAttrs, LayerNormAttrs, PoolAttrs
+from compiler.ir.ops.conv_transpose import Col2ImAttrs, ConvTransposeAttrs
+from compiler.ir.ops.nn import AxisAttrs, ConvAttrs, EpsilonAttrs, GemmAttrs, LayerNormAttrs, LpPoolAttrs, PoolAttrs
+from compiler.ir.ops.reduce import ReduceAttrs
 
 
 def _spatial_sizes(node: NodeView, rank: int) -> tuple[int, ...]:
@@ -77,6 +79,18 @@ def _pool(node: NodeView) -> Emit:
     return Emit(node.op_type, attrs, inputs=(0,))
 
 
+def _lp_pool(node: NodeView) -> Emit:
+    kernel = node.ints_attr("kernel_shape")
+    strides, pads, dilations = window_attrs(node, kernel, pool=True)
+    attrs = LpPoolAttrs(kernel, strides, pads, dilations, ceil_mode=bool(node.int_attr("ceil_mode", 0)),
+                        p=node.int_attr("p", 2))
+    return Emit("LpPool", attrs)
+
+
+def _global_max_pool(node: NodeView) -> Emit:
+    return Emit("ReduceMax", ReduceAttrs(axes=tuple(range(2, node.type(0).rank)), keepdims=True))
+
+
 def _global_average_pool(node: NodeView) -> Emit:
     return Emit("GlobalAveragePool", NoAttrs())
 
@@ -108,14 +122,51 @@ def _layer_norm(node: NodeView) -> Emit:
     return Emit("LayerNormalization", attrs, inputs=(0, 1, 2)[:node.num_inputs])
 
 
+def _conv_transpose(node: NodeView) -> Emit:
+    x, w = node.type(0), node.type(1)
+    if not x.is_static or not w.is_static:
+        raise node.unsupported("ConvTranspose needs static input and weight shapes")
+    in_sp, kernel = x.static_shape()[2:], w.static_shape()[2:]
+    n = len(kernel)
+    strides = node.ints_attr("strides", (1,) * n)
+    dilations = node.ints_attr("dilations", (1,) * n)
+    output_padding = node.ints_attr("output_padding", (0,) * n)
+    auto_pad = node.attr("auto_pad", "NOTSET")
+    pads = node.ints_attr("pads", (0,) * (2 * n))
+    output_shape = node.ints_attr("output_shape", ()) or \
+        (tuple(in_sp[i] * strides[i] for i in range(n)) if auto_pad in ("SAME_UPPER", "SAME_LOWER") else ())
+    if output_shape:
+        total = [strides[i] * (in_sp[i] - 1) + output_padding[i] + (kernel[i] - 1) * dilations[i] + 1
+                 - output_shape[-n + i] for i in range(n)]
+        begins = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total]
+        pads = tuple(begins) + tuple(t - b for t, b in zip(total, begins))
+    attrs = ConvTransposeAttrs(strides=strides, dilations=dilations, pads=pads, output_padding=output_padding,
+                               group=node.int_attr("group", 1))
+    return Emit("ConvTranspose", attrs)
+
+
+def _col2im(node: NodeView) -> Emit:
+    image = node.static_ints(1, "image shape")
+    block = node.static_ints(2, "block shape")
+    n = len(image)
+    attrs = Col2ImAttrs(image_shape=image, block_shape=block, strides=node.ints_attr("strides", (1,) * n),
+                        dilations=node.ints_attr("dilations", (1,) * n), pads=node.ints_attr("pads", (0,) * (2 * n)))
+    return Emit("Col2Im", attrs, inputs=(0,))
+
+
 CONVERTERS = {
     "Conv": _conv,
     "MaxPool": _pool,
     "AveragePool": _pool,
     "GlobalAveragePool": _global_average_pool,
+    "GlobalMaxPool": _global_max_pool,
+    "LpPool": _lp_pool,
+    "ConvTranspose": _conv_transpose,
+    "Col2Im": _col2im,
     "Gemm": _gemm,
     "MatMul": _matmul,
     "BatchNormalization": _batch_norm,
     "Softmax": _softmax,
     "LayerNormalization": _layer_norm,
 }
+

@@ -3,7 +3,7 @@ optional input after; either way they become `ReduceAttrs.axes`."""
 from __future__ import annotations
 
 from compiler.frontends.onnx.node import Emit, NodeView
-from compiler.ir.ops.reduce import REDUCTIONS, ReduceAttrs
+from compiler.ir.ops.reduce import REDUCTIONS, InstanceNormAttrs, LpNormAttrs, ReduceAttrs
 
 
 def _reduce(node: NodeView) -> Emit:
@@ -18,4 +18,13 @@ def _reduce(node: NodeView) -> Emit:
     return Emit(node.op_type, attrs, inputs=(0,))
 
 
-CONVERTERS = {op: _reduce for op in REDUCTIONS}
+def _lp_normalization(node: NodeView) -> Emit:
+    return Emit("LpNormalization", LpNormAttrs(axis=node.int_attr("axis", -1), p=node.int_attr("p", 2)))
+
+
+def _instance_norm(node: NodeView) -> Emit:
+    return Emit("InstanceNormalization", InstanceNormAttrs(node.float_attr("epsilon", 1e-5)))
+
+
+CONVERTERS = {**{op: _reduce for op in REDUCTIONS}, "LpNormalization": _lp_normalization,
+              "InstanceNormalization": _instance_norm}

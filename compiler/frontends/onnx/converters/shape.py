@@ -97,7 +97,8 @@ def _pad(node: NodeView) -> Emit:
     if mode not in PAD_MODES:
         raise node.unsupported(f"pad mode '{mode}' is not supported (only {', '.join(PAD_MODES)})")
     pads = node.static_ints(1, "pads")
-    value = node.static_scalar(2, "constant value") if node.has_input(2) else 0.0
+    runtime_value = node.has_input(2) and node.value(2) is None
+    value = node.constant_scalar(2, "constant value") if node.has_input(2) and not runtime_value else 0.0
     if node.has_input(3):                          # opset 18: pads cover only these axes
         rank = node.type(0).rank
         try:
@@ -110,7 +111,7 @@ def _pad(node: NodeView) -> Emit:
         for j, axis in enumerate(axes):
             full[axis], full[rank + axis] = pads[j], pads[len(axes) + j]
         pads = tuple(full)
-    return Emit("Pad", PadAttrs(pads, mode=str(mode), value=float(value)), inputs=(0,))
+    return Emit("Pad", PadAttrs(pads, mode=str(mode), value=float(value)), inputs=(0, 2) if runtime_value else (0,))
 
 
 def _range(node: NodeView) -> Emit:
