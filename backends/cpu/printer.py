@@ -106,7 +106,8 @@ enum {
     AOTC_ERR_SHAPE = 2,      /* an input shape disagrees with the model's signature */
     AOTC_ERR_CPU = 3,        /* this CPU lacks an instruction-set feature the library needs */
     AOTC_ERR_MEMORY = 4,     /* allocation failed */
-    AOTC_ERR_WEIGHTS = 5     /* the weights buffer has the wrong size */
+    AOTC_ERR_WEIGHTS = 5,    /* the weights buffer has the wrong size */
+    AOTC_ERR_DEVICE = 6      /* GPU artifacts: no usable driver or device, or a device call failed */
 };
 
 typedef struct aotc_model aotc_model;
@@ -146,6 +147,23 @@ int aotc_output_shape(int index, const int64_t* const* input_shapes, int64_t* di
 }
 #endif
 #endif
+"""
+
+
+# The thread's last error message; every generated host file starts with it.
+ERROR_SUPPORT = """\
+static _Thread_local char aotc_error_text[512];
+
+const char* aotc_last_error(void) { return aotc_error_text; }
+
+static int aotc_fail(int code, const char* format, ...) {
+    va_list args;
+    va_start(args, format);
+    vsnprintf(aotc_error_text, sizeof aotc_error_text, format, args);
+    va_end(args);
+    return code;
+}
+
 """
 
 
@@ -196,19 +214,7 @@ class ModelPrinter:
         return self.kernels.kernel(kernel)
 
     def support(self) -> str:
-        return f"""\
-static _Thread_local char aotc_error_text[512];
-
-const char* aotc_last_error(void) {{ return aotc_error_text; }}
-
-static int aotc_fail(int code, const char* format, ...) {{
-    va_list args;
-    va_start(args, format);
-    vsnprintf(aotc_error_text, sizeof aotc_error_text, format, args);
-    va_end(args);
-    return code;
-}}
-
+        return ERROR_SUPPORT + f"""\
 struct aotc_model {{
     const uint8_t* weights;
     uint8_t* arena;
