@@ -17,9 +17,9 @@ BM = BN = 64
 BK = 16
 THREADS = 256
 MAX_GRID_YZ = 65535
-# NaN-propagating, as numpy (fmaxf/fminf would drop a NaN).
-_MAX = "aotc_maxf"
-_MIN = "aotc_minf"
+# NaN-propagating, as numpy (fmaxf/fminf would drop a NaN); defined in SUPPORT.
+_MAX = "aotc_max<float>"
+_MIN = "aotc_min<float>"
 
 
 def _dim(d: "int | str") -> str:
@@ -77,10 +77,13 @@ def _epilogue(spec: Contraction) -> list[str]:
     return lines
 
 
-# Window gathers shared by every convolution kernel of a model (printed once in model.cu).
+# Helpers every kernel of a model may call, printed once at the top of model.cu: NaN-propagating
+# max/min/sign (as numpy; `a != a` is the NaN test that also compiles for integers and __half)
+# and the convolution window gathers.
 SUPPORT = """\
-__device__ __forceinline__ float aotc_maxf(float a, float b) { return (a > b || isnan(a)) ? a : b; }
-__device__ __forceinline__ float aotc_minf(float a, float b) { return (a < b || isnan(a)) ? a : b; }
+template <typename T> __device__ __forceinline__ T aotc_max(T a, T b) { return (a > b || a != a) ? a : b; }
+template <typename T> __device__ __forceinline__ T aotc_min(T a, T b) { return (a < b || a != a) ? a : b; }
+template <typename T> __device__ __forceinline__ T aotc_sign(T a) { return a > T(0) ? T(1) : (a < T(0) ? T(-1) : a); }
 
 /* Element (k = (ci, ky, kx), n = (oy, ox)) of a channels-first convolution's im2col matrix. */
 __device__ __forceinline__ float aotc_window_cols(const float* image, int64_t k, int64_t n, int kh, int kw,

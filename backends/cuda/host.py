@@ -15,7 +15,7 @@ from compiler.ir.loops import Expr, Var
 from compiler.ir.types import Sym, TensorType
 from compiler.target import Target
 from backends.base import LoweredModel
-from backends.cpu.printer import ERROR_SUPPORT, ModelPrinter, _c_string, _comment
+from backends.cpu.printer import ERROR_SUPPORT, HEADER_NAME, ModelPrinter, _c_string, _comment
 from backends.cstyle import CStylePrinter
 from backends.cuda.driver import DRIVER_C
 from backends.cuda.printer import Launch
@@ -49,7 +49,7 @@ class HostPrinter(ModelPrinter):
             f"/* aotc generated CUDA host runtime for '{_comment(self.graph.name)}' ({self.target.name}). Do not edit. */",
             "#include <dlfcn.h>\n#include <stdarg.h>\n#include <stdbool.h>\n#include <stdint.h>\n"
             "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>",
-            f'#include "aotc_model.h"',
+            f'#include "{HEADER_NAME}"',
             "",
             ERROR_SUPPORT,
             DRIVER_C,

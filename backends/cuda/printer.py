@@ -45,6 +45,15 @@ class CudaPrinter(CStylePrinter):
     def barrier(self) -> str:
         return "__syncthreads()"
 
+    def call(self, fn: str, args: list[str], dtype: DType) -> str:
+        # Functions, not the base table's ternaries: those repeat their arguments, so nested
+        # max/min (a 3x3 max pool) would grow exponentially in text and in nvcc's time.
+        if fn in ("max", "min"):
+            return f"aotc_{fn}<{self.type_name(dtype)}>({args[0]}, {args[1]})"
+        if fn == "sign" and dtype.is_float:
+            return f"aotc_sign<{self.type_name(dtype)}>({args[0]})"
+        return super().call(fn, args, dtype)
+
     def kernel(self, kernel: Kernel) -> str:
         # Ops only, not node names: duplicate kernels must print identically.
         return "\n".join([f"/* {', '.join(kernel.ops)} */", self.signature(kernel) + " {",
