@@ -39,6 +39,7 @@ class Launch:
 
 class CudaPrinter(CStylePrinter):
     types = {**CStylePrinter.types, DType.float16: "__half"}
+    float_functions = {**CStylePrinter.float_functions, "pow": ("powf({0}, {1})", "aotc_pow({0}, {1})")}
     restrict = "__restrict__"
     kernel_prefix = f'extern "C" __global__ void __launch_bounds__({THREADS})'
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx.helper as oh
 import onnxruntime as ort
 import pytest
 
@@ -20,7 +21,7 @@ import test_cpu_ops  # noqa: E402
 import test_cpu_ops_contraction  # noqa: E402
 import test_cpu_ops_movement  # noqa: E402
 import test_cpu_ops_nn  # noqa: E402
-from cpu_testlib import check_case, check_model, make_feeds, params, seed_of  # noqa: E402
+from cpu_testlib import check_case, check_model, make_feeds, make_model, params, seed_of  # noqa: E402
 
 pytestmark = needs_gpu
 
@@ -53,8 +54,6 @@ def test_op_case_on_gpu(case):
 
 def test_symbolic_batch_grows_the_arena():
     """One handle, several batch sizes: the device arena grows and keeps the weights."""
-    import onnx.helper as oh
-    from onnx_testlib import make_model
     rng = np.random.default_rng(1)
     nodes = [oh.make_node("MatMul", ["x", "w"], ["h"]), oh.make_node("Tanh", ["h"], ["y"])]
     model = make_model(nodes, {"x": (np.float32, ("batch", 300))}, ["y"],
