@@ -77,11 +77,11 @@ def _contains_loop(stmt) -> bool:
     return False
 
 
-def _c_string(text: str) -> str:
+def c_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _comment(text: str) -> str:
+def c_comment(text: str) -> str:
     return text.replace("*/", "* /")
 
 
@@ -185,7 +185,7 @@ class ModelPrinter:
     def model_c(self) -> str:
         program = self.model.program
         parts = [
-            f"/* aotc generated model '{_comment(self.graph.name)}' for {self.target.name}. Do not edit. */",
+            f"/* aotc generated model '{c_comment(self.graph.name)}' for {self.target.name}. Do not edit. */",
             "#include <math.h>\n#include <stdarg.h>\n#include <stdbool.h>\n#include <stdint.h>\n"
             "#include <omp.h>\n#include <time.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>",
             f'#include "{HEADER_NAME}"',
@@ -269,9 +269,9 @@ int aotc_set_num_threads(aotc_model* model, int threads) {{
         lines = []
         for kind, values in (("input", graph.inputs), ("output", outs)):
             lines.append(f"static const char* const table_{kind}_names[] = "
-                         f"{{{', '.join(_c_string(v.name) for v in values) or 'NULL'}}};")
+                         f"{{{', '.join(c_string(v.name) for v in values) or 'NULL'}}};")
             lines.append(f"static const char* const table_{kind}_dtypes[] = "
-                         f"{{{', '.join(_c_string(v.type.dtype.value) for v in values) or 'NULL'}}};")
+                         f"{{{', '.join(c_string(v.type.dtype.value) for v in values) or 'NULL'}}};")
             lines.append(f"static const int table_{kind}_ranks[] = {{{', '.join(str(v.type.rank) for v in values) or '0'}}};")
             for k, v in enumerate(values):
                 lines.append(f"static const int64_t table_{kind}{k}_dims[] = {{{self._dims(v.type)}}};")
@@ -301,7 +301,7 @@ int aotc_input_dims(int i, int64_t* dims) {{
         for i, value in enumerate(self.graph.inputs):
             for axis, dim in enumerate(value.type.shape):
                 got = f"shapes[{i}][{axis}]"
-                where = f"input '{_c_string(value.name)[1:-1]}' dimension {axis}"
+                where = f"input '{c_string(value.name)[1:-1]}' dimension {axis}"
                 if isinstance(dim, Sym):
                     k = self.symbols.index(dim.name)
                     if dim.name not in first_seen:
@@ -440,7 +440,7 @@ int aotc_create(const void* weights, size_t weights_size, aotc_model** out) {{
             args = [pointer(v, p) for p, v in zip(kernel.params, call.args)]
             args += [f"syms[{self.symbols.index(s)}]" for s in kernel.symbols]
             args.append("nthreads")
-            lines.append(f"    /* {_comment(', '.join(call.nodes))} */")
+            lines.append(f"    /* {c_comment(', '.join(call.nodes))} */")
             if self.profile:
                 lines.append(f"    {{ const double start = aotc_now(); {kernel.name}({', '.join(args)}); "
                              f"model->seconds[{index}] += aotc_now() - start; }}")

@@ -15,7 +15,7 @@ from compiler.ir.loops import Expr, Var
 from compiler.ir.types import Sym, TensorType
 from compiler.target import Target
 from backends.base import LoweredModel
-from backends.cpu.printer import ERROR_SUPPORT, HEADER_NAME, ModelPrinter, _c_string, _comment
+from backends.cpu.printer import ERROR_SUPPORT, HEADER_NAME, ModelPrinter, c_comment, c_string
 from backends.cstyle import CStylePrinter
 from backends.cuda.driver import DRIVER_C
 from backends.cuda.printer import Launch
@@ -46,7 +46,7 @@ class HostPrinter(ModelPrinter):
 
     def host_c(self) -> str:
         parts = [
-            f"/* aotc generated CUDA host runtime for '{_comment(self.graph.name)}' ({self.target.name}). Do not edit. */",
+            f"/* aotc generated CUDA host runtime for '{c_comment(self.graph.name)}' ({self.target.name}). Do not edit. */",
             "#include <dlfcn.h>\n#include <stdarg.h>\n#include <stdbool.h>\n#include <stdint.h>\n"
             "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>",
             f'#include "{HEADER_NAME}"',
@@ -63,7 +63,7 @@ class HostPrinter(ModelPrinter):
         return "\n".join(parts) + "\n"
 
     def cubin(self) -> str:
-        names = ", ".join(_c_string(f) for f in self.functions) or "NULL"
+        names = ", ".join(c_string(f) for f in self.functions) or "NULL"
         return f"""\
 /* The kernels' cubin, linked in by the assembler (no path to find at run time). */
 __asm__(".section .rodata\\n.balign 64\\n.globl aotc_cubin\\n.hidden aotc_cubin\\naotc_cubin:\\n"
@@ -234,7 +234,7 @@ int aotc_create(const void* weights, size_t weights_size, aotc_model** out) {{
         index = {f: i for i, f in enumerate(self.functions)}
         for call in program.calls:
             kernel = program.kernels[call.kernel]
-            lines.append(f"    {{   /* {_comment(', '.join(call.nodes))} */")
+            lines.append(f"    {{   /* {c_comment(', '.join(call.nodes))} */")
             args = [f"CUdeviceptr a{i} = {location(v)};" for i, v in enumerate(call.args)]
             args += [f"int64_t s{i} = syms[{self.symbols.index(s)}];" for i, s in enumerate(kernel.symbols)]
             refs = [f"&a{i}" for i in range(len(call.args))] + [f"&s{i}" for i in range(len(kernel.symbols))]
