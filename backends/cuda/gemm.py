@@ -17,7 +17,7 @@ BM = BN = 64
 BK = 16
 THREADS = 256
 MAX_GRID_YZ = 65535
-# NaN-propagating, as numpy (fmaxf/fminf would drop a NaN); defined in SUPPORT.
+# NaN-propagating, as numpy (fmaxf/fminf would drop a NaN); defined in backends/cuda/mathlib.py.
 _MAX = "aotc_max<float>"
 _MIN = "aotc_min<float>"
 
@@ -77,29 +77,8 @@ def _epilogue(spec: Contraction) -> list[str]:
     return lines
 
 
-# Helpers every kernel of a model may call, printed once at the top of model.cu: NaN-propagating
-# max/min/sign (as numpy; `a != a` is the NaN test that also compiles for integers and __half)
-# and the convolution window gathers.
+# The window gathers every convolution kernel of a model shares, printed once in model.cu.
 SUPPORT = """\
-template <typename T> __device__ __forceinline__ T aotc_max(T a, T b) { return (a > b || a != a) ? a : b; }
-template <typename T> __device__ __forceinline__ T aotc_min(T a, T b) { return (a < b || a != a) ? a : b; }
-template <typename T> __device__ __forceinline__ T aotc_sign(T a) { return a > T(0) ? T(1) : (a < T(0) ? T(-1) : a); }
-
-/* pow with exact integral powers of integral bases. CUDA's pow is within 2 ulp, not correctly
- * rounded as glibc's, so 3^2 may come back as 8.999...; the integer Pow lowering (via double)
- * would then truncate it to 8. */
-__device__ __forceinline__ double aotc_pow(double a, double b) {
-    if (b == rint(b) && fabs(b) <= 64.0 && a == rint(a)) {
-        double result = 1.0, base = a;
-        for (long long e = (long long)fabs(b); e; e >>= 1) {
-            if (e & 1) result *= base;
-            base *= base;
-        }
-        return b < 0 ? 1.0 / result : result;
-    }
-    return pow(a, b);
-}
-
 /* Element (k = (ci, ky, kx), n = (oy, ox)) of a channels-first convolution's im2col matrix. */
 __device__ __forceinline__ float aotc_window_cols(const float* image, int64_t k, int64_t n, int kh, int kw,
         int64_t out_width, int sh, int sw, int ph, int pw, int dh, int dw, int64_t height, int64_t width) {

@@ -20,6 +20,7 @@ from backends.base import LoweredModel
 from backends.cstyle import INDENT, CStylePrinter
 from backends.cuda import gemm
 from backends.cuda.grid import Phase, phases
+from backends.cuda.mathlib import MATHLIB_CU
 
 THREADS = 256
 # Grid-stride kernels launch at most this many blocks per SM: enough to fill it, few enough
@@ -123,7 +124,7 @@ def print_kernels(model: LoweredModel, target: Target) -> tuple[str, dict[str, t
         functions.update((function, text) for function, text, _ in printed)
         launches[name] = tuple(launch for _, _, launch in printed)
     header = ("/* aotc generated CUDA kernels. Do not edit. */\n"
-              "#include <stdint.h>\n#include <math.h>\n#include <cuda_fp16.h>\n\n" + gemm.SUPPORT)
+              "#include <stdint.h>\n#include <math.h>\n#include <cuda_fp16.h>\n\n" + MATHLIB_CU + "\n" + gemm.SUPPORT)
     body = "\n".join(functions[f] for f in sorted(functions))
     return header + "\n" + body, launches
 
