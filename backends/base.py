@@ -17,7 +17,7 @@ from compiler.ir.loops import Kernel
 from compiler.ir.program import MemoryPlan, Program, WeightsLayout
 from compiler.target import Target
 
-__all__ = ["Backend", "BuildError", "Binary", "LoweredModel", "Source"]
+__all__ = ["Backend", "BuildError", "Binary", "LoweredModel", "Source", "constants_used"]
 
 
 @dataclass(frozen=True)
@@ -70,3 +70,9 @@ class Backend(Protocol):
     def build(self, source: Source, target: Target) -> Binary: ...
 
     def load(self, directory: str, manifest: Mapping) -> Callable: ...
+
+
+def constants_used(program: Program) -> dict[str, np.ndarray]:
+    """The graph constants some call reads: what weights.bin holds when nothing is packed."""
+    used = {a for call in program.calls for a in call.args}
+    return {name: program.graph.constants[name] for name in program.graph.constants if name in used}

@@ -29,7 +29,7 @@ from passes.tile import Tile
 
 def graph_passes(target: Target) -> tuple:
     """The graph-level pipeline for a target, in order."""
-    if target.kind == "cpu":
+    if target.kind in ("cpu", "cuda"):
         return (Simplify(), ConvertLayout(target.activation_layout), EliminateDeadCode(), MaterializeOutputs())
     raise TargetError(f"target {target.name} has no graph pipeline yet")
 
@@ -38,8 +38,11 @@ def backend_for(target: Target, options: CompileOptions):
     if target.kind == "cpu":
         from backends.cpu import CpuBackend
         return CpuBackend(cache_dir=options.build_cache, profile=options.profile, opt_level=options.c_opt_level)
+    if target.kind == "cuda":
+        from backends.cuda import CudaBackend
+        return CudaBackend(cache_dir=options.build_cache)
     raise TargetError(f"target {target.name} has no backend in this version of aotc yet "
-                      f"(available: cpu, cpu:<isa>; see `aotc targets`)")
+                      f"(available: cpu, cpu:<isa>, cuda:<sm>; see `aotc targets`)")
 
 
 @dataclass(frozen=True)

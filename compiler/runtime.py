@@ -31,11 +31,14 @@ class Artifact:
 
     def _load(self, threads: int):
         kind = self.manifest["target"]["kind"]
-        if kind != "cpu":
-            raise TargetError(f"{self.directory}: artifacts for {self.target} cannot run in this aotc yet")
-        from backends.cpu import CpuBackend
         weights = np.fromfile(self.directory / WEIGHTS, dtype=np.uint8)
-        return CpuBackend().load(self.directory, weights, threads)
+        if kind == "cpu":
+            from backends.cpu import CpuBackend
+            return CpuBackend().load(self.directory, weights, threads)
+        if kind == "cuda":
+            from backends.cuda import CudaBackend
+            return CudaBackend().load(self.directory, weights, threads)
+        raise TargetError(f"{self.directory}: artifacts for {self.target} cannot run in this aotc yet")
 
     @property
     def input_names(self) -> list[str]:

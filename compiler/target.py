@@ -64,6 +64,8 @@ CUDA_PRESETS = {
 }
 
 _CPU_FUSIBLE = ("elementwise", "reduction_prologue", "reduction_epilogue", "contraction_epilogue")
+# The CUDA backend prints any fused loop kernel and applies contraction epilogues in its GEMM.
+_CUDA_FUSIBLE = _CPU_FUSIBLE
 
 
 def host_cpu_flags() -> frozenset[str]:
@@ -129,7 +131,8 @@ def resolve_target(spec: "str | Target") -> Target:
         arch = variant or "sm_90"
         if arch not in CUDA_PRESETS:
             raise TargetError(f"unknown CUDA architecture '{arch}'; known: {', '.join(sorted(CUDA_PRESETS))}")
-        return Target(name=f"cuda:{arch}", kind="cuda", limits=CUDA_PRESETS[arch], memory_alignment=256)
+        return Target(name=f"cuda:{arch}", kind="cuda", limits=CUDA_PRESETS[arch], memory_alignment=256,
+                      fusible=_CUDA_FUSIBLE)
     if kind == "webgpu":
         return Target(name="webgpu", kind="webgpu", memory_alignment=256, limits=(
             ("invocations_per_workgroup", 256), ("workgroup_storage", 16384),

@@ -12,7 +12,7 @@ from compiler.ir.contraction import Dense
 from compiler.ir.loops import Block, For, Kernel, LoopKind
 from compiler.ir.program import Program
 from compiler.target import Target
-from backends.base import Binary, LoweredModel, Source
+from backends.base import Binary, LoweredModel, Source, constants_used
 from backends.cpu import contraction
 from backends.cpu.build import LIBRARY_NAME, build_library
 from backends.cpu.printer import HEADER_NAME, SOURCE_NAME, print_model
@@ -70,9 +70,9 @@ class CpuBackend:
                             constants[packed] = contraction.pack_constant(spec, side, graph.constants[args[index]], params)
                         args[index] = packed
             calls.append(replace(call, args=tuple(args)))
-        used = {a for call in calls for a in call.args}
-        constants.update((name, graph.constants[name]) for name in graph.constants if name in used)
-        return replace(program, calls=tuple(calls)), constants
+        program = replace(program, calls=tuple(calls))
+        constants.update(constants_used(program))
+        return program, constants
 
     def lower(self, model: LoweredModel, target: Target) -> Source:
         return print_model(model, target, self.profile)

@@ -110,11 +110,11 @@ def _uses_narrow(program) -> bool:
                for b in kernel.params)
 
 
-def _c_string(text: str) -> str:
+def c_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _comment(text: str) -> str:
+def c_comment(text: str) -> str:
     return text.replace("*/", "* /")
 
 
@@ -139,7 +139,8 @@ enum {
     AOTC_ERR_SHAPE = 2,      /* an input shape disagrees with the model's signature */
     AOTC_ERR_CPU = 3,        /* this CPU lacks an instruction-set feature the library needs */
     AOTC_ERR_MEMORY = 4,     /* allocation failed */
-    AOTC_ERR_WEIGHTS = 5     /* the weights buffer has the wrong size */
+    AOTC_ERR_WEIGHTS = 5,    /* the weights buffer has the wrong size */
+    AOTC_ERR_DEVICE = 6      /* GPU artifacts: no usable driver or device, or a device call failed */
 };
 
 typedef struct aotc_model aotc_model;
@@ -182,6 +183,23 @@ int aotc_output_shape(int index, const int64_t* const* input_shapes, int64_t* di
 """
 
 
+# The thread's last error message; every generated host file starts with it.
+ERROR_SUPPORT = """\
+static _Thread_local char aotc_error_text[512];
+
+const char* aotc_last_error(void) { return aotc_error_text; }
+
+static int aotc_fail(int code, const char* format, ...) {
+    va_list args;
+    va_start(args, format);
+    vsnprintf(aotc_error_text, sizeof aotc_error_text, format, args);
+    va_end(args);
+    return code;
+}
+
+"""
+
+
 class ModelPrinter:
     """Prints model.c for one LoweredModel; pure."""
 
@@ -200,7 +218,7 @@ class ModelPrinter:
     def model_c(self) -> str:
         program = self.model.program
         parts = [
-            f"/* aotc generated model '{_comment(self.graph.name)}' for {self.target.name}. Do not edit. */",
+            f"/* aotc generated model '{c_comment(self.graph.name)}' for {self.target.name}. Do not edit. */",
             "#include <math.h>\n#include <stdarg.h>\n#include <stdbool.h>\n#include <stdint.h>\n"
             "#include <omp.h>\n#include <time.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>",
             f'#include "{HEADER_NAME}"',
@@ -230,19 +248,7 @@ class ModelPrinter:
         return self.kernels.kernel(kernel)
 
     def support(self) -> str:
-        return f"""\
-static _Thread_local char aotc_error_text[512];
-
-const char* aotc_last_error(void) {{ return aotc_error_text; }}
-
-static int aotc_fail(int code, const char* format, ...) {{
-    va_list args;
-    va_start(args, format);
-    vsnprintf(aotc_error_text, sizeof aotc_error_text, format, args);
-    va_end(args);
-    return code;
-}}
-
+        return ERROR_SUPPORT + f"""\
 struct aotc_model {{
     const uint8_t* weights;
     uint8_t* arena;
@@ -297,9 +303,9 @@ int aotc_set_num_threads(aotc_model* model, int threads) {{
         lines = []
         for kind, values in (("input", graph.inputs), ("output", outs)):
             lines.append(f"static const char* const table_{kind}_names[] = "
-                         f"{{{', '.join(_c_string(v.name) for v in values) or 'NULL'}}};")
+                         f"{{{', '.join(c_string(v.name) for v in values) or 'NULL'}}};")
             lines.append(f"static const char* const table_{kind}_dtypes[] = "
-                         f"{{{', '.join(_c_string(v.type.dtype.value) for v in values) or 'NULL'}}};")
+                         f"{{{', '.join(c_string(v.type.dtype.value) for v in values) or 'NULL'}}};")
             lines.append(f"static const int table_{kind}_ranks[] = {{{', '.join(str(v.type.rank) for v in values) or '0'}}};")
             for k, v in enumerate(values):
                 lines.append(f"static const int64_t table_{kind}{k}_dims[] = {{{self._dims(v.type)}}};")
@@ -329,7 +335,7 @@ int aotc_input_dims(int i, int64_t* dims) {{
         for i, value in enumerate(self.graph.inputs):
             for axis, dim in enumerate(value.type.shape):
                 got = f"shapes[{i}][{axis}]"
-                where = f"input '{_c_string(value.name)[1:-1]}' dimension {axis}"
+                where = f"input '{c_string(value.name)[1:-1]}' dimension {axis}"
                 if isinstance(dim, Sym):
                     k = self.symbols.index(dim.name)
                     if dim.name not in first_seen:
@@ -468,7 +474,7 @@ int aotc_create(const void* weights, size_t weights_size, aotc_model** out) {{
             args = [pointer(v, p) for p, v in zip(kernel.params, call.args)]
             args += [f"syms[{self.symbols.index(s)}]" for s in kernel.symbols]
             args.append("nthreads")
-            lines.append(f"    /* {_comment(', '.join(call.nodes))} */")
+            lines.append(f"    /* {c_comment(', '.join(call.nodes))} */")
             if self.profile:
                 lines.append(f"    {{ const double start = aotc_now(); {kernel.name}({', '.join(args)}); "
                              f"model->seconds[{index}] += aotc_now() - start; }}")

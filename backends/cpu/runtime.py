@@ -25,6 +25,7 @@ def _aligned_copy(data: np.ndarray, alignment: int = 64) -> np.ndarray:
 
 class CpuModel:
     """One handle on a loaded library: `run(list of arrays) -> list of arrays`."""
+    error_kinds = _ERROR_KINDS
 
     def __init__(self, library_path: Path, weights: np.ndarray, threads: int = 1):
         self._lib = ctypes.CDLL(str(library_path))
@@ -54,7 +55,7 @@ class CpuModel:
     def _check(self, status: int) -> None:
         if status != 0:
             message = self._lib.aotc_last_error().decode(errors="replace")
-            raise _ERROR_KINDS.get(status, RuntimeError)(message)
+            raise self.error_kinds.get(status, RuntimeError)(message)
 
     def set_threads(self, threads: int) -> None:
         self._check(self._lib.aotc_set_num_threads(self._handle, int(threads)))

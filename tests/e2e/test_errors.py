@@ -148,6 +148,6 @@ def test_library_for_a_cpu_feature_the_host_lacks_is_refused(tmp_path, model_fil
 def test_unknown_target(model_file, tmp_path):
     assert_one_line_error(aotc("compile", str(model_file), "--target", "cpu:pentium", "-o", str(tmp_path / "o")),
                           "unknown CPU ISA 'pentium'")
-    assert_one_line_error(aotc("compile", str(model_file), "--target", "cuda:sm_90", "-o", str(tmp_path / "o")),
-                          "cuda:sm_90")
+    assert_one_line_error(aotc("compile", str(model_file), "--target", "cuda:sm_75", "-o", str(tmp_path / "o")),
+                          "unknown CUDA architecture 'sm_75'")
     assert not (tmp_path / "o").exists()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueClamp, EpilogueGelu, Im2col, Im2colRows
 from compiler.ir.config import KernelConfig
+from backends.contraction_text import clamp_lines as _clamp, float_literal as _cf, strided_index as _strided_index
 
 
 @dataclass(frozen=True)
@@ -38,36 +39,12 @@ class GemmParams:
                              f"width {self.vec}, MC of MR and NC of NR")
 
 
-def _cf(value: float) -> str:
-    if value == float("inf"):
-        return "INFINITY"
-    if value == float("-inf"):
-        return "(-INFINITY)"
-    return f"{float(value)!r}f"
-
-
-def _strided_index(op: "Dense | EpilogueAdd", row: str, col: str) -> str:
-    """C index of element (gb, gg, row, col) of a strided operand; zero strides drop out."""
-    terms = [(op.batch_stride, "gb"), (op.group_stride, "gg"), (op.row_stride, f"({row})"), (op.col_stride, f"({col})")]
-    return " + ".join(f"{name} * {stride}" for stride, name in terms if stride) or "0"
-
-
 def _gelu(op: EpilogueGelu, var: str) -> str:
     """GELU of `var` through mathlib's inline (vectorisable) erf / tanh."""
     if op.approximate == "tanh":
         inner = f"0.7978845608028654f * ({var} + 0.044715f * {var} * {var} * {var})"
         return f"{var} = 0.5f * {var} * (1.0f + aotc_tanhf({inner}));"
     return f"{var} = 0.5f * {var} * (1.0f + aotc_erff({var} * 0.7071067811865476f));"
-
-
-def _clamp(op: EpilogueClamp, var: str, max_fn: str, min_fn: str) -> list[str]:
-    """`var` clamped to the op's bounds (an infinite bound is no statement)."""
-    lines = []
-    if op.low != float("-inf"):
-        lines.append(f"{var} = {max_fn}({var}, {_cf(op.low)});")
-    if op.high != float("inf"):
-        lines.append(f"{var} = {min_fn}({var}, {_cf(op.high)});")
-    return lines
 
 
 def packed_panel_count(rows: int, r: int) -> int:

@@ -119,15 +119,15 @@ def assert_close(ours: np.ndarray, theirs: np.ndarray, what: str) -> None:
 
 
 def check_model(model: onnx.ModelProto, feed_sets: Sequence[Mapping[str, np.ndarray]],
-                with_onnxruntime: bool = True):
-    """Compile `model` once for the CPU and check every feed set against onnxruntime and the
+                with_onnxruntime: bool = True, target: str = "cpu"):
+    """Compile `model` once for `target` (the CPU unless a GPU backend's tests reuse the cases) and check every feed set against onnxruntime and the
     interpreter (only the interpreter where onnxruntime refuses the model). Returns the artifact."""
     import compiler
     from compiler.frontends.onnx import import_onnx
     from compiler.ir.interpreter import interpret
 
     graph = import_onnx(model)
-    artifact = compiler.compile(model, target="cpu")
+    artifact = compiler.compile(model, target=target)
     for feeds in feed_sets:
         ours = artifact.run_list(**feeds)
         reference = interpret(graph, feeds)
@@ -141,9 +141,9 @@ def check_model(model: onnx.ModelProto, feed_sets: Sequence[Mapping[str, np.ndar
     return artifact
 
 
-def check_case(case: OpCase, with_onnxruntime: bool = True) -> None:
+def check_case(case: OpCase, with_onnxruntime: bool = True, target: str = "cpu") -> None:
     model = case.model()
-    check_model(model, [make_feeds(model, seed_of(case.id), case.gens)], with_onnxruntime)
+    check_model(model, [make_feeds(model, seed_of(case.id), case.gens)], with_onnxruntime, target)
 
 
 def lowered_ops(model: onnx.ModelProto) -> set[str]:

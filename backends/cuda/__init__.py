@@ -1,0 +1,53 @@
+"""The CUDA backend: CUDA C kernels built by nvcc into a cubin, launched by a small C host
+runtime (driver API through dlopen) built into libmodel.so with the CPU artifact's ABI."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from compiler.ir.config import ConfigSpace, KernelConfig
+from compiler.ir.loops import Kernel
+from compiler.ir.program import Program
+from compiler.target import Target
+from backends.base import Binary, LoweredModel, Source, constants_used
+from backends.cpu.build import LIBRARY_NAME
+from backends.cpu.printer import HEADER, HEADER_NAME
+from backends.cuda.build import KERNELS_NAME, build_cuda
+from backends.cuda.host import CUBIN_NAME, HOST_NAME, HostPrinter
+from backends.cuda.printer import print_kernels
+from backends.cuda.runtime import CudaModel
+
+
+@dataclass(frozen=True)
+class CudaBackend:
+    name: str = "cuda"
+    cache_dir: Path | None = None
+
+    def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace:
+        """Nothing to tune in this first slice: fixed GEMM tiles, grid-stride loop kernels."""
+        return ConfigSpace()
+
+    def default_config(self, kernel: Kernel, target: Target) -> KernelConfig:
+        return KernelConfig()
+
+    def prepare(self, program: Program, configs: Mapping[str, KernelConfig],
+                target: Target) -> tuple[Program, dict[str, np.ndarray]]:
+        """Constants stay in their graph layout: the GEMM template reads them through strides."""
+        return program, constants_used(program)
+
+    def lower(self, model: LoweredModel, target: Target) -> Source:
+        kernels, launches = print_kernels(model, target)
+        host = HostPrinter(model, target, launches).host_c()
+        return Source({KERNELS_NAME: kernels, HOST_NAME: host, HEADER_NAME: HEADER}, entry=KERNELS_NAME)
+
+    def build(self, source: Source, target: Target) -> Binary:
+        return build_cuda(source, target, self.cache_dir)
+
+    def load(self, directory: Path, weights, threads: int = 1) -> CudaModel:
+        return CudaModel(Path(directory) / LIBRARY_NAME, weights, threads)
+
+
+__all__ = ["CUBIN_NAME", "CudaBackend", "HEADER_NAME", "LIBRARY_NAME"]

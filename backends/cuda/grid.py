@@ -1,0 +1,126 @@
+"""Which loops of a loop kernel become the CUDA grid.
+
+A kernel body runs as one or more phases: a top-level block of loops is a sequence of
+independent passes over memory (a split's outputs, a GEMM's epilogue sweep), and a later one may
+read what an earlier one wrote, so each becomes its own launch (launches on one stream are
+ordered). In each phase the leading perfect nest of independent loops is flattened into one
+index that a grid-stride loop walks; everything inside runs per thread, as printed.
+
+A loop is independent when the IR says so (parallel or vectorized, no reductions) or, for a
+serial loop the lowering left serial only because CPUs thread one axis, when every iteration
+stores to locations indexed by the loop variable in buffers the nest never reads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compiler.ir.loops import (Assign, Binary, Block, Call, Cast, Const, Declare, Expr, For, If, Load, LoopKind,
+                               Select, Stmt, Store, Var)
+
+
+@dataclass(frozen=True)
+class Phase:
+    loops: tuple[For, ...]      # flattened into the grid, outermost first
+    body: Stmt                  # what each grid index runs
+
+
+def phases(body: Stmt, symbols: tuple[str, ...]) -> tuple[Phase, ...]:
+    if isinstance(body, Block) and len(body.stmts) > 1 and all(isinstance(s, For) for s in body.stmts):
+        return tuple(_phase(s, symbols) for s in body.stmts)
+    return (_phase(body, symbols),)
+
+
+def _phase(stmt: Stmt, symbols: tuple[str, ...]) -> Phase:
+    loops: list[For] = []
+    while True:
+        loop = _single_loop(stmt)
+        if loop is None or not _extent_is_host_computable(loop.extent, set(symbols)) or not _independent(loop):
+            return Phase(tuple(loops), stmt)
+        loops.append(loop)
+        stmt = loop.body
+
+
+def _single_loop(stmt: Stmt) -> For | None:
+    while isinstance(stmt, Block) and len(stmt.stmts) == 1:
+        stmt = stmt.stmts[0]
+    return stmt if isinstance(stmt, For) else None
+
+
+def _extent_is_host_computable(extent: Expr, symbols: set[str]) -> bool:
+    return _expr_vars(extent) <= symbols
+
+
+def _independent(loop: For) -> bool:
+    if loop.reductions:
+        return False
+    if loop.kind in (LoopKind.PARALLEL, LoopKind.VECTORIZED):
+        return True
+    stores, loads, assigns = _accesses(loop.body)
+    stored = {buffer for buffer, _ in stores}
+    return (not stored & loads and not assigns
+            and all(loop.var in _expr_vars(index) for _, index in stores))
+
+
+def _accesses(stmt: Stmt) -> tuple[list[tuple[str, Expr]], set[str], set[str]]:
+    """(stores as (buffer, index), buffers loaded, scalars assigned but declared outside)."""
+    stores: list[tuple[str, Expr]] = []
+    loads: set[str] = set()
+    assigned: set[str] = set()
+    declared: set[str] = set()
+
+    def expr(e: Expr) -> None:
+        for node in _expr_nodes(e):
+            if isinstance(node, Load):
+                loads.add(node.buffer)
+
+    def visit(s: Stmt) -> None:
+        if isinstance(s, Block):
+            for child in s.stmts:
+                visit(child)
+        elif isinstance(s, For):
+            declared.add(s.var)
+            expr(s.extent)
+            visit(s.body)
+        elif isinstance(s, Store):
+            stores.append((s.buffer, s.index))
+            expr(s.index)
+            expr(s.value)
+        elif isinstance(s, Declare):
+            declared.add(s.var)
+            expr(s.init)
+        elif isinstance(s, Assign):
+            assigned.add(s.var)
+            expr(s.value)
+        elif isinstance(s, If):
+            expr(s.cond)
+            visit(s.then)
+            if s.otherwise is not None:
+                visit(s.otherwise)
+        else:   # LocalArray, Barrier: a per-thread array or a barrier makes no cross-iteration flow
+            declared.add(getattr(s, "name", ""))
+    visit(stmt)
+    return stores, loads - declared, assigned - declared
+
+
+def _expr_nodes(e: Expr):
+    yield e
+    if isinstance(e, Load):
+        yield from _expr_nodes(e.index)
+    elif isinstance(e, Binary):
+        yield from _expr_nodes(e.a)
+        yield from _expr_nodes(e.b)
+    elif isinstance(e, Call):
+        for arg in e.args:
+            yield from _expr_nodes(arg)
+    elif isinstance(e, Select):
+        yield from _expr_nodes(e.cond)
+        yield from _expr_nodes(e.a)
+        yield from _expr_nodes(e.b)
+    elif isinstance(e, Cast):
+        yield from _expr_nodes(e.a)
+    elif not isinstance(e, (Const, Var)):
+        raise TypeError(f"not an expression: {e!r}")
+
+
+def _expr_vars(e: Expr) -> set[str]:
+    return {node.name for node in _expr_nodes(e) if isinstance(node, Var)}

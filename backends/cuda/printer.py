@@ -1,0 +1,132 @@
+"""The CUDA backend's kernel printer: one model.cu of `extern "C" __global__` kernels.
+
+Loop kernels come from the shared C-style printer; each phase (grid.py) becomes a kernel whose
+leading independent loops are flattened into a grid-stride loop. Contractions come from the
+tiled GEMM template (gemm.py). Float math uses CUDA's device math library (expf, erff, ... with
+the library's documented ulp bounds, no --use_fast_math), so results track numpy closely.
+
+Kernels are named by a hash of their text: identical kernels of a model (every residual block's
+Add+Relu, say) are printed and loaded once, and the names do not depend on graph node names.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+
+from compiler.ir.dtypes import DType
+from compiler.ir.loops import INDEX, Binary, Const, Expr, Kernel
+from compiler.target import Target
+from backends.base import LoweredModel
+from backends.cstyle import INDENT, CStylePrinter
+from backends.cuda import gemm
+from backends.cuda.grid import Phase, phases
+from backends.cuda.mathlib import MATHLIB_CU
+
+THREADS = 256
+# Grid-stride kernels launch at most this many blocks per SM: enough to fill it, few enough
+# that each thread keeps several elements of a large tensor.
+BLOCKS_PER_SM = 8
+_PLACEHOLDER = "AOTC_KERNEL_NAME"
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One cuLaunchKernel: the function, its grid as index expressions over the model's symbols
+    (host code evaluates them), and the threads per block."""
+    function: str
+    grid: tuple[Expr, Expr, Expr]
+    block: int
+
+
+class CudaPrinter(CStylePrinter):
+    types = {**CStylePrinter.types, DType.float16: "__half"}
+    float_functions = {**CStylePrinter.float_functions, "pow": ("powf({0}, {1})", "aotc_pow({0}, {1})")}
+    restrict = "__restrict__"
+    kernel_prefix = f'extern "C" __global__ void __launch_bounds__({THREADS})'
+
+    def barrier(self) -> str:
+        return "__syncthreads()"
+
+    def call(self, fn: str, args: list[str], dtype: DType) -> str:
+        # Functions, not the base table's ternaries: those repeat their arguments, so nested
+        # max/min (a 3x3 max pool) would grow exponentially in text and in nvcc's time.
+        if fn in ("max", "min"):
+            return f"aotc_{fn}<{self.type_name(dtype)}>({args[0]}, {args[1]})"
+        if fn == "sign" and dtype.is_float:
+            return f"aotc_sign<{self.type_name(dtype)}>({args[0]})"
+        return super().call(fn, args, dtype)
+
+    def kernel(self, kernel: Kernel) -> str:
+        # Ops only, not node names: duplicate kernels must print identically.
+        return "\n".join([f"/* {', '.join(kernel.ops)} */", self.signature(kernel) + " {",
+                          *self.stmt(kernel.body, 1), "}"]) + "\n"
+
+    def phase_kernel(self, kernel: Kernel, phase: Phase) -> str:
+        """The phase's loops flattened into one grid-stride index, then its body per index."""
+        named = replace(kernel, name=_PLACEHOLDER)
+        if not phase.loops:
+            return self.kernel(replace(named, body=phase.body))
+        extents = [f"({self.expr(loop.extent)})" for loop in phase.loops]
+        lines = [f"/* {', '.join(kernel.ops)} */", self.signature(named) + " {",
+                 f"{INDENT}const int64_t aotc_total = {' * '.join(extents)};",
+                 f"{INDENT}for (int64_t aotc_flat = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; "
+                 f"aotc_flat < aotc_total; aotc_flat += (int64_t)gridDim.x * blockDim.x) {{"]
+        pad = INDENT * 2
+        if len(phase.loops) == 1:
+            lines.append(f"{pad}const int64_t {phase.loops[0].var} = aotc_flat;")
+        else:
+            lines.append(f"{pad}int64_t aotc_rest = aotc_flat;")
+            for loop, extent in reversed(list(zip(phase.loops[1:], extents[1:]))):
+                lines.append(f"{pad}const int64_t {loop.var} = aotc_rest % {extent}; aotc_rest /= {extent};")
+            lines.append(f"{pad}const int64_t {phase.loops[0].var} = aotc_rest;")
+        lines += self.stmt(phase.body, 2)
+        lines += [INDENT + "}", "}"]
+        return "\n".join(lines) + "\n"
+
+
+def _grid_stride(phase: Phase, target: Target) -> tuple[Expr, Expr, Expr]:
+    one = Const(1, INDEX)
+    if not phase.loops:
+        return (one, one, one)
+    total = phase.loops[0].extent
+    for loop in phase.loops[1:]:
+        total = Binary("mul", total, loop.extent)
+    blocks = Binary("div", Binary("add", total, Const(THREADS - 1, INDEX)), Const(THREADS, INDEX))
+    cap = Const(target.limit("sms") * BLOCKS_PER_SM, INDEX)
+    return (Binary("min", blocks, cap), one, one)
+
+
+def _named(text: str) -> tuple[str, str]:
+    name = "aotc_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return name, text.replace(_PLACEHOLDER, name)
+
+
+def kernel_functions(kernel: Kernel, target: Target) -> list[tuple[str, str, Launch]]:
+    """(function name, text, launch) for each CUDA function one program kernel runs as."""
+    printer = CudaPrinter()
+    if kernel.contraction is not None:
+        signature = printer.signature(replace(kernel, name=_PLACEHOLDER))
+        function, text = _named(gemm.render(kernel.contraction, signature))
+        return [(function, text, Launch(function, gemm.grid(kernel.contraction), gemm.THREADS))]
+    out = []
+    for phase in phases(kernel.body, kernel.symbols):
+        function, text = _named(printer.phase_kernel(kernel, phase))
+        out.append((function, text, Launch(function, _grid_stride(phase, target), THREADS if phase.loops else 1)))
+    return out
+
+
+def print_kernels(model: LoweredModel, target: Target) -> tuple[str, dict[str, tuple[Launch, ...]]]:
+    """model.cu's text, and the launches each program kernel runs as, by kernel name."""
+    functions: dict[str, str] = {}
+    launches: dict[str, tuple[Launch, ...]] = {}
+    for name in sorted(model.program.kernels):
+        printed = kernel_functions(model.program.kernels[name], target)
+        functions.update((function, text) for function, text, _ in printed)
+        launches[name] = tuple(launch for _, _, launch in printed)
+    header = ("/* aotc generated CUDA kernels. Do not edit. */\n"
+              "#include <stdint.h>\n#include <math.h>\n#include <cuda_fp16.h>\n\n" + MATHLIB_CU + "\n" + gemm.SUPPORT)
+    body = "\n".join(functions[f] for f in sorted(functions))
+    return header + "\n" + body, launches
+
+
+__all__ = ["CudaPrinter", "Launch", "kernel_functions", "print_kernels"]
