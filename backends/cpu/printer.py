@@ -414,6 +414,14 @@ int aotc_create(const void* weights, size_t weights_size, aotc_model** out) {{
                 total += _align(memory.region_sizes[region])
         return total
 
+    def _placed(self, name: str) -> str:
+        """`region<r> + offset` of an intermediate in the arena (the offset scaled by its
+        region's symbolic monomial at run time)."""
+        memory = self.model.memory
+        place = memory.placements[name]
+        offset = f"(size_t){place.offset}" + (f" * (size_t)({self._region_expr(place.region)})" if place.region else "")
+        return f"region{memory.regions.index(place.region)} + {offset}"
+
     def _region_expr(self, region: tuple[str, ...]) -> str:
         return " * ".join(f"syms[{self.symbols.index(s)}]" for s in region) or "1"
 
@@ -453,7 +461,6 @@ int aotc_create(const void* weights, size_t weights_size, aotc_model** out) {{
             "    uint8_t* const arena = model->arena;",
             "    (void)arena; (void)nthreads;",
         ]
-        region_index = {region: r for r, region in enumerate(memory.regions)}
 
         def pointer(name: str, param) -> str:
             ctype = self.kernels.type_name(param.dtype)
@@ -464,10 +471,7 @@ int aotc_create(const void* weights, size_t weights_size, aotc_model** out) {{
                 return f"({ctype}*)outputs[{outputs[name]}]"
             if name in self.model.constants:
                 return f"(const {ctype}*)(model->weights + {self.model.weights.offsets[name]})"
-            place = memory.placements[name]
-            scale = self._region_expr(place.region)
-            offset = f"(size_t){place.offset}" + (f" * (size_t)({scale})" if place.region else "")
-            return f"({ctype}*)(arena + region{region_index[place.region]} + {offset})"
+            return f"({ctype}*)(arena + {self._placed(name)})"
 
         for index, call in enumerate(program.calls):
             kernel = program.kernels[call.kernel]

@@ -217,7 +217,6 @@ int aotc_create(const void* weights, size_t weights_size, aotc_model** out) {{
             lines.append(f"    if (input{k}_bytes) AOTC_CU(cu, MemcpyHtoD(arena + input{k}_at, inputs[{k}], input{k}_bytes), \"cuMemcpyHtoD (input {k})\");")
         inputs = {v.name: k for k, v in enumerate(graph.inputs)}
         outputs = {name: k for k, name in enumerate(graph.outputs)}
-        region_index = {region: r for r, region in enumerate(memory.regions)}
 
         def location(name: str) -> str:
             if name in inputs:
@@ -226,10 +225,7 @@ int aotc_create(const void* weights, size_t weights_size, aotc_model** out) {{
                 return f"arena + output{outputs[name]}_at"
             if name in self.model.constants:
                 return f"arena + {self.model.weights.offsets[name]}"
-            place = memory.placements[name]
-            scale = self._region_expr(place.region)
-            offset = f"(size_t){place.offset}" + (f" * (size_t)({scale})" if place.region else "")
-            return f"arena + region{region_index[place.region]} + {offset}"
+            return f"arena + {self._placed(name)}"
 
         index = {f: i for i, f in enumerate(self.functions)}
         for call in program.calls:
