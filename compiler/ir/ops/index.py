@@ -8,6 +8,7 @@ import numpy as np
 
 from compiler.ir.dtypes import DType
 from compiler.ir.ops.common import normalize_axis, require
+from compiler.ir.ops.nn import AxisAttrs
 from compiler.ir.ops.registry import OpDef, OpError, table
 from compiler.ir.types import TensorType
 
@@ -56,11 +57,6 @@ def _eyelike_infer(types, values, attrs):
 def _eyelike_ref(inputs, attrs):
     rows, cols = inputs[0].shape
     return (np.eye(rows, cols, k=attrs.k, dtype=attrs.dtype.to_numpy()),)
-
-
-@dataclass(frozen=True, slots=True)
-class HardmaxAttrs:
-    axis: int = -1
 
 
 def _hardmax_infer(types, values, attrs):
@@ -238,7 +234,7 @@ def _static4(t: TensorType, op: str) -> tuple[int, int, int, int]:
 OPS = table(
     OpDef("OneHot", OneHotAttrs, _onehot_infer, _onehot_ref, doc="one-hot encode (depth static)"),
     OpDef("EyeLike", EyeLikeAttrs, _eyelike_infer, _eyelike_ref, doc="identity matrix shaped like the input"),
-    OpDef("Hardmax", HardmaxAttrs, _hardmax_infer, _hardmax_ref, doc="1 at the first maximum along an axis"),
+    OpDef("Hardmax", AxisAttrs, _hardmax_infer, _hardmax_ref, doc="1 at the first maximum along an axis"),
     OpDef("TopK", TopKAttrs, _topk_infer, _topk_ref, doc="k largest or smallest, sorted, with indices"),
     OpDef("ScatterElements", ScatterAttrs, _scatter_elements_infer, _scatter_elements_ref,
           doc="write updates at run-time positions along an axis"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.ir.ops.common import normalize_axes, require
+from compiler.ir.ops.nn import EpsilonAttrs
 from compiler.ir.ops.registry import OpDef, OpError, table
 
 
@@ -88,11 +89,6 @@ def _lp_norm_ref(inputs, attrs):
 
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceNormAttrs:
-    epsilon: float = 1e-5
-
-
 def _instance_norm_infer(types, values, attrs):
     require(types, 3, "InstanceNormalization")
     x = types[0]
@@ -115,5 +111,5 @@ def _instance_norm_ref(inputs, attrs):
 OPS = table(*(_reduce(name, fn) for name, fn in REDUCTIONS.items()),
             OpDef("LpNormalization", LpNormAttrs, _lp_norm_infer, _lp_norm_ref,
                   doc="divide by the L1 or L2 norm along an axis"),
-            OpDef("InstanceNormalization", InstanceNormAttrs, _instance_norm_infer, _instance_norm_ref,
+            OpDef("InstanceNormalization", EpsilonAttrs, _instance_norm_infer, _instance_norm_ref,
                   doc="normalise each (batch, channel) plane, then per-channel scale and bias"))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from compiler.frontends.onnx.node import Emit, NodeView
 from compiler.frontends.onnx.tensors import to_dtype
-from compiler.ir.ops.index import (REDUCTIONS, BlockAttrs, EyeLikeAttrs, GatherNDAttrs, HardmaxAttrs,
-                                   OneHotAttrs, ScatterAttrs, TopKAttrs)
+from compiler.ir.ops.index import (REDUCTIONS, BlockAttrs, EyeLikeAttrs, GatherNDAttrs, OneHotAttrs,
+                                   ScatterAttrs, TopKAttrs)
+from compiler.ir.ops.nn import AxisAttrs
 
 
 def _onehot(node: NodeView) -> Emit:
@@ -22,7 +23,7 @@ def _eyelike(node: NodeView) -> Emit:
 def _hardmax(node: NodeView) -> Emit:
     if node.opset < 13:
         raise node.unsupported("Hardmax before opset 13 (flattening to 2-d) is not supported")
-    return Emit("Hardmax", HardmaxAttrs(axis=node.int_attr("axis", -1)))
+    return Emit("Hardmax", AxisAttrs(axis=node.int_attr("axis", -1)))
 
 
 def _topk(node: NodeView) -> Emit:

@@ -3,7 +3,8 @@ optional input after; either way they become `ReduceAttrs.axes`."""
 from __future__ import annotations
 
 from compiler.frontends.onnx.node import Emit, NodeView
-from compiler.ir.ops.reduce import REDUCTIONS, InstanceNormAttrs, LpNormAttrs, ReduceAttrs
+from compiler.ir.ops.nn import EpsilonAttrs
+from compiler.ir.ops.reduce import REDUCTIONS, LpNormAttrs, ReduceAttrs
 
 
 def _reduce(node: NodeView) -> Emit:
@@ -23,7 +24,7 @@ def _lp_normalization(node: NodeView) -> Emit:
 
 
 def _instance_norm(node: NodeView) -> Emit:
-    return Emit("InstanceNormalization", InstanceNormAttrs(node.float_attr("epsilon", 1e-5)))
+    return Emit("InstanceNormalization", EpsilonAttrs(node.float_attr("epsilon", 1e-5)))
 
 
 CONVERTERS = {**{op: _reduce for op in REDUCTIONS}, "LpNormalization": _lp_normalization,
