@@ -143,8 +143,9 @@ def schedule(program: Program, deterministic_time: float = 2.0,
     best, best_peak, how = calls, before, "order kept: no lower peak found"
     for label, order in (("greedy list schedule", greedy_order(program, table, after)),
                          ("depth-first schedule", depth_first_order(program, after))):
-        if peak_of(order, table) < best_peak:
-            best, best_peak, how = order, peak_of(order, table), label
+        peak = peak_of(order, table)
+        if peak < best_peak:
+            best, best_peak, how = order, peak, label
     searched = search_order(problem_from_table(table, after), best, best_peak, max_visited)
     if searched.peak < best_peak:
         best, best_peak, how = searched.order, searched.peak, "budgeted search"
@@ -156,8 +157,9 @@ def schedule(program: Program, deterministic_time: float = 2.0,
             refined, seconds, optimal = _solve(program, table, after, best, best_peak, deterministic_time)
         except ImportError:
             refined, optimal = None, False
-        if refined is not None and peak_of(refined, table) < best_peak:
-            best, best_peak, how = refined, peak_of(refined, table), "optimal" if optimal else "CP-SAT, feasible"
+        refined_peak = peak_of(refined, table) if refined is not None else best_peak
+        if refined_peak < best_peak:
+            best, best_peak, how = refined, refined_peak, "optimal" if optimal else "CP-SAT, feasible"
         elif optimal:
             how += " (optimal)"
     return _result(program, calls, best, before, best_peak, how, seconds)
