@@ -145,7 +145,9 @@ enum {
 
 typedef struct aotc_model aotc_model;
 
-/* The message of the last failure on this thread. */
+/* The message of the library's most recent failure. Process-wide, not per thread: read it
+ * right after the failing call (when handles fail on several threads at once, the text may
+ * be another thread's). */
 const char* aotc_last_error(void);
 
 int aotc_create(const void* weights, size_t weights_size, aotc_model** out);
@@ -183,9 +185,13 @@ int aotc_output_shape(int index, const int64_t* const* input_shapes, int64_t* di
 """
 
 
-# The thread's last error message; every generated host file starts with it.
+# The last error message; every generated host file starts with it. Deliberately not
+# _Thread_local: a TLS block makes every loaded model a glibc TLS module, and a process that
+# loads thousands of models (a test run, a tuning job) crashed in glibc's thread-stack TLS
+# setup ("Inconsistency detected by ld.so: dl-tls.c ... _dl_allocate_tls_init", exit 127)
+# when a thread pool started a thread.
 ERROR_SUPPORT = """\
-static _Thread_local char aotc_error_text[512];
+static char aotc_error_text[512];
 
 const char* aotc_last_error(void) { return aotc_error_text; }
 
