@@ -6,9 +6,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from compiler.ir.config import ConfigSpace, KernelConfig, Param
-from compiler.ir.contraction import Contraction, Dense
+from compiler.ir.contraction import Contraction, Dense, Im2colRows
 from compiler.target import Target
-from backends.cpu.templates.gemm import GemmParams, pack_a_panels, pack_b_panels
+from backends.cpu.templates.gemm import GemmParams, pack_a_panels, pack_b_panels, window_run
 
 
 def vector_width(target: Target) -> int:
@@ -36,13 +36,28 @@ def default_params(spec: Contraction, target: Target) -> GemmParams:
             candidates.append((round(waste, 2), -mr * nr, -nr, mr, nr))
     _, _, _, mr, nr = min(candidates)
     # The KC x NR micro-panel of B is reused across a whole MC block of A: keep it in L1.
-    kc = min(spec.k, max(32, target.cache_bytes[0] // (4 * nr)))
+    kc = _whole_runs(spec, min(spec.k, max(32, target.cache_bytes[0] // (4 * nr))))
     mc = mr * max(1, min(-(-(spec.m if isinstance(spec.m, int) else 64) // mr), 96 // mr))
     nc = nr * max(1, min(-(-spec.n // nr), max(1, 2048 // nr)))
     m_panels = -(-spec.m // mr) if isinstance(spec.m, int) else 64
     n_panels = -(-spec.n // nr)
     split_n = n_panels >= m_panels or n_panels >= 2 * max(target.cores, 1)
     return GemmParams(mr, nr, mc, kc, nc, split_n, vec)
+
+
+def _whole_runs(spec: Contraction, kc: int) -> int:
+    """KC rounded so that K blocks of channels-last windows split into whole tap runs (a
+    multiple of the channels, or a divisor of them), which lets the microkernel read the
+    image in place (templates/gemm.py, reads_a_in_place)."""
+    a = spec.a
+    if not isinstance(a, Im2colRows) or kc >= spec.k or window_run(a) is None:
+        return kc
+    unit = window_run(a)
+    if kc >= unit:
+        return kc // unit * unit
+    if unit > a.channels_per_group:       # whole kernel rows only
+        return unit
+    return max(d for d in range(1, kc + 1) if unit % d == 0)
 
 
 def params_config(p: GemmParams) -> KernelConfig:

@@ -47,6 +47,36 @@ def _gelu(op: EpilogueGelu, var: str) -> str:
     return f"{var} = 0.5f * {var} * (1.0f + aotc_erff({var} * 0.7071067811865476f));"
 
 
+def window_run(a: Im2colRows) -> int | None:
+    """K elements one row pointer covers in a channels-last window, or None when runs are too
+    short to read in place. Few channels (an RGB stem): a whole kernel row, kw taps of all
+    channels, contiguous in the image when there are no groups and no horizontal dilation
+    (rows cut by the image's left/right edge are copied, zero-filled); else one tap's channels."""
+    cg = a.channels_per_group
+    if cg < 16 and cg == a.channels and a.dilation[1] == 1:
+        return a.kernel[1] * cg
+    return cg if cg >= 8 else None
+
+
+def reads_a_in_place(spec: Contraction, kc: int) -> bool:
+    """Whether the microkernel reads A where it lies, through MR row pointers per K run,
+    instead of packing it (as MLAS and XNNPACK's indirect convolution do): a non-constant A
+    whose K axis is contiguous, i.e. row-major activations or channels-last windows whose K
+    runs are long enough to amortise fetching the row pointers. A K block must then split
+    into equal runs that each stay inside one tap (or one kernel row)."""
+    a = spec.a
+    if isinstance(a, Dense):
+        return not a.constant and a.col_stride == 1
+    if isinstance(a, Im2colRows):
+        unit, kc = window_run(a), min(kc, spec.k)
+        if unit is None:
+            return False
+        if unit > a.channels_per_group:      # kernel rows: whole ones only
+            return kc % unit == 0
+        return kc % unit == 0 or unit % kc == 0
+    return False
+
+
 def packed_panel_count(rows: int, r: int) -> int:
     """Panels of `r` rows (the last zero-padded) that cover `rows`."""
     return -(-rows // r)
@@ -118,6 +148,85 @@ static void {self.name}_pack_a(const float* restrict {a.param}, int64_t gb, int6
         }}
         for (int64_t i = rows; i < {mr}; ++i)
             for (int64_t p = 0; p < kc; ++p) panel[p * {mr} + i] = 0.0f;
+    }}
+}}
+"""
+
+    def _run_length(self) -> str:
+        """K elements per row pointer: a tap's channels (or a divisor of them) for windows,
+        the whole K block for a dense A."""
+        a = self.spec.a
+        return str(min(self.p.kc, window_run(a))) if isinstance(a, Im2colRows) else "kc"
+
+    def _index_a(self) -> str:
+        """Row pointers of an A block [mc x kc]: [mc/MR][runs][MR], each pointing at its run
+        of `run` contiguous K elements. Rows past the block repeat its last row (dense) or read
+        zeros (windows); their results land in the edge tile and are dropped."""
+        a, mr = self.spec.a, self.p.mr
+        head = (f"static void {self.name}_index_a(const float* restrict {a.param}, int64_t gb, int64_t gg, int64_t m0, "
+                f"int64_t mc, int64_t k0, int64_t kc, const float** restrict dst) {{")
+        if isinstance(a, Dense):
+            return f"""\
+{head}
+    for (int64_t i = 0; i < (mc + {mr - 1}) / {mr} * {mr}; ++i) {{
+        const int64_t row = m0 + (i < mc ? i : mc - 1);
+        dst[i] = {a.param} + {_strided_index(a, "row", "k0")};
+    }}
+}}
+"""
+        kw = a.kernel[1]
+        (sh, sw), (ph, pw), (dh, dw) = a.stride, a.pad, a.dilation
+        cg, run = a.channels_per_group, self._run_length()
+        if window_run(a) > cg:
+            return self._index_a_rows(head)
+        return f"""\
+static const float {self.name}_zeros[{run}];
+{head}
+    const float* restrict image = {a.param} + gb * {a.image_stride} + gg * {cg};
+    const int64_t runs = kc / {run};
+    for (int64_t i = 0; i < (mc + {mr - 1}) / {mr} * {mr}; ++i) {{
+        const int64_t pixel = m0 + i, oy = pixel / {a.out_width}, ox = pixel % {a.out_width};
+        const float** restrict panel = dst + (i / {mr}) * runs * {mr} + i % {mr};
+        for (int64_t r = 0; r < runs; ++r) {{
+            const int64_t k = k0 + r * {run}, tap = k / {cg}, ci = k % {cg};
+            const int64_t iy = oy * {sh} - {ph} + (tap / {kw}) * {dh}, ix = ox * {sw} - {pw} + (tap % {kw}) * {dw};
+            const int inside = i < mc && iy >= 0 && iy < {a.height} && ix >= 0 && ix < {a.width};
+            panel[r * {mr}] = inside ? image + (iy * {a.width} + ix) * {a.channels} + ci : {self.name}_zeros;
+        }}
+    }}
+}}
+"""
+
+    def _index_a_rows(self, head: str) -> str:
+        """Row pointers over whole kernel rows (kw taps x all channels, contiguous): rows above
+        or below the image read zeros; rows cut by its left/right edge are copied into
+        `scratch` with the outside taps zeroed."""
+        a, mr = self.spec.a, self.p.mr
+        kw, cg = a.kernel[1], a.channels
+        (sh, sw), (ph, pw), (dh, _) = a.stride, a.pad, a.dilation
+        run = kw * cg
+        head = head.replace("const float** restrict dst) {", "const float** restrict dst, float* restrict scratch) {")
+        return f"""\
+static const float {self.name}_zeros[{run}];
+{head}
+    const float* restrict image = {a.param} + gb * {a.image_stride};
+    const int64_t runs = kc / {run};
+    for (int64_t i = 0; i < (mc + {mr - 1}) / {mr} * {mr}; ++i) {{
+        const int64_t pixel = m0 + i, oy = pixel / {a.out_width}, ox = pixel % {a.out_width};
+        const int64_t ix0 = ox * {sw} - {pw};
+        const float** restrict panel = dst + (i / {mr}) * runs * {mr} + i % {mr};
+        for (int64_t r = 0; r < runs; ++r) {{
+            const int64_t ky = (k0 + r * {run}) / {run}, iy = oy * {sh} - {ph} + ky * {dh};
+            if (i >= mc || iy < 0 || iy >= {a.height}) {{ panel[r * {mr}] = {self.name}_zeros; continue; }}
+            const float* restrict row = image + (iy * {a.width} + ix0) * {cg};
+            if (ix0 >= 0 && ix0 + {kw} <= {a.width}) {{ panel[r * {mr}] = row; continue; }}
+            float* restrict copy = scratch + (i * runs + r) * {run};
+            for (int64_t kx = 0; kx < {kw}; ++kx) {{
+                const int inside = ix0 + kx >= 0 && ix0 + kx < {a.width};
+                for (int64_t c = 0; c < {cg}; ++c) copy[kx * {cg} + c] = inside ? row[kx * {cg} + c] : 0.0f;
+            }}
+            panel[r * {mr}] = copy;
+        }}
     }}
 }}
 """
@@ -230,21 +339,38 @@ static void {self.name}_pack_a(const float* restrict {a.param}, int64_t gb, int6
         # Unaligned loads: pre-packed panels sit in the caller's weights buffer and C rows in
         # the caller's outputs, whose alignment the ABI does not demand.
         loads = "\n".join(f"        const aotc_vf b{v} = *(const aotc_vf_unaligned*)(b + p * {nr} + {v * vec});" for v in range(nv))
-        fmas = "\n".join(f"        {{ const float a_i = a[p * {mr} + {i}]; "
+        direct = reads_a_in_place(self.spec, self.p.kc)
+        a_at = (lambda i: f"a{i}[p]") if direct else (lambda i: f"a[p * {mr} + {i}]")
+        fmas = "\n".join(f"        {{ const float a_i = {a_at(i)}; "
                          + " ".join(f"acc{i}_{v} += a_i * b{v};" for v in range(nv)) + " }"
                          for i in range(mr))
         stores = "\n".join(f"    *(aotc_vf_unaligned*)(c + {i} * ldc + {v * vec}) = acc{i}_{v};"
                            for i in range(mr) for v in range(nv))
         epilogue = self._vector_epilogue() or ""
         extra = "".join(f", const float* restrict {op.param}" for op in self.spec.epilogue if isinstance(op, EpilogueAdd))
-        return f"""\
-static inline void {self.name}_ukr(int64_t kc, const float* restrict a, const float* restrict b, float* restrict c, int64_t ldc, int accumulate, int last, int64_t gb, int64_t gg, int64_t m0, int64_t n0{extra}) {{
-    const aotc_vf zero = {{0}};
-{acc_init}
-    for (int64_t p = 0; p < kc; ++p) {{
+        if direct:
+            # The K loop runs over `runs` runs of `run` elements, each row's run at its own
+            # pointer; B's panel is contiguous across runs.
+            rows = "\n".join(f"        const float* restrict a{i} = a[r * {mr} + {i}];" for i in range(mr))
+            a_param, k_loop = "int64_t runs, int64_t run, const float* const* restrict a", f"""\
+    for (int64_t r = 0; r < runs; ++r, b += run * {nr}) {{
+{rows}
+    for (int64_t p = 0; p < run; ++p) {{
 {loads}
 {fmas}
     }}
+    }}"""
+        else:
+            a_param, k_loop = "int64_t kc, const float* restrict a", f"""\
+    for (int64_t p = 0; p < kc; ++p) {{
+{loads}
+{fmas}
+    }}"""
+        return f"""\
+static inline void {self.name}_ukr({a_param}, const float* restrict b, float* restrict c, int64_t ldc, int accumulate, int last, int64_t gb, int64_t gg, int64_t m0, int64_t n0{extra}) {{
+    const aotc_vf zero = {{0}};
+{acc_init}
+{k_loop}
     (void)last; (void)gb; (void)gg; (void)m0; (void)n0;
     if (last) {{
 {epilogue}
@@ -312,7 +438,16 @@ static inline void {self.name}_merge(const float* restrict tile, float* restrict
         groups_total = spec.batch * spec.groups if isinstance(spec.batch, int) else f"({spec.batch} * {spec.groups})"
         extra_args = "".join(f", {op.param}" for op in spec.epilogue if isinstance(op, EpilogueAdd))
         out = spec.out_param
-        if a_packed:
+        direct = reads_a_in_place(spec, p.kc)
+        if direct:
+            run = self._run_length()
+            scratch = ", abuf" if self._copies_edge_rows() else ""
+            get_a = (f"{self.name}_index_a({spec.a.param}, gb, gg, ic, mc, pc, kc, aind{scratch});\n"
+                     f"                const int64_t run = {run}, runs = kc / run;\n"
+                     f"                const float* const* ap = (const float* const*)aind;\n"
+                     f"                const int64_t a_panel_stride = runs * {p.mr};")
+            a_args = "runs, run, a_panel"
+        elif a_packed:
             get_a = (f"const float* restrict ap = {spec.a.param} + (({a_group} * {m_panels} + ic / {p.mr}) * {spec.k} + pc) * {p.mr};\n"
                      f"                const int64_t a_panel_stride = {spec.k * p.mr};")
         else:
@@ -326,6 +461,8 @@ static inline void {self.name}_merge(const float* restrict tile, float* restrict
             get_b = (f"{self.name}_pack_b({spec.b.param}, gb, gg, pc, kc, jc, nc, bbuf);\n"
                      f"            const float* restrict bp = bbuf;\n"
                      f"            const int64_t b_panel_stride = kc * {p.nr};")
+        if not direct:
+            a_args = "kc, a_panel"
         split = "n" if p.split_n else "m"
         epilogue_call = (f"if (last) {self.name}_epilogue({out}{extra_args}, gb, gg, ic + ir, jc + jr, rows, cols);"
                          if self._epilogue_body() else "")
@@ -337,7 +474,8 @@ static inline void {self.name}_merge(const float* restrict tile, float* restrict
     #pragma omp parallel num_threads(nthreads)
     {{
         const int64_t tid = omp_get_thread_num(), nt = omp_get_num_threads();
-        float* abuf = {"NULL" if a_packed else f"aligned_alloc(64, sizeof(float) * {p.mc * p.kc})"};
+        float* abuf = {"NULL" if a_packed or (direct and not self._copies_edge_rows()) else f"aligned_alloc(64, sizeof(float) * {p.mc * p.kc})"};
+        const float** aind = {f"malloc(sizeof(float*) * {self._index_capacity()})" if direct else "NULL"};
         float* bbuf = {"NULL" if b_packed else f"aligned_alloc(64, sizeof(float) * {p.kc * p.nc})"};
         float tile[{p.mr * p.nr}] __attribute__((aligned(64)));
         /* This thread's share of the {split} panels. */
@@ -360,14 +498,14 @@ static inline void {self.name}_merge(const float* restrict tile, float* restrict
                     for (int64_t ir = 0; ir < mc; ir += {p.mr}) {{
                         const int64_t rows = mc - ir < {p.mr} ? mc - ir : {p.mr};
                         float* restrict c = {out} + gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + (ic + ir) * {spec.out_row_stride} + jc + jr;
-                        const float* restrict a_panel = ap + (ir / {p.mr}) * a_panel_stride;
+                        {"const float* const*" if direct else "const float* restrict"} a_panel = ap + (ir / {p.mr}) * a_panel_stride;
                         const float* restrict b_panel = bp + (jr / {p.nr}) * b_panel_stride;
                         const int last = pc + kc == {spec.k};
                         if (rows == {p.mr} && cols == {p.nr}) {{
-                            {self.name}_ukr(kc, a_panel, b_panel, c, {spec.out_row_stride}, pc != 0, {vector_last}, gb, gg, ic + ir, jc + jr{extra_args});
+                            {self.name}_ukr({a_args}, b_panel, c, {spec.out_row_stride}, pc != 0, {vector_last}, gb, gg, ic + ir, jc + jr{extra_args});
                             {full_epilogue_call}
                         }} else {{
-                            {self.name}_ukr(kc, a_panel, b_panel, tile, {p.nr}, 0, 0, gb, gg, ic + ir, jc + jr{extra_args});
+                            {self.name}_ukr({a_args}, b_panel, tile, {p.nr}, 0, 0, gb, gg, ic + ir, jc + jr{extra_args});
                             {self.name}_merge(tile, {out}, gb, gg, ic + ir, jc + jr, rows, cols, pc == 0);
                             {epilogue_call}
                         }}
@@ -378,16 +516,30 @@ static inline void {self.name}_merge(const float* restrict tile, float* restrict
         }}
         }}
         free(abuf);
+        free((void*)aind);
         free(bbuf);
     }}
 }}
 """
 
+    def _copies_edge_rows(self) -> bool:
+        """Whole-kernel-row windows (window_run): edge rows need a scratch copy."""
+        a = self.spec.a
+        return isinstance(a, Im2colRows) and reads_a_in_place(self.spec, self.p.kc) and window_run(a) > a.channels_per_group
+
+    def _index_capacity(self) -> int:
+        """Row pointers for one MC x KC block: panels x runs x MR."""
+        a, p = self.spec.a, self.p
+        runs = -(-p.kc // min(p.kc, window_run(a))) if isinstance(a, Im2colRows) else 1
+        return -(-p.mc // p.mr) * runs * p.mr
+
     def render(self) -> str:
         parts = [f"/* contraction {self.name}: g={self.spec.batch}x{self.spec.groups} m={self.spec.m} "
                  f"n={self.spec.n} k={self.spec.k}; MR={self.p.mr} NR={self.p.nr} MC={self.p.mc} "
                  f"KC={self.p.kc} NC={self.p.nc} split={'n' if self.p.split_n else 'm'} */"]
-        if not (isinstance(self.spec.a, Dense) and self.spec.a.constant):
+        if reads_a_in_place(self.spec, self.p.kc):
+            parts.append(self._index_a())
+        elif not (isinstance(self.spec.a, Dense) and self.spec.a.constant):
             parts.append(self._pack_a())
         if not (isinstance(self.spec.b, Dense) and self.spec.b.constant):
             parts.append(self._pack_b())
