@@ -173,7 +173,10 @@ def _bench_gpu(args, artifact: Path, model: Path | None, peers: list[str], manif
     print(f"{result['model']} for {result['target']} on {result['device']} (torch {result['torch']}), fp32, TF32 off, "
           f"CUDA graphs {'on' if settings.cuda_graph else 'off'} for every side; medians of {result['aotc']['samples']} runs")
     print(f"  {'':14} {'ms':>9}  {'aotc/peer':>9}  rel. L2 vs torch eager")
-    rows = [("aotc", result["aotc"], None)] + [(p, r, r["ratio"]) for p, r in result["peers"].items()]
+    rows = [("aotc", result["aotc"], None)] + [(p, r, r["ratio"]) for p, r in result["peers"].items() if "error" not in r]
+    for peer, row in result["peers"].items():
+        if "error" in row:
+            print(f"  {peer:<14} failed: {row['error']}")
     for name, row, ratio in rows:
         error = row["rel_l2_vs_torch"]
         print(f"  {name:<14} {row['median_ms']:9.3f}  {'' if ratio is None else f'{ratio:9.3f}':>9}  "

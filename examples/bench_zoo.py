@@ -69,10 +69,12 @@ def gpu_main(args) -> int:
                                      "--json", *extra, *(["--no-cuda-graph"] if args.no_cuda_graph else [])))
             report["rel_l2_vs_onnxruntime"] = error
             raw[name], device = report, report["device"]
-            eager, compiled = report["peers"]["torch"], report["peers"]["torch.compile"]
-            rows.append(f"| {name} | {report['aotc']['median_ms']:.3f} | {eager['median_ms']:.3f} | "
-                        f"{compiled['median_ms']:.3f} | {eager['ratio']:.2f} | {compiled['ratio']:.2f} | "
-                        f"{error:.1e} | {report['aotc']['rel_l2_vs_torch']:.1e} |")
+            peers = [report["peers"][p] for p in ("torch", "torch.compile")]
+            ms = [f"{p['median_ms']:.3f}" if "error" not in p else "failed" for p in peers]
+            ratios = [f"{p['ratio']:.2f}" if "error" not in p else "-" for p in peers]
+            vs_torch = report["aotc"]["rel_l2_vs_torch"]
+            rows.append(f"| {name} | {report['aotc']['median_ms']:.3f} | {' | '.join(ms)} | {' | '.join(ratios)} | "
+                        f"{error:.1e} | {'-' if vs_torch is None else f'{vs_torch:.1e}'} |")
             print(rows[-1], file=sys.stderr, flush=True)
     graphs = "off" if args.no_cuda_graph else "on (every side replayed from a CUDA graph)"
     print(f"{device}, target {args.target}, fp32, TF32 off, CUDA graphs {graphs}, {args.exporter} export for aotc\n")

@@ -17,6 +17,7 @@ compiled (Inductor, default mode).
 from __future__ import annotations
 
 import statistics
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -39,11 +40,18 @@ class GpuBenchSettings:
     seed: int = 0
 
 
-def _peer_module(model: Path | None):
-    import torch
-    if model is None or model.suffix != ".pt2":
+def check_peers(model: Path | None, peers: list[str]) -> None:
+    """Before anything is loaded: known peers, and the .pt2 program they run."""
+    for peer in peers:
+        if peer not in GPU_PEERS:
+            raise InputError(f"--against {peer}: unknown peer for CUDA artifacts; known: {', '.join(GPU_PEERS)}")
+    if peers and (model is None or model.suffix != ".pt2"):
         raise InputError(f"--model {model or '(none)'}: the torch peers run a torch.export program; pass "
                          f"--model MODEL.pt2 (examples/zoo.py NAME --exporter torch.export writes one)")
+
+
+def _peer_module(model: Path):
+    import torch
     program = torch.export.load(str(model))
     if any(t.device.type != "cuda" for t in program.state_dict.values()):
         # Exported on the CPU: move it (weights, constants and the devices its ops name).
@@ -88,6 +96,7 @@ def _captured(torch, run: Callable[[], object], warmup: int) -> Callable[[], obj
 
 def run_gpu_bench(artifact_dir: Path, model: Path | None, peers: list[str], settings: GpuBenchSettings,
                   on_round=lambda r: None) -> dict:
+    check_peers(model, peers)
     import torch
     from compiler.bench.contenders import make_inputs
     from compiler.runtime import Artifact
@@ -104,12 +113,20 @@ def run_gpu_bench(artifact_dir: Path, model: Path | None, peers: list[str], sett
         module = _peer_module(model)
         with torch.no_grad():
             for peer in peers:
-                if peer not in GPU_PEERS:
-                    raise InputError(f"--against {peer}: unknown peer for CUDA artifacts; known: {', '.join(GPU_PEERS)}")
                 fn = module if peer == "torch" else torch.compile(module)
                 contenders[peer] = (lambda fn=fn: fn(*inputs))
+    failed: dict[str, str] = {}
     with torch.no_grad():
-        results = {name: _first(run()) for name, run in contenders.items()}
+        results = {}
+        for name, run in list(contenders.items()):
+            try:
+                results[name] = _first(run())
+            except Exception as error:  # a peer that cannot run this model is reported, not fatal
+                if name == "aotc":
+                    raise
+                failed[name] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:300]
+                failed[name + " traceback"] = traceback.format_exc()[-3000:]
+                del contenders[name]
         torch.cuda.synchronize()
         reference = results.get("torch")
         errors = {name: _rel_l2(value, reference) for name, value in results.items()} if reference is not None else {}
@@ -132,6 +149,7 @@ def run_gpu_bench(artifact_dir: Path, model: Path | None, peers: list[str], sett
         "cuda_graph": settings.cuda_graph, "tf32": False, "rounds": settings.rounds, "reps_per_round": settings.reps,
         "bindings": settings.bindings,
         "aotc": {"median_ms": medians["aotc"], "samples": len(times["aotc"]), "rel_l2_vs_torch": errors.get("aotc")},
-        "peers": {peer: {"median_ms": medians[peer], "samples": len(times[peer]), "ratio": medians["aotc"] / medians[peer],
-                         "rel_l2_vs_torch": errors.get(peer)} for peer in peers},
+        "peers": {peer: ({"error": failed[peer], "traceback": failed[peer + " traceback"]} if peer in failed else
+                         {"median_ms": medians[peer], "samples": len(times[peer]), "ratio": medians["aotc"] / medians[peer],
+                          "rel_l2_vs_torch": errors.get(peer)}) for peer in peers},
     }

@@ -18,7 +18,7 @@ from compiler.ir.dtypes import DType
 from conftest import rel_l2
 from backends.cuda import dlpack
 from backends.cuda.device_io import Slot, check, is_device_tensor
-from cuda_testlib import needs_gpu
+from cuda_testlib import on_gpu
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "frontends"))
 from onnx_testlib import make_model  # noqa: E402
@@ -61,11 +61,6 @@ def test_cpu_artifact_refuses_device_arguments():
 
 
 # ---------------------------------------------------------------- on the GPU
-
-def on_gpu(test):
-    for mark in needs_gpu:
-        test = mark(test)
-    return test
 
 
 def gemm_model():
