@@ -176,8 +176,8 @@ def signature_types(manifest: dict, kind: str) -> list[tuple[str, TensorType]]:
     return out
 
 
-def check_inputs(signature: list[tuple[str, TensorType]], args: tuple, kwargs: dict) -> list[np.ndarray]:
-    """Arrange positional/keyword inputs in signature order, checking names, dtypes and shapes."""
+def order_inputs(signature: list[tuple[str, TensorType]], args: tuple, kwargs: dict) -> list[Any]:
+    """Positional/keyword inputs in signature order, checking the names only."""
     names = [n for n, _ in signature]
     if len(args) > len(names):
         raise InputError(f"the model takes {len(names)} inputs ({', '.join(names)}), got {len(args)} positional")
@@ -191,9 +191,14 @@ def check_inputs(signature: list[tuple[str, TensorType]], args: tuple, kwargs: d
     missing = [n for n in names if n not in given]
     if missing:
         raise InputError(f"missing input{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)}")
+    return [given[n] for n in names]
+
+
+def check_inputs(signature: list[tuple[str, TensorType]], args: tuple, kwargs: dict) -> list[np.ndarray]:
+    """Arrange positional/keyword inputs in signature order, checking names, dtypes and shapes."""
     arrays, bindings = [], {}
-    for name, ttype in signature:
-        array = np.asarray(given[name])
+    for (name, ttype), value in zip(signature, order_inputs(signature, args, kwargs)):
+        array = np.asarray(value)
         want = ttype.dtype.to_numpy()
         if array.dtype != want:
             raise InputError(f"input '{name}': expected dtype {want}, got {array.dtype}")

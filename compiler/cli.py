@@ -112,30 +112,75 @@ def _bindings(specs: list[str]) -> dict[str, int]:
 
 
 def cmd_bench(args) -> int:
+    import tempfile
     from compiler.artifact import read_manifest
+    peers = [p for p in args.against.split(",") if p] if args.against else None
+    with tempfile.TemporaryDirectory(prefix="aotc-bench-") as tmp:
+        artifact, model = Path(args.artifact), Path(args.model) if args.model else None
+        if artifact.is_file():   # a model file: compile it first, and let the peers run it too
+            from compiler.api import compile_to_directory
+            model = model or artifact
+            artifact = compile_to_directory(str(artifact), args.target or "cpu", Path(tmp) / "artifact",
+                                            on_step=_progress(False))
+        elif args.target:
+            raise InputError(f"--target applies when benchmarking a model file; {artifact} is an artifact "
+                             f"(its target is fixed at compile)")
+        manifest = read_manifest(artifact)
+        model = model or _recorded_model(manifest)
+        if manifest["target"]["kind"] == "cuda":
+            return _bench_gpu(args, artifact, model, ["torch", "torch.compile"] if peers is None else peers, manifest)
+        return _bench_cpu(args, artifact, model, peers or [], manifest)
+
+
+def _bench_cpu(args, artifact: Path, model: Path | None, peers: list[str], manifest: dict) -> int:
     from compiler.bench.contenders import PEERS
     from compiler.bench.runner import BenchSettings, run_bench
-    peers = [p for p in args.against.split(",") if p] if args.against else []
     for peer in peers:
         if peer not in PEERS:
             raise InputError(f"--against {peer}: unknown peer; known: {', '.join(PEERS)}")
-    artifact = Path(args.artifact)
-    manifest = read_manifest(artifact)
-    model = Path(args.model) if args.model else _recorded_model(manifest)
-    settings = BenchSettings(threads=args.threads, rounds=args.rounds, iterations=args.iterations,
+    settings = BenchSettings(threads=args.threads, rounds=args.rounds or 10, iterations=args.iterations or 5,
                              warmup=args.warmup, bindings=_bindings(args.shape))
-    progress = (lambda r: print(f"round {r}/{settings.rounds}", file=sys.stderr, flush=True)) if not args.json else (lambda r: None)
-    result = run_bench(artifact, peers, model, settings, progress)
-    result["model"] = manifest["model"]["name"]
-    result["target"] = manifest["target"]["name"]
-    if args.json:
-        print(json.dumps(result, indent=1, sort_keys=True))
-    else:
+    result = _bench_result(args, manifest, settings.rounds, lambda progress: run_bench(artifact, peers, model, settings, progress))
+    if result:
         print(f"{result['model']} on {result['target']}, {settings.threads} threads, "
               f"{result['aotc']['samples']} runs each (medians)")
         print(f"  aotc         {result['aotc']['median_ms']:9.3f} ms")
         for peer, row in result["peers"].items():
             print(f"  {peer:<12} {row['median_ms']:9.3f} ms   aotc/{peer} = {row['ratio']:.3f}")
+    return 0
+
+
+def _bench_result(args, manifest: dict, rounds: int, run) -> dict | None:
+    """`run(on_round)`'s result labelled with the model and target: printed as JSON (None
+    returned) with --json, else returned for a table; rounds are counted on stderr."""
+    progress = (lambda r: print(f"round {r}/{rounds}", file=sys.stderr, flush=True)) if not args.json else (lambda r: None)
+    result = run(progress)
+    result["model"] = manifest["model"]["name"]
+    result["target"] = manifest["target"]["name"]
+    if args.json:
+        print(json.dumps(result, indent=1, sort_keys=True))
+        return None
+    return result
+
+
+def _bench_gpu(args, artifact: Path, model: Path | None, peers: list[str], manifest: dict) -> int:
+    from compiler.bench.gpu import GpuBenchSettings, run_gpu_bench
+    settings = GpuBenchSettings(rounds=args.rounds or 5, reps=args.iterations or 40, warmup=max(args.warmup, 10),
+                                cuda_graph=not args.no_cuda_graph, bindings=_bindings(args.shape))
+    result = _bench_result(args, manifest, settings.rounds, lambda progress: run_gpu_bench(artifact, model, peers, settings, progress))
+    if not result:
+        return 0
+    print(f"{result['model']} for {result['target']} on {result['device']} (torch {result['torch']}), fp32, TF32 off, "
+          f"CUDA graphs {'on' if settings.cuda_graph else 'off'} for every side; medians of {result['aotc']['samples']} runs")
+    print(f"  {'':14} {'ms':>9}  {'aotc/peer':>9}  rel. L2 vs torch eager")
+    rows = [("aotc", result["aotc"], None)] + [(p, r, r["ratio"]) for p, r in result["peers"].items() if "error" not in r]
+    for peer, row in result["peers"].items():
+        if "error" in row:
+            print(f"  {peer:<14} failed: {row['error']}")
+    for name, row, ratio in rows:
+        error = row["rel_l2_vs_torch"]
+        print(f"  {name:<14} {row['median_ms']:9.3f}  {'' if ratio is None else f'{ratio:9.3f}':>9}  "
+              f"{'' if error is None else f'{error:.2e}'}")
     return 0
 
 
@@ -191,12 +236,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_inspect)
 
     p = sub.add_parser("bench", help="latency against peers, measured in the same run")
-    p.add_argument("artifact")
-    p.add_argument("--against", default="", help="comma-separated peers: onnxruntime")
-    p.add_argument("--model", help="the source model for peers (default: the path recorded at compile)")
+    p.add_argument("artifact", help="an artifact directory, or a model file to compile for --target first")
+    p.add_argument("--against", default=None,
+                   help="comma-separated peers: onnxruntime (cpu; default none); torch,torch.compile (cuda; the default)")
+    p.add_argument("--model", help="the source model for peers (default: the path recorded at compile); "
+                                   "the torch peers need a torch.export .pt2")
+    p.add_argument("--target", help="when ARTIFACT is a model file: the target to compile it for (default cpu)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--rounds", type=int, default=10)
-    p.add_argument("--iterations", type=int, default=5, help="timed runs per round")
+    p.add_argument("--rounds", type=int, default=None, help="rounds, contenders interleaved (default 10 cpu, 5 cuda)")
+    p.add_argument("--iterations", type=int, default=None, help="timed runs per round (default 5 cpu, 40 cuda)")
+    p.add_argument("--no-cuda-graph", action="store_true",
+                   help="cuda: time every side as called from Python instead of as CUDA-graph replays")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--shape", action="append", default=[], metavar="SYMBOL=INT",
                    help="value of a symbolic dimension (default 1)")

@@ -2,6 +2,13 @@
 
     art = compiler.load("build/resnet18")
     y = art(x)                  # or art(x=x); several outputs come back as a tuple
+
+A CUDA artifact also takes DLPack device tensors (torch CUDA tensors, cupy arrays), read in
+place; its outputs are then written into `out=[...]` or returned as new tensors of the inputs'
+library, on `stream=` (default: that library's current stream), without waiting:
+
+    y = art(x_cuda)                          # a torch tensor on cuda:0
+    art(x_cuda, out=[y], stream=s)           # into the caller's tensor, on stream s
 """
 from __future__ import annotations
 
@@ -12,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from compiler.artifact import (MANIFEST, WEIGHTS, check_inputs, read_manifest, signature_types,
-                               verify_files)
-from compiler.errors import ArtifactError, TargetError
+from compiler.artifact import (MANIFEST, WEIGHTS, check_inputs, order_inputs, read_manifest,
+                               signature_types, verify_files)
+from compiler.errors import ArtifactError, InputError, TargetError
 
 
 class Artifact:
@@ -58,16 +65,31 @@ class Artifact:
         calls = self.manifest["plan"]["calls"]
         return [{"kernel": c["kernel"], "nodes": c["nodes"], "seconds": t} for c, t in zip(calls, seconds)]
 
-    def run(self, *args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+    def run(self, *args: Any, out=None, stream=None, **kwargs: Any) -> dict[str, Any]:
         """Outputs by name (a model listing one output name twice gets one entry)."""
-        return dict(zip(self.output_names, self.run_list(*args, **kwargs)))
+        return dict(zip(self.output_names, self.run_list(*args, out=out, stream=stream, **kwargs)))
 
-    def run_list(self, *args: Any, **kwargs: Any) -> list[np.ndarray]:
-        """Outputs in signature order."""
-        return self._model.run(check_inputs(self.inputs, args, kwargs))
+    def run_list(self, *args: Any, out=None, stream=None, **kwargs: Any) -> list[Any]:
+        """Outputs in signature order: numpy arrays for numpy inputs; for device tensors (CUDA
+        artifacts), `out` filled in place or new device tensors, enqueued on `stream`."""
+        values = order_inputs(self.inputs, args, kwargs)
+        from backends.cuda.device_io import is_device_tensor
+        on_device = [is_device_tensor(v) for v in values]
+        if not any(on_device) and out is None:
+            if stream is not None:
+                raise InputError("stream= applies to device tensors; these inputs are host arrays")
+            return self._model.run(check_inputs(self.inputs, args, kwargs))
+        if self.manifest["target"]["kind"] != "cuda":
+            what = next((f"input '{n}' is" for n, d in zip(self.input_names, on_device) if d), "out= takes")
+            raise InputError(f"{what} a device tensor; this artifact runs on {self.target}: pass numpy arrays")
+        if not all(on_device):
+            name = self.input_names[on_device.index(False)]
+            raise InputError(f"input '{name}' is a host array but the other inputs (or out=) are on the GPU: "
+                             f"pass every input as a device tensor, or every one as a numpy array")
+        return self._model.run_device(values, out, stream)
 
-    def __call__(self, *args: Any, **kwargs: Any):
-        outputs = self.run_list(*args, **kwargs)
+    def __call__(self, *args: Any, out=None, stream=None, **kwargs: Any):
+        outputs = self.run_list(*args, out=out, stream=stream, **kwargs)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def save(self, directory: str | os.PathLike) -> Path:

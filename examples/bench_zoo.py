@@ -1,6 +1,12 @@
-"""Benchmark the zoo against onnxruntime with `aotc bench` and print a markdown table.
+"""Benchmark the zoo with `aotc bench` and print a markdown table: on the CPU against
+onnxruntime; on a CUDA target (on the GPU machine) the CUDA bar's models against torch eager and
+torch.compile, each first checked against onnxruntime (CPU).
 
     .venv/bin/python examples/bench_zoo.py [--models resnet18,bert] [--threads 2] [--rounds 10]
+    python examples/bench_zoo.py --target cuda:sm_90 [--models resnet50,bert_base] [--json r.json]
+
+On a GPU every model is exported (ONNX for aotc and onnxruntime, torch.export .pt2 for the torch
+peers, the same seeded weights), compiled and checked on that machine.
 """
 from __future__ import annotations
 
@@ -35,15 +41,65 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def check_against_onnxruntime(artifact_dir: Path, model: Path) -> float:
+    """Relative L2 of aotc's output against onnxruntime's (CPU) on fresh random inputs."""
+    import numpy as np
+    import onnxruntime as ort
+    from compiler.bench.contenders import make_inputs
+    from compiler.runtime import Artifact
+    artifact = Artifact(artifact_dir)
+    feeds = make_inputs(artifact.inputs, {}, seed=7)
+    expected = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    actual = artifact.run_list(**feeds)[0]
+    expected = expected.astype(np.float64)
+    return float(np.linalg.norm(actual - expected) / np.linalg.norm(expected))
+
+
+def gpu_main(args) -> int:
+    models = args.models.split(",") if args.models else list(zoo.GPU_BAR)
+    rows, raw, device = [], {}, "?"
+    extra = ["--rounds", str(args.rounds)] if args.rounds else []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in models:
+            onnx_path, program = zoo.export(name, args.exporter), zoo.save_exported_program(name, device="cuda")
+            out = Path(tmp) / name
+            aotc("compile", str(onnx_path), "--target", args.target, "-o", str(out), "-q")
+            error = check_against_onnxruntime(out, onnx_path)
+            report = json.loads(aotc("bench", str(out), "--against", "torch,torch.compile", "--model", str(program),
+                                     "--json", *extra, *(["--no-cuda-graph"] if args.no_cuda_graph else [])))
+            report["rel_l2_vs_onnxruntime"] = error
+            raw[name], device = report, report["device"]
+            peers = [report["peers"][p] for p in ("torch", "torch.compile")]
+            ms = [f"{p['median_ms']:.3f}" if "error" not in p else "failed" for p in peers]
+            ratios = [f"{p['ratio']:.2f}" if "error" not in p else "-" for p in peers]
+            vs_torch = report["aotc"]["rel_l2_vs_torch"]
+            rows.append(f"| {name} | {report['aotc']['median_ms']:.3f} | {' | '.join(ms)} | {' | '.join(ratios)} | "
+                        f"{error:.1e} | {'-' if vs_torch is None else f'{vs_torch:.1e}'} |")
+            print(rows[-1], file=sys.stderr, flush=True)
+    graphs = "off" if args.no_cuda_graph else "on (every side replayed from a CUDA graph)"
+    print(f"{device}, target {args.target}, fp32, TF32 off, CUDA graphs {graphs}, {args.exporter} export for aotc\n")
+    print("| model | aotc ms | torch eager ms | torch.compile ms | aotc / eager | aotc / compile | "
+          "rel. L2 vs onnxruntime | rel. L2 vs torch |\n|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(raw, indent=1, sort_keys=True))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=",".join(DEFAULT_MODELS))
+    parser.add_argument("--models", default=None, help=f"default: {','.join(DEFAULT_MODELS)} (cpu), "
+                                                      f"{','.join(zoo.GPU_BAR)} (cuda)")
     parser.add_argument("--exporter", default="torchscript", choices=zoo.EXPORTERS)
     parser.add_argument("--target", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=None, help="default 10 (cpu), 5 (cuda)")
+    parser.add_argument("--no-cuda-graph", action="store_true", help="cuda: time calls, not graph replays")
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
+    if args.target.startswith("cuda"):
+        return gpu_main(args)
+    args.models, args.rounds = args.models or ",".join(DEFAULT_MODELS), args.rounds or 10
     rows, raw = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):

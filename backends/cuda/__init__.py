@@ -14,9 +14,9 @@ from compiler.ir.program import Program
 from compiler.target import Target
 from backends.base import Binary, LoweredModel, Source, constants_used
 from backends.cpu.build import LIBRARY_NAME
-from backends.cpu.printer import HEADER, HEADER_NAME
+from backends.cpu.printer import HEADER_NAME
 from backends.cuda.build import KERNELS_NAME, build_cuda
-from backends.cuda.host import CUBIN_NAME, HOST_NAME, HostPrinter
+from backends.cuda.host import CUBIN_NAME, CUDA_HEADER, HOST_NAME, HostPrinter
 from backends.cuda.printer import print_kernels
 from backends.cuda.runtime import CudaModel
 
@@ -41,7 +41,7 @@ class CudaBackend:
     def lower(self, model: LoweredModel, target: Target) -> Source:
         kernels, launches = print_kernels(model, target)
         host = HostPrinter(model, target, launches).host_c()
-        return Source({KERNELS_NAME: kernels, HOST_NAME: host, HEADER_NAME: HEADER}, entry=KERNELS_NAME)
+        return Source({KERNELS_NAME: kernels, HOST_NAME: host, HEADER_NAME: CUDA_HEADER}, entry=KERNELS_NAME)
 
     def build(self, source: Source, target: Target) -> Binary:
         return build_cuda(source, target, self.cache_dir)

@@ -3,10 +3,12 @@ the same ABI as the CPU artifact (aotc_model.h), so Python (ctypes) and C caller
 
 create: open the driver (driver.py), retain device 0's primary context, load the cubin that is
 linked into the library (.incbin), look up every kernel, allocate ONE device arena and upload
-the weights to its start. run: bind symbols, lay the arena out as [weights | inputs | outputs |
-memory-plan regions], copy inputs in, launch every kernel in call order on the default stream,
-synchronise, copy outputs out. The arena grows (weights copied on device) when symbolic
-dimensions need more.
+the weights to its start. aotc_run (host buffers): bind symbols, lay the arena out as
+[weights | inputs | outputs | memory-plan regions], copy inputs in, launch every kernel in call
+order on the default stream, synchronise, copy outputs out. aotc_run_device (device buffers,
+CUDA artifacts only): the same launches reading and writing the caller's buffers in place,
+enqueued on the caller's stream without waiting, so a warmed-up run can be captured into a CUDA
+graph. The arena grows (weights copied on device) when symbolic dimensions need more.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from compiler.ir.loops import Expr, Var
 from compiler.ir.types import Sym, TensorType
 from compiler.target import Target
 from backends.base import LoweredModel
-from backends.cpu.printer import ERROR_SUPPORT, HEADER_NAME, ModelPrinter, c_comment, c_string
+from backends.cpu.printer import ERROR_SUPPORT, HEADER, HEADER_NAME, ModelPrinter, c_comment, c_string
 from backends.cstyle import CStylePrinter
 from backends.cuda.driver import DRIVER_C
 from backends.cuda.printer import Launch
@@ -23,6 +25,26 @@ from backends.cuda.printer import Launch
 CUBIN_NAME = "model.cubin"
 HOST_NAME = "host.c"
 ALIGN = 256   # cudaMalloc's own alignment: every arena slice starts on it
+# Caller-owned device buffers need only the widest vector access a kernel makes (16 bytes);
+# fresh torch and cupy allocations are 256-byte aligned, a sliced view may be less.
+DEVICE_ALIGN = 16
+
+_DEVICE_ENTRY = f"""\
+/* CUDA artifacts only: run on device memory, without copies. inputs[i] / outputs[i] are device
+ * addresses (CUdeviceptr values) in device 0's primary context (the one the CUDA runtime, torch
+ * and cupy use), dense row-major, {DEVICE_ALIGN}-byte aligned; outputs must not overlap inputs. The
+ * kernels are enqueued on `stream` (a CUstream; NULL is the legacy default stream) and the call
+ * returns without waiting: synchronise the stream before reading the outputs, and order the
+ * runs of one handle on one stream (they share its arena). Nothing is allocated and nothing
+ * waits unless a shape needs a larger arena than every run before, so a warmed-up run can be
+ * captured into a CUDA graph. */
+int aotc_run_device(aotc_model* model, const uint64_t* inputs, const int64_t* const* input_shapes,
+                    const uint64_t* outputs, void* stream);
+
+"""
+_CLOSE = "#ifdef __cplusplus\n}"
+# The CPU artifact's header plus the device entry point, before the closing extern "C".
+CUDA_HEADER = HEADER[:HEADER.rindex(_CLOSE)] + _DEVICE_ENTRY + HEADER[HEADER.rindex(_CLOSE):]
 
 
 class HostExprPrinter(CStylePrinter):
@@ -174,33 +196,31 @@ int aotc_create(const void* weights, size_t weights_size, aotc_model** out) {{
                 for d in ttype.shape]
         return " * ".join(dims + [str(ttype.dtype.itemsize)])
 
-    def run_function(self) -> str:
-        graph, memory, program = self.graph, self.model.memory, self.model.program
+    def layout_function(self) -> str:
+        """Bind the symbols, then lay the arena out as [weights | input and output slots (the
+        host-copy path only) | memory-plan regions], growing it (weights kept) when this shape
+        needs more bytes than any run before."""
+        graph, memory = self.graph, self.model.memory
         outs = [Value(name, v.type) for name, v in zip(graph.outputs, graph.output_values())]
         lines = [
-            "int aotc_run(aotc_model* model, const void* const* inputs, const int64_t* const* input_shapes, void* const* outputs) {",
-            "    if (!model || !inputs || !outputs) return aotc_fail(AOTC_ERR_ARGUMENT, \"aotc_run: null argument\");",
-        ]
-        lines += [f"    if (!inputs[{k}]) return aotc_fail(AOTC_ERR_ARGUMENT, \"input {k} is null\");" for k in range(len(graph.inputs))]
-        lines += [f"    if (!outputs[{k}]) return aotc_fail(AOTC_ERR_ARGUMENT, \"output {k} is null\");" for k in range(len(outs))]
-        lines += [
-            "    int64_t syms[AOTC_NUM_SYMBOLS + 1] = {0};",
+            "static int aotc_layout(aotc_model* model, const int64_t* const* input_shapes, bool with_io,",
+            "                       int64_t* syms, size_t* slots, size_t* regions) {",
             "    int status = aotc_bind(input_shapes, syms);",
             "    if (status != AOTC_OK) return status;",
             "    aotc_driver* const cu = &model->cu;",
-            "    AOTC_CU(cu, CtxSetCurrent(model->context), \"cuCtxSetCurrent\");",
             f"    const size_t align = {ALIGN};",
             "    size_t cursor = AOTC_WEIGHTS_SPAN;",
+            "    (void)slots;",
         ]
-        for kind, values in (("input", graph.inputs), ("output", outs)):
-            for k, value in enumerate(values):
-                lines.append(f"    const size_t {kind}{k}_bytes = {self._bytes(value.type)}, {kind}{k}_at = cursor;")
-                lines.append(f"    cursor += ({kind}{k}_bytes + align - 1) & ~(align - 1);")
+        for k, value in enumerate([*graph.inputs, *outs]):
+            lines.append(f"    if (with_io) {{ slots[{k}] = cursor; cursor += ({self._bytes(value.type)} + align - 1) & ~(align - 1); }}")
         for r, region in enumerate(memory.regions):
-            lines.append(f"    const size_t region{r} = cursor;")
+            lines.append(f"    regions[{r}] = cursor;")
             lines.append(f"    cursor += ((size_t){memory.region_sizes[region]} * (size_t)({self._region_expr(region)}) + align - 1) & ~(align - 1);")
         lines += [
             "    if (cursor > model->arena_bytes) {",
+            "        /* Runs enqueued on streams may still read the old arena. */",
+            "        AOTC_CU(cu, CtxSynchronize(), \"waiting for earlier runs before growing the arena\");",
             "        CUdeviceptr grown = 0;",
             "        AOTC_CU(cu, MemAlloc(&grown, cursor), \"cuMemAlloc (arena)\");",
             "        if (AOTC_WEIGHTS_BYTES) {",
@@ -211,18 +231,31 @@ int aotc_create(const void* weights, size_t weights_size, aotc_model** out) {{
             "        model->arena = grown;",
             "        model->arena_bytes = cursor;",
             "    }",
-            "    const CUdeviceptr arena = model->arena;",
+            "    return AOTC_OK;",
+            "}",
         ]
-        for k in range(len(graph.inputs)):
-            lines.append(f"    if (input{k}_bytes) AOTC_CU(cu, MemcpyHtoD(arena + input{k}_at, inputs[{k}], input{k}_bytes), \"cuMemcpyHtoD (input {k})\");")
+        return "\n".join(lines) + "\n"
+
+    def launch_function(self) -> str:
+        """Every kernel in call order on `stream`, inputs and outputs at the given device
+        addresses (arena slots or the caller's own buffers); no synchronisation."""
+        graph, program = self.graph, self.model.program
         inputs = {v.name: k for k, v in enumerate(graph.inputs)}
         outputs = {name: k for k, name in enumerate(graph.outputs)}
+        lines = [
+            "static int aotc_launch(aotc_model* model, const int64_t* syms, const CUdeviceptr* in,",
+            "                       const CUdeviceptr* out, const size_t* regions, CUstream stream) {",
+            "    aotc_driver* const cu = &model->cu;",
+            "    const CUdeviceptr arena = model->arena;",
+            "    (void)in; (void)out; (void)regions; (void)arena;",
+        ]
+        lines += [f"    const size_t region{r} = regions[{r}];" for r in range(len(self.model.memory.regions))]
 
         def location(name: str) -> str:
             if name in inputs:
-                return f"arena + input{inputs[name]}_at"
+                return f"in[{inputs[name]}]"
             if name in outputs:
-                return f"arena + output{outputs[name]}_at"
+                return f"out[{outputs[name]}]"
             if name in self.model.constants:
                 return f"arena + {self.model.weights.offsets[name]}"
             return f"arena + {self._placed(name)}"
@@ -240,11 +273,55 @@ int aotc_create(const void* weights, size_t weights_size, aotc_model** out) {{
                 gx, gy, gz = (self.host_exprs.expr(e) for e in launch.grid)
                 lines.append(f"        {{ const int64_t gx = {gx}, gy = {gy}, gz = {gz};")
                 lines.append(f"          if (gx > 0 && gy > 0 && gz > 0) AOTC_CU(cu, LaunchKernel(model->functions[{index[launch.function]}], "
-                             f"(unsigned)gx, (unsigned)gy, (unsigned)gz, {launch.block}, 1, 1, 0, NULL, args, NULL), "
+                             f"(unsigned)gx, (unsigned)gy, (unsigned)gz, {launch.block}, 1, 1, 0, stream, args, NULL), "
                              f"\"cuLaunchKernel ({launch.function})\"); }}")
             lines.append("    }")
-        lines.append("    AOTC_CU(cu, CtxSynchronize(), \"running the kernels\");")
-        for k, value in enumerate(outs):
-            lines.append(f"    if (output{k}_bytes) AOTC_CU(cu, MemcpyDtoH(outputs[{k}], {location(value.name)}, output{k}_bytes), \"cuMemcpyDtoH (output {k})\");")
         lines += ["    return AOTC_OK;", "}"]
         return "\n".join(lines) + "\n"
+
+    def run_function(self) -> str:
+        """aotc_run (host buffers, copied through arena slots, synchronous) and aotc_run_device
+        (the caller's device buffers read and written in place, enqueued on a stream)."""
+        graph = self.graph
+        outs = [Value(name, v.type) for name, v in zip(graph.outputs, graph.output_values())]
+        n_in, n_out, n_regions = len(graph.inputs), len(outs), len(self.model.memory.regions)
+        prologue = [
+            "    int64_t syms[AOTC_NUM_SYMBOLS + 1] = {0};",
+            f"    size_t slots[{n_in + n_out + 1}] = {{0}}, regions[{n_regions + 1}] = {{0}};",
+            f"    CUdeviceptr in[{n_in + 1}] = {{0}}, out[{n_out + 1}] = {{0}};",
+            "    aotc_driver* const cu = &model->cu;",
+            "    AOTC_CU(cu, CtxSetCurrent(model->context), \"cuCtxSetCurrent\");",
+        ]
+        host = [
+            "int aotc_run(aotc_model* model, const void* const* inputs, const int64_t* const* input_shapes, void* const* outputs) {",
+            "    if (!model || !inputs || !outputs) return aotc_fail(AOTC_ERR_ARGUMENT, \"aotc_run: null argument\");",
+        ]
+        host += [f"    if (!inputs[{k}]) return aotc_fail(AOTC_ERR_ARGUMENT, \"input {k} is null\");" for k in range(n_in)]
+        host += [f"    if (!outputs[{k}]) return aotc_fail(AOTC_ERR_ARGUMENT, \"output {k} is null\");" for k in range(n_out)]
+        host += prologue + ["    int status = aotc_layout(model, input_shapes, true, syms, slots, regions);",
+                            "    if (status != AOTC_OK) return status;"]
+        for k, value in enumerate(graph.inputs):
+            host.append(f"    in[{k}] = model->arena + slots[{k}];")
+            host.append(f"    if ({self._bytes(value.type)}) AOTC_CU(cu, MemcpyHtoD(in[{k}], inputs[{k}], {self._bytes(value.type)}), \"cuMemcpyHtoD (input {k})\");")
+        host += [f"    out[{k}] = model->arena + slots[{n_in + k}];" for k in range(n_out)]
+        host += ["    status = aotc_launch(model, syms, in, out, regions, NULL);",
+                 "    if (status != AOTC_OK) return status;",
+                 "    AOTC_CU(cu, CtxSynchronize(), \"running the kernels\");"]
+        for k, value in enumerate(outs):
+            host.append(f"    if ({self._bytes(value.type)}) AOTC_CU(cu, MemcpyDtoH(outputs[{k}], out[{k}], {self._bytes(value.type)}), \"cuMemcpyDtoH (output {k})\");")
+        host += ["    return AOTC_OK;", "}", ""]
+        device = [
+            "int aotc_run_device(aotc_model* model, const uint64_t* inputs, const int64_t* const* input_shapes,",
+            "                    const uint64_t* outputs, void* stream) {",
+            "    if (!model || !inputs || !outputs) return aotc_fail(AOTC_ERR_ARGUMENT, \"aotc_run_device: null argument\");",
+        ]
+        for kind, count in (("input", n_in), ("output", n_out)):
+            for k in range(count):
+                device.append(f"    if (!{kind}s[{k}] || {kind}s[{k}] % {DEVICE_ALIGN}) return aotc_fail(AOTC_ERR_ARGUMENT, "
+                              f"\"{kind} {k}: device address 0x%llx is null or not {DEVICE_ALIGN}-byte aligned\", (unsigned long long){kind}s[{k}]);")
+        device += prologue + ["    int status = aotc_layout(model, input_shapes, false, syms, slots, regions);",
+                              "    if (status != AOTC_OK) return status;"]
+        device += [f"    in[{k}] = (CUdeviceptr)inputs[{k}];" for k in range(n_in)]
+        device += [f"    out[{k}] = (CUdeviceptr)outputs[{k}];" for k in range(n_out)]
+        device += ["    return aotc_launch(model, syms, in, out, regions, (CUstream)stream);", "}"]
+        return self.layout_function() + "\n" + self.launch_function() + "\n" + "\n".join(host + device) + "\n"

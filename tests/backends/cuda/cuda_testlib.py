@@ -27,3 +27,10 @@ needs_nvcc = pytest.mark.skipif(not has_nvcc() and os.environ.get("CI") != "true
 # GPU execution: marker `cuda`, skipped where no driver can run it (everywhere but the GPU machine).
 needs_gpu = [pytest.mark.cuda, needs_nvcc,
              pytest.mark.skipif(not has_driver(), reason="no CUDA driver (libcuda.so.1) on this machine")]
+
+
+def on_gpu(test):
+    """`needs_gpu` on one test, for files that also hold tests that run everywhere."""
+    for mark in needs_gpu:
+        test = mark(test)
+    return test
