@@ -155,7 +155,7 @@ def cmd_targets(args) -> int:
         return 0
     for name in known_targets():
         target = resolve_target(name)
-        backend = "yes" if target.kind in ("cpu", "cuda") else "not yet"
+        backend = "yes" if target.kind in ("cpu", "cuda", "webgpu") else "not yet"
         detail = f"isa {target.isa.name} ({', '.join(target.isa.features) or 'baseline'})" if target.isa else \
             ", ".join(f"{k}={v}" for k, v in target.limits)
         print(f"{name:<20} backend: {backend:<8} {detail}")
