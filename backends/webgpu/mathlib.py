@@ -7,6 +7,10 @@ every shader's text independent of which helpers it happens to call.
 from __future__ import annotations
 
 MATHLIB_WGSL = """\
+// Infinity and NaN as run-time values: WGSL's constant expressions must be finite (Tint
+// rejects bitcast<f32>(0x7f800000u) where naga accepts it).
+var<private> aotc_inf_bits: u32 = 0x7f800000u;
+var<private> aotc_nan_bits: u32 = 0x7fc00000u;
 // NaN tested on the bits: a compiler may assume x == x for floats.
 fn aotc_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
 fn aotc_maxf(a: f32, b: f32) -> f32 { return select(b, a, a > b || aotc_isnan(a)); }

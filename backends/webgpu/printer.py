@@ -77,10 +77,11 @@ class WgslPrinter(CStylePrinter):
             return "true" if c.value else "false"
         if c.dtype.is_float:
             value = float(c.value)
+            # Through private variables: Tint rejects a constant expression that is not finite.
             if math.isnan(value):
-                return "bitcast<f32>(0x7fc00000u)"
+                return "bitcast<f32>(aotc_nan_bits)"
             if math.isinf(value):
-                return "bitcast<f32>(0x7f800000u)" if value > 0 else "bitcast<f32>(0xff800000u)"
+                return "bitcast<f32>(aotc_inf_bits)" if value > 0 else "(-bitcast<f32>(aotc_inf_bits))"
             text = repr(value)
             if "e" not in text and "." not in text:
                 text += ".0"
