@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from compiler.ir.dtypes import DType
-from compiler.ir.loops import (Assign, Barrier, Binary, Block, Call, Cast, Const, Declare, Expr, For, If, Load,
+from compiler.ir.loops import (Assign, Barrier, Binary, Block, Cast, Const, Declare, Expr, For, If, Load,
                                LocalArray, Select, Stmt, Store, Var)
 from backends.cstyle import INDENT, CStylePrinter
 
@@ -82,10 +82,7 @@ class WgslPrinter(CStylePrinter):
                 return "bitcast<f32>(aotc_nan_bits)"
             if math.isinf(value):
                 return "bitcast<f32>(aotc_inf_bits)" if value > 0 else "(-bitcast<f32>(aotc_inf_bits))"
-            text = repr(value)
-            if "e" not in text and "." not in text:
-                text += ".0"
-            return f"{text}f" if value >= 0 else f"({text}f)"
+            return super().const(Const(value, DType.float32))   # C's float literal is WGSL's
         value = int(c.value)
         if self.type_name(c.dtype) == "u32":
             return f"{min(max(value, 0), 2 ** 32 - 1)}u"

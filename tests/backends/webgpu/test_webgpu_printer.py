@@ -9,7 +9,6 @@ import numpy as np
 import onnx.helper as oh
 import pytest
 
-import compiler
 from compiler.errors import UnsupportedError
 from compiler.ir.dtypes import DType
 from compiler.ir.loops import Binary, Buffer, Call, Cast, Const, For, Kernel, Load, LoopKind, Select, Store, Var
