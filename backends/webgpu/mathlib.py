@@ -18,12 +18,24 @@ fn aotc_minf(a: f32, b: f32) -> f32 { return select(b, a, a < b || aotc_isnan(a)
 fn aotc_signf(x: f32) -> f32 { return select(select(x, -1.0f, x < 0.0f), 1.0f, x > 0.0f); }
 fn aotc_fmod(a: f32, b: f32) -> f32 { return a - b * trunc(a / b); }
 // tanh through exp overflows to NaN on some drivers for large |x|; tanh is +-1 there in f32.
-fn aotc_tanh(x: f32) -> f32 { return tanh(clamp(x, -15.0f, 15.0f)); }
-// C's powf: a negative base with an integral exponent is defined (WGSL's pow is not).
+fn aotc_tanh(x: f32) -> f32 { return select(tanh(clamp(x, -15.0f, 15.0f)), x, aotc_isnan(x)); }
+// C's powf: a negative base with an integral exponent is defined (WGSL's pow is not), and
+// small integral exponents are exact products (integer Pow truncates a float result).
 fn aotc_powf(a: f32, b: f32) -> f32 {
-    if (a >= 0.0f || b != trunc(b)) { return pow(a, b); }
-    let magnitude = pow(-a, b);
-    return select(magnitude, -magnitude, aotc_fmod(b, 2.0f) != 0.0f);
+    if (b != trunc(b)) { return pow(a, b); }
+    if (abs(b) <= 64.0f) {
+        var result = 1.0f;
+        var base = a;
+        var e = u32(abs(b));
+        while (e > 0u) {
+            if ((e & 1u) != 0u) { result = result * base; }
+            base = base * base;
+            e = e >> 1u;
+        }
+        return select(result, 1.0f / result, b < 0.0f);
+    }
+    let magnitude = pow(abs(a), b);
+    return select(magnitude, -magnitude, a < 0.0f && aotc_fmod(b, 2.0f) != 0.0f);
 }
 // erf(x) = 1 - erfc(x), erfc by Chebyshev fitting (Numerical Recipes' erfcc), fractional
 // error below 1.2e-7 everywhere.

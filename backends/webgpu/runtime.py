@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler.errors import InputError, TargetError
+from compiler.errors import TargetError
 from compiler.ir.dtypes import DType
 from backends.webgpu.plan import PLAN_NAME, SHADER_DIR
 
@@ -85,13 +85,15 @@ class WebGpuModel:
         self.plan = json.loads((self.directory / SHADER_DIR / PLAN_NAME).read_text(encoding="utf-8"))
         self.wgpu, self.device = request_device()
         wgpu, device = self.wgpu, self.device
-        self.pipelines = {}
+        self.pipelines, self.layouts = {}, {}
         for dispatch in self.plan["dispatches"]:
             path = dispatch["shader"]
             if path not in self.pipelines:
                 module = device.create_shader_module(code=(self.directory / path).read_text(encoding="utf-8"))
+                self.layouts[path] = self._layout(dispatch["pools"])
                 self.pipelines[path] = device.create_compute_pipeline(
-                    layout="auto", compute={"module": module, "entry_point": "main"})
+                    layout=device.create_pipeline_layout(bind_group_layouts=[self.layouts[path]]),
+                    compute={"module": module, "entry_point": "main"})
         data = weights.tobytes()
         self.pools = {}
         for k, pool in enumerate(self.plan["weight_pools"]):
@@ -101,13 +103,20 @@ class WebGpuModel:
         self.symbols: dict[str, int] | None = None
         self.arena = None
 
+    def _layout(self, pools: list[str]):
+        """Binding 0 the uniforms, then the pools: explicit, since a layout derived from the
+        shader ("auto") drops the bindings a shader happens not to use."""
+        wgpu = self.wgpu
+        kinds = [wgpu.BufferBindingType.uniform] + [
+            wgpu.BufferBindingType.storage if p == "arena" else wgpu.BufferBindingType.read_only_storage
+            for p in pools]
+        return self.device.create_bind_group_layout(entries=[
+            {"binding": b, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": kind}}
+            for b, kind in enumerate(kinds)])
+
     def _bind_symbols(self, inputs: list[np.ndarray]) -> dict[str, int]:
-        symbols = {s["name"]: int(inputs[s["input"]].shape[s["axis"]]) for s in self.plan["symbols"]}
-        for spec, array in zip(self.plan["inputs"], inputs):
-            want = tuple(symbols[d] if isinstance(d, str) else d for d in spec["shape"])
-            if tuple(array.shape) != want:
-                raise InputError(f"input '{spec['name']}' has shape {tuple(array.shape)}, expected {want}")
-        return symbols
+        """Symbol values from the input shapes (Artifact.run checked them against the signature)."""
+        return {s["name"]: int(inputs[s["input"]].shape[s["axis"]]) for s in self.plan["symbols"]}
 
     def _prepare(self, symbols: dict[str, int]) -> None:
         """Arena, uniforms and bind groups for these symbol values (kept while they last)."""
@@ -128,12 +137,11 @@ class WebGpuModel:
         pools = {**self.pools, "arena": self.arena}
         self.groups, self.counts = [], []
         for k, (dispatch, w) in enumerate(zip(dispatches, words)):
-            pipeline = self.pipelines[dispatch["shader"]]
             entries = [{"binding": 0, "resource": {"buffer": self.uniforms, "offset": k * slot,
                                                     "size": _align(4 * len(w), 16)}}]
             entries += [{"binding": b, "resource": {"buffer": pools[p], "offset": 0, "size": pools[p].size}}
                         for b, p in enumerate(dispatch["pools"], start=1)]
-            self.groups.append(device.create_bind_group(layout=pipeline.get_bind_group_layout(0), entries=entries))
+            self.groups.append(device.create_bind_group(layout=self.layouts[dispatch["shader"]], entries=entries))
             self.counts.append([evaluate(e, symbols) for e in dispatch["workgroups"]])
         self.symbols = symbols
 

@@ -88,6 +88,14 @@ export async function loadModel(base = ".", options = {}) {
   return new Model(device, adapter, plan, weights, await compileShaders(device, root, plan));
 }
 
+// Binding 0 the uniforms, then the pools: explicit, since a layout derived from the shader
+// ("auto") drops the bindings a shader happens not to use.
+function bindGroupLayout(device, pools) {
+  const types = ["uniform", ...pools.map((p) => (p === "arena" ? "storage" : "read-only-storage"))];
+  return device.createBindGroupLayout({
+    entries: types.map((type, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } })) });
+}
+
 async function compileShaders(device, root, plan) {
   const pipelines = new Map();
   for (const dispatch of plan.dispatches) {
@@ -97,8 +105,11 @@ async function compileShaders(device, root, plan) {
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === "error");
     if (errors.length) throw new Error(`${dispatch.shader}: ${errors.map((m) => m.message).join("; ")}`);
-    pipelines.set(dispatch.shader, device.createComputePipeline({
-      layout: "auto", compute: { module, entryPoint: "main" }, label: dispatch.shader }));
+    const layout = bindGroupLayout(device, dispatch.pools);
+    const pipeline = device.createComputePipeline({
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: "main" }, label: dispatch.shader });
+    pipelines.set(dispatch.shader, { pipeline, layout });
   }
   return pipelines;
 }
@@ -152,7 +163,7 @@ class Model {
     device.queue.writeBuffer(this.uniforms, 0, uniforms);
     const pools = { ...this.pools, arena: this.arena };
     this.groups = plan.dispatches.map((dispatch, k) => device.createBindGroup({
-      layout: this.pipelines.get(dispatch.shader).getBindGroupLayout(0),
+      layout: this.pipelines.get(dispatch.shader).layout,
       entries: [{ binding: 0, resource: { buffer: this.uniforms, offset: k * slot, size: align(4 * words[k].length, 16) } },
                 ...dispatch.pools.map((p, b) => ({ binding: b + 1, resource: { buffer: pools[p] } }))],
     }));
@@ -180,7 +191,7 @@ class Model {
     plan.dispatches.forEach((dispatch, k) => {
       const [x, y, z] = this.counts[k];
       if (x <= 0 || y <= 0 || z <= 0) return;
-      pass.setPipeline(this.pipelines.get(dispatch.shader));
+      pass.setPipeline(this.pipelines.get(dispatch.shader).pipeline);
       pass.setBindGroup(0, this.groups[k]);
       pass.dispatchWorkgroups(x, y, z);
     });
