@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compile", help="compile a model into an artifact directory")
     p.add_argument("model", help="an .onnx file, or a .pt2 file from torch.export.save")
-    p.add_argument("--target", default="cpu", help="cpu (this host), cpu:<isa>, cuda:sm_90, cuda:sm_80; see `aotc targets`")
+    p.add_argument("--target", default="cpu", help="cpu (this host), cpu:<isa>, cuda:sm_90, cuda:sm_80, webgpu; see `aotc targets`")
     p.add_argument("-o", "--output", required=True, help="artifact directory to write")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--profile", action="store_true", help="time every kernel call (see `aotc run --profile`)")
