@@ -2,9 +2,9 @@
 
 WGSL has 32-bit scalars only (f16 is an optional extension; no f64, no 64-bit integers) and no
 byte-addressable storage. The printer runs int64 arithmetic as i32, float64 accumulators as f32,
-and reads 8-bit tensors out of words; what remains unsupported is checked here so that no
-half-printed shader is written: float64/float16 tensors, float16 arithmetic, 8/16-bit outputs (threads would race on the shared word), 16-bit
-inputs and bit casts of 64-bit values.
+reads 8-bit tensors out of words and stores them by atomic and/or; what remains unsupported
+is checked here so that no half-printed shader is written: float64/float16 tensors, float16
+arithmetic, 16-bit integer tensors and bit casts of 64-bit values.
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from compiler.errors import UnsupportedError
 from compiler.ir.dtypes import DType
 from compiler.ir.loops import (Assign, Binary, Block, Call, Cast, Const, Declare, Expr, For, If, Kernel, Load,
                                LocalArray, Select, Stmt, Store, Var)
-from backends.webgpu.printer import BYTE_DTYPES, WIDE_DTYPES, WgslPrinter
+from backends.webgpu.printer import WIDE_DTYPES, WgslPrinter
 
 READABLE = frozenset(WgslPrinter.types) - {DType.int16, DType.uint16, DType.float64}
-WRITABLE = READABLE - frozenset(BYTE_DTYPES)
+WRITABLE = READABLE
 
 
 def _refuse(kernel: Kernel, what: str) -> UnsupportedError:
@@ -62,8 +62,8 @@ def legalize(kernel: Kernel) -> Kernel:
         allowed = WRITABLE if buffer.writable else READABLE
         if buffer.dtype not in allowed:
             role = "output" if buffer.writable else "input"
-            raise _refuse(kernel, f"{buffer.dtype.value} {role} '{buffer.name}' (WGSL has 32-bit storage words; "
-                                  f"{'8/16-bit outputs' if buffer.dtype in BYTE_DTYPES else 'this dtype'} cannot be stored)")
+            raise _refuse(kernel, f"{buffer.dtype.value} {role} '{buffer.name}' (WGSL has 32-bit words: "
+                                  f"float16, float64 and 16-bit integer tensors cannot be stored)")
     for e in _stmt_exprs(kernel.body):
         dtype = e.dtype
         if dtype not in WgslPrinter.types:

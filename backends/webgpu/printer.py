@@ -38,6 +38,20 @@ class ParamAccess:
     pool: str
     field: str
     dtype: DType
+    # The pool is `array<atomic<u32>>` in this shader: a kernel storing 8-bit values writes
+    # them into words other invocations share, by atomic and/or.
+    atomic: bool = False
+
+
+def word(access: ParamAccess, index: str) -> str:
+    """A read of word `index` (u32 text) of the parameter's pool."""
+    cell = f"{access.pool}[{index}]"
+    return f"atomicLoad(&{cell})" if access.atomic else cell
+
+
+def write_word(access: ParamAccess, index: str, value: str) -> str:
+    cell = f"{access.pool}[{index}]"
+    return f"atomicStore(&{cell}, {value});" if access.atomic else f"{cell} = {value};"
 
 
 def name(var: str) -> str:
@@ -95,17 +109,15 @@ class WgslPrinter(CStylePrinter):
         access = self.params.get(buffer)
         if access is None:
             return f"{name(buffer)}[{index}]"
-        word = f"{access.pool}[u.{access.field} + u32({index})"
-        if dtype is DType.float32:
-            return f"bitcast<f32>({word}])"
+        base = f"u.{access.field}"
         if dtype in WIDE_DTYPES:
-            return f"bitcast<{self.type_name(dtype)}>({access.pool}[u.{access.field} + 2u * u32({index})])"
+            return f"bitcast<{self.type_name(dtype)}>({word(access, f'{base} + 2u * u32({index})')})"
         if dtype in BYTE_DTYPES:
-            byte = (f"(({access.pool}[u.{access.field} + u32({index}) / 4u] >> ((u32({index}) % 4u) * 8u)) & 0xffu)")
+            byte = f"(({word(access, f'{base} + u32({index}) / 4u')} >> ((u32({index}) % 4u) * 8u)) & 0xffu)"
             if dtype is DType.bool:
                 return f"({byte} != 0u)"
             return f"(bitcast<i32>({byte} << 24u) >> 24u)" if dtype is DType.int8 else byte
-        return f"bitcast<{self.type_name(dtype)}>({word}])"
+        return f"bitcast<{self.type_name(dtype)}>({word(access, f'{base} + u32({index})')})"
 
     def call(self, fn: str, args: list[str], dtype: DType) -> str:
         if not dtype.is_float and fn == "abs" and self.type_name(dtype) == "u32":
@@ -124,6 +136,9 @@ class WgslPrinter(CStylePrinter):
                 return self.call(e.op, [a, b], e.a.dtype)
             if e.op in ("shl", "shr"):
                 return f"({a} {self.infix[e.op]} u32({b}))"
+            if e.op == "ne" and e.a.dtype.is_float:
+                # NaN != x is true; SPIR-V's ordered not-equal (what naga emits) says false.
+                return f"(!({a} == {b}))"
             return f"({a} {self.infix[e.op]} {b})"
         if isinstance(e, Select):
             return f"select({self.expr(e.b)}, {self.expr(e.a)}, {self.expr(e.cond)})"
@@ -135,6 +150,8 @@ class WgslPrinter(CStylePrinter):
 
     def cast(self, to: DType, source: DType, text: str) -> str:
         """C's conversion: narrow integer results wrap to their width (WGSL's i32/u32 would not)."""
+        if to is DType.bool and source.is_float:
+            return f"(!({text} == 0.0f))"   # NaN is true, as in C (see "ne" above)
         out = f"{self.type_name(to)}({text})"
         if source.is_float and not to.is_float and to is not DType.bool:
             # f32 -> int converts through i32 (WGSL saturates; C leaves out of range undefined).
@@ -164,10 +181,23 @@ class WgslPrinter(CStylePrinter):
             return [f"{pad}{{",
                     f"{pad}{INDENT}let aotc_v = {value};",
                     f"{pad}{INDENT}let aotc_w = {base} + 2u * u32({index});",
-                    f"{pad}{INDENT}{access.pool}[aotc_w] = bitcast<u32>(aotc_v);",
-                    f"{pad}{INDENT}{access.pool}[aotc_w + 1u] = {high};",
+                    f"{pad}{INDENT}{write_word(access, 'aotc_w', 'bitcast<u32>(aotc_v)')}",
+                    f"{pad}{INDENT}{write_word(access, 'aotc_w + 1u', high)}",
                     f"{pad}}}"]
-        return [f"{pad}{access.pool}[{base} + u32({index})] = bitcast<u32>({value});"]
+        if dtype in BYTE_DTYPES:
+            # Clear the byte, then set it: and/or on disjoint bits commute, so invocations
+            # writing the other bytes of the word at the same time keep theirs.
+            byte = {DType.bool: "select(0u, 1u, aotc_v)", DType.int8: "bitcast<u32>(aotc_v)"}.get(dtype, "aotc_v")
+            cell = f"&{access.pool}[aotc_w]"
+            return [f"{pad}{{",
+                    f"{pad}{INDENT}let aotc_v = {value};",
+                    f"{pad}{INDENT}let aotc_i = u32({index});",
+                    f"{pad}{INDENT}let aotc_w = {base} + aotc_i / 4u;",
+                    f"{pad}{INDENT}let aotc_s = (aotc_i % 4u) * 8u;",
+                    f"{pad}{INDENT}atomicAnd({cell}, ~(0xffu << aotc_s));",
+                    f"{pad}{INDENT}atomicOr({cell}, ({byte} & 0xffu) << aotc_s);",
+                    f"{pad}}}"]
+        return [f"{pad}{write_word(access, f'{base} + u32({index})', f'bitcast<u32>({value})')}"]
 
     def stmt(self, s: Stmt, depth: int) -> list[str]:
         pad = INDENT * depth

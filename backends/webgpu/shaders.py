@@ -19,7 +19,7 @@ from backends.cuda.grid import Phase, phases
 from backends.webgpu import gemm
 from backends.webgpu.legalize import legalize
 from backends.webgpu.mathlib import MATHLIB_WGSL
-from backends.webgpu.printer import ParamAccess, WgslPrinter, name
+from backends.webgpu.printer import BYTE_DTYPES, ParamAccess, WgslPrinter, name
 
 THREADS = 256
 MAX_WORKGROUPS = 65535
@@ -39,7 +39,7 @@ def symbol_field(index: int) -> str:
     return f"s{index}"
 
 
-def header(kernel: Kernel, pools: tuple[str, ...], writable: frozenset[str]) -> str:
+def header(kernel: Kernel, pools: tuple[str, ...], writable: frozenset[str], atomic: frozenset[str]) -> str:
     fields = [f"    {param_field(i)}: u32," for i in range(len(kernel.params))]
     fields += [f"    {symbol_field(j)}: i32," for j in range(len(kernel.symbols))]
     lines = [f"// aotc generated WGSL: {', '.join(kernel.ops)}. Do not edit.",
@@ -47,7 +47,8 @@ def header(kernel: Kernel, pools: tuple[str, ...], writable: frozenset[str]) -> 
              "@group(0) @binding(0) var<uniform> u: Uniforms;"]
     for b, pool in enumerate(pools, start=1):
         access = "read_write" if pool in writable else "read"
-        lines.append(f"@group(0) @binding({b}) var<storage, {access}> {pool}: array<u32>;")
+        element = "atomic<u32>" if pool in atomic else "u32"
+        lines.append(f"@group(0) @binding({b}) var<storage, {access}> {pool}: array<{element}>;")
     return "\n".join(lines) + "\n" + MATHLIB_WGSL
 
 
@@ -85,7 +86,10 @@ def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target) 
     """The shaders one call of `kernel` runs, in order; `pools_of` maps each parameter to the
     pool (binding variable) holding the tensor this call passes."""
     legalize(kernel)
-    access = {b.name: ParamAccess(pools_of[b.name], param_field(i), b.dtype) for i, b in enumerate(kernel.params)}
+    # A kernel storing 8-bit values reaches its output pool through atomics only.
+    atomic = frozenset(pools_of[b.name] for b in kernel.params if b.writable and b.dtype in BYTE_DTYPES)
+    access = {b.name: ParamAccess(pools_of[b.name], param_field(i), b.dtype, pools_of[b.name] in atomic)
+              for i, b in enumerate(kernel.params)}
     symbols = {s: symbol_field(j) for j, s in enumerate(kernel.symbols)}
     printer = WgslPrinter(access, symbols)
     pools = tuple(sorted(set(pools_of.values()), key=pool_order))
@@ -95,7 +99,7 @@ def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target) 
         node = kernel.nodes[0] if kernel.nodes else "?"
         raise UnsupportedError(f"op {kernel.ops[0] if kernel.ops else '?'} (node '{node}') reads {len(pools)} "
                                f"storage pools, over target webgpu's {limit} storage buffers per stage")
-    top = header(kernel, pools, writable)
+    top = header(kernel, pools, writable, atomic)
     if kernel.contraction is not None:
         text, workgroups = gemm.render(kernel.contraction, printer, target)
         return (Shader(top + "\n" + text, workgroups),)

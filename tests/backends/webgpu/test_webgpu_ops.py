@@ -1,6 +1,6 @@
 """The CPU backend's per-op cases through wgpu (marker `webgpu`; lavapipe here), against
 onnxruntime and the interpreter with the CPU's tolerances (fp32 rel. L2 <= 1e-5, integers
-exact). What WGSL cannot hold (float16/float64 tensors, 8-bit outputs) must be refused with
+exact). What WGSL cannot hold (float16/float64 and 16-bit integer tensors) must be refused with
 one line naming the op and node; those cases skip with that line as the reason."""
 from __future__ import annotations
 

@@ -70,12 +70,19 @@ def test_loop_kernel_becomes_a_grid_stride_shader():
     assert "@compute @workgroup_size(256)" in shader.text and "aotc_stride" in shader.text
 
 
-@pytest.mark.parametrize("dtype", [DType.float16, DType.float64, DType.uint8])
+@pytest.mark.parametrize("dtype", [DType.float16, DType.float64, DType.int16])
 def test_unsupported_dtypes_fail_with_one_line(dtype):
     with pytest.raises(UnsupportedError) as error:
         kernel_shaders(_kernel(dtype), {"x": "arena", "y": "arena"}, TARGET)
     message = str(error.value)
     assert "\n" not in message and "op Identity (node 'copy_1')" in message and "webgpu" in message
+
+
+def test_byte_outputs_are_stored_by_atomics():
+    """Invocations writing neighbouring bool elements share a word: and/or, never a plain store."""
+    (shader,) = kernel_shaders(_kernel(DType.bool), {"x": "arena", "y": "arena"}, TARGET)
+    assert "var<storage, read_write> arena: array<atomic<u32>>;" in shader.text
+    assert "atomicAnd(&arena[aotc_w], ~(0xffu << aotc_s));" in shader.text and "atomicLoad(&arena[" in shader.text
 
 
 def _matmul_model():
