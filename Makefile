@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256
 TORCHVISION := torchvision==0.28.0
 PYTEST_FLAGS ?= -n 2 --durations=25 --timeout=900
 
-.PHONY: setup demo test test-all conformance clean
+.PHONY: setup demo test test-all conformance clean webgpu-setup
 
 setup: $(STAMP)
 
@@ -26,7 +26,7 @@ demo: setup
 
 # The default tiers (no toolchain beyond the C compiler); pytest's exit code 5 (no tests ran)
 # fails the target like any other failure.
-test: setup
+test: setup webgpu-setup
 	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m "not slow" tests
 
 # The ONNX backend node cases alone (they are part of `make test` too).
@@ -37,5 +37,17 @@ conformance: setup
 test-all: setup
 	$(BIN)/python -m pytest $(PYTEST_FLAGS) tests
 
+# What the WebGPU tests run on: lavapipe (Mesa's software Vulkan driver, for wgpu), Debian's
+# chromium (SwiftShader's WebGPU) and node's playwright-core to drive it. apt needs root (CI's
+# containers are); elsewhere the tests skip with the missing piece named.
+WEBGPU_BROWSER := tests/backends/webgpu/browser
+webgpu-setup:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    dpkg -s mesa-vulkan-drivers chromium nodejs npm >/dev/null 2>&1 || \
+	    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mesa-vulkan-drivers chromium nodejs npm; }; \
+	fi
+	@if command -v npm >/dev/null && [ ! -d $(WEBGPU_BROWSER)/node_modules/playwright-core ]; then \
+	    npm ci --prefix $(WEBGPU_BROWSER) --no-audit --no-fund; fi
+
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache $(WEBGPU_BROWSER)/node_modules

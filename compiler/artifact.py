@@ -25,7 +25,7 @@ from compiler.ir.types import Sym, TensorType, bind_symbols, format_dim
 SCHEMA_VERSION = 1
 AOTC_VERSION = "0.1.0"
 # Changes only when a printer or template changes output: tuning records key on it.
-CODEGEN_VERSION = {"cpu": "cpu-c-1", "cuda": "cuda-1"}
+CODEGEN_VERSION = {"cpu": "cpu-c-1", "cuda": "cuda-1", "webgpu": "webgpu-1"}
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.bin"
 GRAPH_IR = "graph.ir"

@@ -29,7 +29,7 @@ from passes.tile import Tile
 
 def graph_passes(target: Target) -> tuple:
     """The graph-level pipeline for a target, in order."""
-    if target.kind in ("cpu", "cuda"):
+    if target.kind in ("cpu", "cuda", "webgpu"):
         return (Simplify(), ConvertLayout(target.activation_layout), EliminateDeadCode(), MaterializeOutputs())
     raise TargetError(f"target {target.name} has no graph pipeline yet")
 
@@ -41,8 +41,11 @@ def backend_for(target: Target, options: CompileOptions):
     if target.kind == "cuda":
         from backends.cuda import CudaBackend
         return CudaBackend(cache_dir=options.build_cache)
+    if target.kind == "webgpu":
+        from backends.webgpu import WebGpuBackend
+        return WebGpuBackend()
     raise TargetError(f"target {target.name} has no backend in this version of aotc yet "
-                      f"(available: cpu, cpu:<isa>, cuda:<sm>; see `aotc targets`)")
+                      f"(available: cpu, cpu:<isa>, cuda:<sm>, webgpu; see `aotc targets`)")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ class Artifact:
         if kind == "cuda":
             from backends.cuda import CudaBackend
             return CudaBackend().load(self.directory, weights, threads)
+        if kind == "webgpu":
+            from backends.webgpu import WebGpuBackend
+            return WebGpuBackend().load(self.directory, weights, threads)
         raise TargetError(f"{self.directory}: artifacts for {self.target} cannot run in this aotc yet")
 
     @property

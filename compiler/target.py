@@ -66,6 +66,12 @@ CUDA_PRESETS = {
 _CPU_FUSIBLE = ("elementwise", "reduction_prologue", "reduction_epilogue", "contraction_epilogue")
 # The CUDA backend prints any fused loop kernel and applies contraction epilogues in its GEMM.
 _CUDA_FUSIBLE = _CPU_FUSIBLE
+# The WebGPU backend prints any fused loop kernel as WGSL and applies epilogues in its GEMM.
+_WEBGPU_FUSIBLE = _CPU_FUSIBLE
+# The WebGPU spec's default limits: what every adapter grants without asking for more.
+WEBGPU_LIMITS = (("invocations_per_workgroup", 256), ("workgroup_storage", 16384),
+                 ("storage_buffers_per_stage", 8), ("binding_bytes", 128 * 1024 * 1024),
+                 ("offset_alignment", 256))
 
 
 def host_cpu_flags() -> frozenset[str]:
@@ -134,9 +140,8 @@ def resolve_target(spec: "str | Target") -> Target:
         return Target(name=f"cuda:{arch}", kind="cuda", limits=CUDA_PRESETS[arch], memory_alignment=256,
                       fusible=_CUDA_FUSIBLE)
     if kind == "webgpu":
-        return Target(name="webgpu", kind="webgpu", memory_alignment=256, limits=(
-            ("invocations_per_workgroup", 256), ("workgroup_storage", 16384),
-            ("storage_buffers_per_stage", 8), ("binding_bytes", 128 * 1024 * 1024)))
+        return Target(name="webgpu", kind="webgpu", memory_alignment=256, limits=WEBGPU_LIMITS,
+                      fusible=_WEBGPU_FUSIBLE)
     if kind == "fpga":
         parts = {"xcu280": (("dsp", 9024), ("bram36", 2016), ("uram", 960), ("lut", 1304000),
                             ("ff", 2607000), ("mhz", 300)),

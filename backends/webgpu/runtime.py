@@ -1,0 +1,186 @@
+"""Run a WebGPU artifact from Python through wgpu (wgpu-py), as runtime.js does in a browser:
+the same dispatch plan (kernels/dispatches.json) interpreted the same way.
+
+Load: request an adapter (any: lavapipe on a CPU-only machine), compile every shader (naga
+validates it), upload the weight pools. Run: bind symbols from the input shapes, lay the
+arena out (re-created when a batch needs more), write inputs and uniforms, encode every
+dispatch in one compute pass, copy the outputs back.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from compiler.errors import TargetError
+from compiler.ir.dtypes import DType
+from backends.webgpu.plan import PLAN_NAME, SHADER_DIR
+
+
+def evaluate(e, symbols: dict[str, int]) -> int:
+    """A plan expression: an int, a symbol name, or [op, a, b] (non-negative operands)."""
+    if isinstance(e, int):
+        return e
+    if isinstance(e, str):
+        return symbols[e]
+    op, a, b = e[0], evaluate(e[1], symbols), evaluate(e[2], symbols)
+    return {"add": a + b, "sub": a - b, "mul": a * b, "div": a // b if b else 0, "mod": a % b if b else 0,
+            "min": min(a, b), "max": max(a, b)}[op]
+
+
+def _align(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
+def arena_layout(plan: dict, symbols: dict[str, int]) -> tuple[list[int], int]:
+    """Byte base of every arena item, and the arena's size."""
+    bases, cursor = [], 0
+    for item in plan["arena"]:
+        bases.append(cursor)
+        size = item["bytes"]
+        for s in item["per"]:
+            size *= symbols[s]
+        cursor += _align(size, plan["alignment"])
+    return bases, max(cursor, plan["alignment"])
+
+
+def uniform_words(dispatch: dict, bases: list[int], symbols: dict[str, int]) -> list[int]:
+    words = []
+    for u in dispatch["uniforms"]:
+        if "symbol" in u:
+            words.append(symbols[u["symbol"]])
+            continue
+        offset = u["offset"]
+        for s in u.get("per", ()):
+            offset *= symbols[s]
+        if "item" in u:
+            offset += bases[u["item"]]
+        words.append(offset // 4)
+    return words or [0]
+
+
+def request_device():
+    """wgpu's device on the first adapter; TargetError when there is none."""
+    try:
+        import wgpu
+    except ImportError:
+        raise TargetError("running a webgpu artifact from Python needs the wgpu package (pip install wgpu)") from None
+    adapter = wgpu.gpu.request_adapter_sync(power_preference="high-performance")
+    if adapter is None:
+        raise TargetError("no WebGPU adapter (install a Vulkan driver, e.g. Debian's mesa-vulkan-drivers)")
+    return wgpu, adapter.request_device_sync()
+
+
+def validate_shader(text: str, device=None):
+    """Compile one WGSL shader with wgpu (naga); raises its error message."""
+    if device is None:
+        _, device = request_device()
+    return device.create_shader_module(code=text)
+
+
+class WebGpuModel:
+    def __init__(self, directory: Path, weights: np.ndarray, threads: int = 1):
+        self.directory = Path(directory)
+        self.plan = json.loads((self.directory / SHADER_DIR / PLAN_NAME).read_text(encoding="utf-8"))
+        self.wgpu, self.device = request_device()
+        wgpu, device = self.wgpu, self.device
+        self.pipelines, self.layouts = {}, {}
+        for dispatch in self.plan["dispatches"]:
+            path = dispatch["shader"]
+            if path not in self.pipelines:
+                module = device.create_shader_module(code=(self.directory / path).read_text(encoding="utf-8"))
+                self.layouts[path] = self._layout(dispatch["pools"])
+                self.pipelines[path] = device.create_compute_pipeline(
+                    layout=device.create_pipeline_layout(bind_group_layouts=[self.layouts[path]]),
+                    compute={"module": module, "entry_point": "main"})
+        data = weights.tobytes()
+        self.pools = {}
+        for k, pool in enumerate(self.plan["weight_pools"]):
+            chunk = data[pool["offset"]:pool["offset"] + pool["bytes"]]
+            chunk += bytes(pool["bytes"] - len(chunk))
+            self.pools[f"w{k}"] = device.create_buffer_with_data(data=chunk, usage=wgpu.BufferUsage.STORAGE)
+        self.symbols: dict[str, int] | None = None
+        self.arena = None
+
+    def _layout(self, pools: list[str]):
+        """Binding 0 the uniforms, then the pools: explicit, since a layout derived from the
+        shader ("auto") drops the bindings a shader happens not to use."""
+        wgpu = self.wgpu
+        kinds = [wgpu.BufferBindingType.uniform] + [
+            wgpu.BufferBindingType.storage if p == "arena" else wgpu.BufferBindingType.read_only_storage
+            for p in pools]
+        return self.device.create_bind_group_layout(entries=[
+            {"binding": b, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": kind}}
+            for b, kind in enumerate(kinds)])
+
+    def _bind_symbols(self, inputs: list[np.ndarray]) -> dict[str, int]:
+        """Symbol values from the input shapes (Artifact.run checked them against the signature)."""
+        return {s["name"]: int(inputs[s["input"]].shape[s["axis"]]) for s in self.plan["symbols"]}
+
+    def _prepare(self, symbols: dict[str, int]) -> None:
+        """Arena, uniforms and bind groups for these symbol values (kept while they last)."""
+        wgpu, device = self.wgpu, self.device
+        self.bases, size = arena_layout(self.plan, symbols)
+        if size > self.plan["limits"]["binding_bytes"]:
+            raise TargetError(f"the arena needs {size:,} bytes, over the {self.plan['limits']['binding_bytes']:,}-byte "
+                              f"storage binding limit")
+        usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
+        self.arena = device.create_buffer(size=size, usage=usage)
+        slot = self.plan["uniform_slot"]
+        dispatches = self.plan["dispatches"]
+        uniforms = np.zeros(max(len(dispatches), 1) * slot // 4, dtype=np.uint32)
+        words = [uniform_words(d, self.bases, symbols) for d in dispatches]
+        for k, w in enumerate(words):
+            uniforms[k * slot // 4:k * slot // 4 + len(w)] = np.array(w, dtype=np.int64).astype(np.uint32)
+        self.uniforms = device.create_buffer_with_data(data=uniforms.tobytes(), usage=wgpu.BufferUsage.UNIFORM)
+        pools = {**self.pools, "arena": self.arena}
+        self.groups, self.counts = [], []
+        for k, (dispatch, w) in enumerate(zip(dispatches, words)):
+            entries = [{"binding": 0, "resource": {"buffer": self.uniforms, "offset": k * slot,
+                                                    "size": _align(4 * len(w), 16)}}]
+            entries += [{"binding": b, "resource": {"buffer": pools[p], "offset": 0, "size": pools[p].size}}
+                        for b, p in enumerate(dispatch["pools"], start=1)]
+            self.groups.append(device.create_bind_group(layout=self.layouts[dispatch["shader"]], entries=entries))
+            self.counts.append([evaluate(e, symbols) for e in dispatch["workgroups"]])
+        self.symbols = symbols
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        symbols = self._bind_symbols(inputs)
+        if symbols != self.symbols:
+            self._prepare(symbols)
+        device = self.device
+        for k, array in enumerate(inputs):
+            if array.nbytes:
+                data = np.ascontiguousarray(array).tobytes()
+                device.queue.write_buffer(self.arena, self.bases[k], data + bytes(-len(data) % 4))
+        encoder = device.create_command_encoder()
+        compute = encoder.begin_compute_pass()
+        for dispatch, group, counts in zip(self.plan["dispatches"], self.groups, self.counts):
+            if min(counts) <= 0:
+                continue
+            compute.set_pipeline(self.pipelines[dispatch["shader"]])
+            compute.set_bind_group(0, group)
+            compute.dispatch_workgroups(*counts)
+        compute.end()
+        device.queue.submit([encoder.finish()])
+        outputs = []
+        for j, spec in enumerate(self.plan["outputs"]):
+            dtype = DType(spec["dtype"]).to_numpy()
+            shape = tuple(symbols[d] if isinstance(d, str) else d for d in spec["shape"])
+            nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+            if nbytes == 0:
+                outputs.append(np.zeros(shape, dtype))
+                continue
+            data = device.queue.read_buffer(self.arena, self.bases[len(inputs) + j], _align(nbytes, 4))
+            outputs.append(np.frombuffer(data, dtype=np.uint8)[:nbytes].view(dtype).reshape(shape).copy())
+        return outputs
+
+    def set_threads(self, threads: int) -> None:
+        """CPU threads play no part in a WebGPU run; accepted so callers need not care."""
+
+    def profile(self) -> list[float]:
+        return [0.0] * len(self.plan["dispatches"])
+
+
+__all__ = ["WebGpuModel", "arena_layout", "evaluate", "request_device", "uniform_words", "validate_shader"]

@@ -1,0 +1,115 @@
+"""One program kernel, bound to its pools, as WGSL compute shaders with their workgroup counts.
+
+Loop kernels run as the CUDA backend's phases (backends/cuda/grid.py): each phase is a shader
+whose leading independent loops are flattened into one index walked by a grid-stride loop, so
+the dispatch never exceeds the 65,535 workgroups a dimension allows. Contractions use the tiled
+template (gemm.py). Every shader declares a uniform struct (parameter word offsets, symbol
+values) at binding 0 and its pools after it, in the order the dispatch lists them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from compiler.errors import UnsupportedError
+from compiler.ir.loops import INDEX, Binary, Const, Expr, Kernel
+from compiler.target import Target
+from backends.cstyle import INDENT
+from backends.cuda.grid import Phase, phases
+from backends.webgpu import gemm
+from backends.webgpu.legalize import legalize
+from backends.webgpu.mathlib import MATHLIB_WGSL
+from backends.webgpu.printer import BYTE_DTYPES, ParamAccess, WgslPrinter, name
+
+THREADS = 256
+MAX_WORKGROUPS = 65535
+
+
+@dataclass(frozen=True)
+class Shader:
+    text: str
+    workgroups: tuple[Expr, Expr, Expr]
+
+
+def param_field(index: int) -> str:
+    return f"p{index}"
+
+
+def symbol_field(index: int) -> str:
+    return f"s{index}"
+
+
+def header(kernel: Kernel, pools: tuple[str, ...], writable: frozenset[str], atomic: frozenset[str]) -> str:
+    fields = [f"    {param_field(i)}: u32," for i in range(len(kernel.params))]
+    fields += [f"    {symbol_field(j)}: i32," for j in range(len(kernel.symbols))]
+    lines = [f"// aotc generated WGSL: {', '.join(kernel.ops)}. Do not edit.",
+             "struct Uniforms {", *(fields or ["    unused: u32,"]), "}",
+             "@group(0) @binding(0) var<uniform> u: Uniforms;"]
+    for b, pool in enumerate(pools, start=1):
+        access = "read_write" if pool in writable else "read"
+        element = "atomic<u32>" if pool in atomic else "u32"
+        lines.append(f"@group(0) @binding({b}) var<storage, {access}> {pool}: array<{element}>;")
+    return "\n".join(lines) + "\n" + MATHLIB_WGSL
+
+
+def _phase_main(printer: WgslPrinter, phase: Phase) -> str:
+    if not phase.loops:
+        return "\n".join(["@compute @workgroup_size(1)", "fn main() {", *printer.stmt(phase.body, 1), "}"])
+    extents = [f"({printer.expr(loop.extent)})" for loop in phase.loops]
+    pad = INDENT * 2
+    lines = [f"@compute @workgroup_size({THREADS})",
+             "fn main(@builtin(global_invocation_id) aotc_gid: vec3<u32>, "
+             "@builtin(num_workgroups) aotc_groups: vec3<u32>) {",
+             f"{INDENT}let aotc_total: i32 = {' * '.join(extents)};",
+             f"{INDENT}let aotc_stride: i32 = i32(aotc_groups.x) * {THREADS}i;",
+             f"{INDENT}for (var aotc_flat: i32 = i32(aotc_gid.x); aotc_flat < aotc_total; aotc_flat += aotc_stride) {{",
+             f"{pad}var aotc_rest: i32 = aotc_flat;"]
+    for loop, extent in reversed(list(zip(phase.loops[1:], extents[1:]))):
+        lines.append(f"{pad}let {name(loop.var)}: i32 = aotc_rest % {extent}; aotc_rest = aotc_rest / {extent};")
+    lines.append(f"{pad}let {name(phase.loops[0].var)}: i32 = aotc_rest;")
+    lines += printer.stmt(phase.body, 2)
+    return "\n".join(lines + [INDENT + "}", "}"])
+
+
+def _grid_stride(phase: Phase) -> tuple[Expr, Expr, Expr]:
+    one = Const(1, INDEX)
+    if not phase.loops:
+        return (one, one, one)
+    total = phase.loops[0].extent
+    for loop in phase.loops[1:]:
+        total = Binary("mul", total, loop.extent)
+    groups = Binary("div", Binary("add", total, Const(THREADS - 1, INDEX)), Const(THREADS, INDEX))
+    return (Binary("min", groups, Const(MAX_WORKGROUPS, INDEX)), one, one)
+
+
+def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target) -> tuple[Shader, ...]:
+    """The shaders one call of `kernel` runs, in order; `pools_of` maps each parameter to the
+    pool (binding variable) holding the tensor this call passes."""
+    legalize(kernel)
+    # A kernel storing 8-bit values reaches its output pool through atomics only.
+    atomic = frozenset(pools_of[b.name] for b in kernel.params if b.writable and b.dtype in BYTE_DTYPES)
+    access = {b.name: ParamAccess(pools_of[b.name], param_field(i), b.dtype, pools_of[b.name] in atomic)
+              for i, b in enumerate(kernel.params)}
+    symbols = {s: symbol_field(j) for j, s in enumerate(kernel.symbols)}
+    printer = WgslPrinter(access, symbols)
+    pools = tuple(sorted(set(pools_of.values()), key=pool_order))
+    writable = frozenset(pools_of[b.name] for b in kernel.params if b.writable)
+    limit = target.limit("storage_buffers_per_stage")
+    if len(pools) > limit:
+        node = kernel.nodes[0] if kernel.nodes else "?"
+        raise UnsupportedError(f"op {kernel.ops[0] if kernel.ops else '?'} (node '{node}') reads {len(pools)} "
+                               f"storage pools, over target webgpu's {limit} storage buffers per stage")
+    top = header(kernel, pools, writable, atomic)
+    if kernel.contraction is not None:
+        text, workgroups = gemm.render(kernel.contraction, printer, target)
+        return (Shader(top + "\n" + text, workgroups),)
+    return tuple(Shader(top + "\n" + _phase_main(printer, phase) + "\n", _grid_stride(phase))
+                 for phase in phases(kernel.body, kernel.symbols))
+
+
+def pool_order(pool: str) -> tuple[int, int]:
+    """Weight pools (w0, w1, ...) by number, then the arena."""
+    return (1, 0) if pool == "arena" else (0, int(pool[1:]))
+
+
+__all__ = ["Shader", "THREADS", "kernel_shaders", "param_field", "pool_order", "symbol_field"]

@@ -1,0 +1,47 @@
+"""The CPU backend's per-op cases through wgpu (marker `webgpu`; lavapipe here), against
+onnxruntime and the interpreter with the CPU's tolerances (fp32 rel. L2 <= 1e-5, integers
+exact). What WGSL cannot hold (float16/float64 and 16-bit integer tensors) must be refused with
+one line naming the op and node; those cases skip with that line as the reason."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from compiler.errors import UnsupportedError
+from webgpu_testlib import needs_adapter
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cpu"))
+import test_cpu_ops  # noqa: E402
+import test_cpu_ops_contraction  # noqa: E402
+import test_cpu_ops_movement  # noqa: E402
+import test_cpu_ops_nn  # noqa: E402
+from cpu_testlib import check_case, params  # noqa: E402
+
+pytestmark = needs_adapter
+
+OP_CASES = (test_cpu_ops.CASES + test_cpu_ops_contraction.CASES + test_cpu_ops_movement.CASES
+            + test_cpu_ops_nn.CASES)
+
+XFAILS = {
+    **test_cpu_ops.XFAILS, **test_cpu_ops_contraction.XFAILS, **test_cpu_ops_movement.XFAILS,
+    **test_cpu_ops_nn.XFAILS,
+    # WGSL has no f64: the lowering's float64 accumulators run in f32, and a one-pass variance
+    # of values around 100 loses digits to cancellation (6.5e-5).
+    "LayerNorm-mean-100": "f32 accumulators (WGSL has no f64): cancellation in the variance",
+    # Mesa 22.3's llvmpipe counts every loop iteration of an invocation against one limit of
+    # 65,535 (LP_MAX_TGSI_LOOP_ITERATIONS) and silently stops looping past it: one invocation
+    # summing a million elements returns the first 65,535's sum. A lavapipe limit, not WebGPU's.
+    "ReduceSum-long-row-positive": "lavapipe stops a shader's loops after 65,535 iterations in all",
+}
+
+
+@pytest.mark.parametrize("case", params(OP_CASES, XFAILS))
+def test_op_case_on_webgpu(case):
+    try:
+        check_case(case, target="webgpu")
+    except UnsupportedError as error:
+        message = str(error)
+        assert "\n" not in message and "is not supported by target webgpu" in message and "(node '" in message
+        pytest.skip(message)
