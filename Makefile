@@ -39,12 +39,16 @@ test-all: setup
 
 # What the WebGPU tests run on: lavapipe (Mesa's software Vulkan driver, for wgpu), Debian's
 # chromium (SwiftShader's WebGPU) and node's playwright-core to drive it. apt needs root (CI's
-# containers are); elsewhere the tests skip with the missing piece named.
+# containers are); elsewhere the tests skip with the missing piece named. An npm already on PATH
+# (e.g. NodeSource's nodejs, which conflicts with Debian's npm package) is used as it is.
 WEBGPU_BROWSER := tests/backends/webgpu/browser
 webgpu-setup:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    dpkg -s mesa-vulkan-drivers chromium nodejs npm >/dev/null 2>&1 || \
-	    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q mesa-vulkan-drivers chromium nodejs npm; }; \
+	    missing=""; \
+	    for p in mesa-vulkan-drivers chromium; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	    command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	    if [ -n "$$missing" ]; then \
+	        apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi; \
 	fi
 	@if command -v npm >/dev/null && [ ! -d $(WEBGPU_BROWSER)/node_modules/playwright-core ]; then \
 	    npm ci --prefix $(WEBGPU_BROWSER) --no-audit --no-fund; fi
