@@ -105,9 +105,14 @@ def kernel_functions(kernel: Kernel, target: Target) -> list[tuple[str, str, Lau
     """(function name, text, launch) for each CUDA function one program kernel runs as."""
     printer = CudaPrinter()
     if kernel.contraction is not None:
-        signature = printer.signature(replace(kernel, name=_PLACEHOLDER))
-        function, text = _named(gemm.render(kernel.contraction, signature))
-        return [(function, text, Launch(function, gemm.grid(kernel.contraction), gemm.THREADS))]
+        tiles = gemm.choose_tiles(kernel.contraction, target)
+        # Tell ptxas how many blocks must fit an SM (the tile's register budget), or it may
+        # spend more registers and fit fewer.
+        bounds = f"__launch_bounds__({tiles.threads}, {tiles.resident_blocks})"
+        signature = printer.signature(replace(kernel, name=_PLACEHOLDER)).replace(
+            f"__launch_bounds__({THREADS})", bounds, 1)
+        function, text = _named(gemm.render(kernel.contraction, tiles, signature))
+        return [(function, text, Launch(function, gemm.grid(kernel.contraction, tiles), tiles.threads))]
     out = []
     for phase in phases(kernel.body, kernel.symbols):
         function, text = _named(printer.phase_kernel(kernel, phase))
