@@ -42,7 +42,7 @@ def cases(rng):
                                          {"x": big, "z": big}, big), {"x": big, "z": big},
            lambda t, x, z: t.relu(x + z))
     yield ("x*scale[c] (NCHW)", _model([node("Mul", ["x", "s"], ["y"])], {"x": channels}, channels, [("s", scale)]),
-           {"x": channels}, lambda t, x: x * t.from_numpy(scale).cuda())
+           {"x": channels}, lambda t, x: x * t.from_numpy(scale).to(x))
     for rows, cols in ((16384, 1024), (49152, 128)):
         shape = (rows, cols)
         yield (f"softmax {rows}x{cols}", _model([node("Softmax", ["x"], ["y"], axis=-1)], {"x": shape}, shape),
@@ -50,7 +50,7 @@ def cases(rng):
     shape = (16384, 1024)
     yield ("layernorm 16384x1024", _model([node("LayerNormalization", ["x", "g", "b"], ["y"], axis=-1)],
                                           {"x": shape}, shape, [("g", gamma), ("b", beta)]), {"x": shape},
-           lambda t, x: t.nn.functional.layer_norm(x, (1024,), t.from_numpy(gamma).cuda(), t.from_numpy(beta).cuda()))
+           lambda t, x: t.nn.functional.layer_norm(x, (1024,), t.from_numpy(gamma).to(x), t.from_numpy(beta).to(x)))
     for op, fn in (("ReduceSum", "sum"), ("ReduceMean", "mean"), ("ReduceMax", "amax")):
         axes = numpy_helper.from_array(np.array([-1], np.int64), "axes")
         if op == "ReduceSum":

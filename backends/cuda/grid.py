@@ -48,7 +48,7 @@ def _single_loop(stmt: Stmt) -> For | None:
 
 
 def _extent_is_host_computable(extent: Expr, symbols: set[str]) -> bool:
-    return _expr_vars(extent) <= symbols
+    return expr_vars(extent) <= symbols
 
 
 def _independent(loop: For) -> bool:
@@ -56,8 +56,8 @@ def _independent(loop: For) -> bool:
         return False
     if loop.kind in (LoopKind.PARALLEL, LoopKind.VECTORIZED):
         return True
-    stores, loads, assigns = _accesses(loop.body)
-    return not assigns and own_elements_only(stores, loads) and all(loop.var in _expr_vars(index) for _, index in stores)
+    stores, loads, assigns = accesses(loop.body)
+    return not assigns and own_elements_only(stores, loads) and all(loop.var in expr_vars(index) for _, index in stores)
 
 
 def own_elements_only(stores: list[tuple[str, Expr]], loads: list[tuple[str, Expr]]) -> bool:
@@ -71,7 +71,7 @@ def own_elements_only(stores: list[tuple[str, Expr]], loads: list[tuple[str, Exp
             and all(indices[buffer] == {index} for buffer, index in loads if buffer in indices))
 
 
-def _accesses(stmt: Stmt) -> tuple[list[tuple[str, Expr]], list[tuple[str, Expr]], set[str]]:
+def accesses(stmt: Stmt) -> tuple[list[tuple[str, Expr]], list[tuple[str, Expr]], set[str]]:
     """(stores as (buffer, index), loads as (buffer, index), scalars assigned but declared outside)."""
     stores: list[tuple[str, Expr]] = []
     loads: list[tuple[str, Expr]] = []
@@ -132,5 +132,5 @@ def _expr_nodes(e: Expr):
         raise TypeError(f"not an expression: {e!r}")
 
 
-def _expr_vars(e: Expr) -> set[str]:
+def expr_vars(e: Expr) -> set[str]:
     return {node.name for node in _expr_nodes(e) if isinstance(node, Var)}

@@ -11,6 +11,7 @@ Add+Relu, say) are printed and loaded once, and the names do not depend on graph
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, replace
 
 from compiler.ir.dtypes import DType
@@ -18,7 +19,7 @@ from compiler.ir.loops import INDEX, Binary, Const, Expr, Kernel
 from compiler.target import Target
 from backends.base import LoweredModel
 from backends.cstyle import INDENT, CStylePrinter
-from backends.cuda import gemm
+from backends.cuda import gemm, vectorize, warp_rows
 from backends.cuda.grid import Phase, phases
 from backends.cuda.mathlib import MATHLIB_CU
 
@@ -61,37 +62,72 @@ class CudaPrinter(CStylePrinter):
         return "\n".join([f"/* {', '.join(kernel.ops)} */", self.signature(kernel) + " {",
                           *self.stmt(kernel.body, 1), "}"]) + "\n"
 
-    def phase_kernel(self, kernel: Kernel, phase: Phase) -> str:
-        """The phase's loops flattened into one grid-stride index, then its body per index."""
+    def phase_kernel(self, kernel: Kernel, phase: Phase, rows: dict | None = None,
+                     vectors: tuple[tuple[str, ...], tuple[str, ...]] | None = None) -> str:
+        """The phase's loops flattened into one grid-stride index, then its body per index: one
+        thread per index, a warp per index (`rows`, warp_rows.py), or four indices per thread
+        with float4 accesses (`vectors`, vectorize.py)."""
         named = replace(kernel, name=_PLACEHOLDER)
         if not phase.loops:
             return self.kernel(replace(named, body=phase.body))
         extents = [f"({self.expr(loop.extent)})" for loop in phase.loops]
         lines = [f"/* {', '.join(kernel.ops)} */", self.signature(named) + " {",
-                 f"{INDENT}const int64_t aotc_total = {' * '.join(extents)};",
-                 f"{INDENT}for (int64_t aotc_flat = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; "
-                 f"aotc_flat < aotc_total; aotc_flat += (int64_t)gridDim.x * blockDim.x) {{"]
+                 f"{INDENT}const int64_t aotc_total = {' * '.join(extents)};"]
+        stride = "(int64_t)gridDim.x * blockDim.x"
+        start = "(int64_t)blockIdx.x * blockDim.x + threadIdx.x"
         pad = INDENT * 2
-        if len(phase.loops) == 1:
-            lines.append(f"{pad}const int64_t {phase.loops[0].var} = aotc_flat;")
+        if rows is not None:
+            lines += [f"{INDENT}const int aotc_lane = threadIdx.x % {warp_rows.WARP};",
+                      f"{INDENT}for (int64_t aotc_flat = ({start}) / {warp_rows.WARP}; aotc_flat < aotc_total; "
+                      f"aotc_flat += {stride} / {warp_rows.WARP}) {{"]
+            lines += self._indices(phase, extents, "aotc_flat")
+            lines += warp_rows.print_body(self, phase, rows, warp_rows.declared_types(phase), 2)
+        elif vectors is not None:
+            loaded, stored = vectors
+            var = phase.loops[0].var
+            lines += [f"{INDENT}const int64_t aotc_vectors = aotc_total / {vectorize.WIDTH};",
+                      f"{INDENT}for (int64_t aotc_vec = {start}; aotc_vec < aotc_vectors; aotc_vec += {stride}) {{"]
+            lines += [f"{pad}const float4 aotc_in_{b} = ((const float4*){b})[aotc_vec];" for b in loaded]
+            lines += [f"{pad}float4 aotc_out_{b};" for b in stored]
+            for lane in range(vectorize.WIDTH):
+                body = self.stmt(vectorize.lane_body(phase, loaded, lane), 3)
+                uses_index = any(re.search(rf"\b{var}\b", line) for line in body)
+                index = [f"{pad}{INDENT}const int64_t {var} = aotc_vec * {vectorize.WIDTH} + {lane};"] if uses_index else []
+                lines += [f"{pad}{{", *index, *body, f"{pad}}}"]
+            lines += [f"{pad}((float4*){b})[aotc_vec] = aotc_out_{b};" for b in stored]
+            lines += [f"{INDENT}}}", f"{INDENT}/* the last aotc_total % {vectorize.WIDTH} elements */",
+                      f"{INDENT}for (int64_t aotc_flat = aotc_vectors * {vectorize.WIDTH} + {start}; "
+                      f"aotc_flat < aotc_total; aotc_flat += {stride}) {{",
+                      f"{pad}const int64_t {var} = aotc_flat;"]
+            lines += self.stmt(phase.body, 2)
         else:
-            lines.append(f"{pad}int64_t aotc_rest = aotc_flat;")
-            for loop, extent in reversed(list(zip(phase.loops[1:], extents[1:]))):
-                lines.append(f"{pad}const int64_t {loop.var} = aotc_rest % {extent}; aotc_rest /= {extent};")
-            lines.append(f"{pad}const int64_t {phase.loops[0].var} = aotc_rest;")
-        lines += self.stmt(phase.body, 2)
+            lines.append(f"{INDENT}for (int64_t aotc_flat = {start}; aotc_flat < aotc_total; aotc_flat += {stride}) {{")
+            lines += self._indices(phase, extents, "aotc_flat")
+            lines += self.stmt(phase.body, 2)
         lines += [INDENT + "}", "}"]
         return "\n".join(lines) + "\n"
 
+    def _indices(self, phase: Phase, extents: list[str], flat: str) -> list[str]:
+        """The phase's loop variables from the flat index, innermost fastest."""
+        pad = INDENT * 2
+        if len(phase.loops) == 1:
+            return [f"{pad}const int64_t {phase.loops[0].var} = {flat};"]
+        lines = [f"{pad}int64_t aotc_rest = {flat};"]
+        for loop, extent in reversed(list(zip(phase.loops[1:], extents[1:]))):
+            lines.append(f"{pad}const int64_t {loop.var} = aotc_rest % {extent}; aotc_rest /= {extent};")
+        return lines + [f"{pad}const int64_t {phase.loops[0].var} = aotc_rest;"]
 
-def _grid_stride(phase: Phase, target: Target) -> tuple[Expr, Expr, Expr]:
+
+def _grid_stride(phase: Phase, target: Target, threads_per_index: int = 1, indices_per_thread: int = 1
+                 ) -> tuple[Expr, Expr, Expr]:
     one = Const(1, INDEX)
     if not phase.loops:
         return (one, one, one)
     total = phase.loops[0].extent
     for loop in phase.loops[1:]:
         total = Binary("mul", total, loop.extent)
-    blocks = Binary("div", Binary("add", total, Const(THREADS - 1, INDEX)), Const(THREADS, INDEX))
+    per_block = THREADS * indices_per_thread // threads_per_index
+    blocks = Binary("div", Binary("add", total, Const(per_block - 1, INDEX)), Const(per_block, INDEX))
     cap = Const(target.limit("sms") * BLOCKS_PER_SM, INDEX)
     return (Binary("min", blocks, cap), one, one)
 
@@ -114,9 +150,14 @@ def kernel_functions(kernel: Kernel, target: Target) -> list[tuple[str, str, Lau
         function, text = _named(gemm.render(kernel.contraction, tiles, signature))
         return [(function, text, Launch(function, gemm.grid(kernel.contraction, tiles), tiles.threads))]
     out = []
+    params = {buffer.name: buffer for buffer in kernel.params}
     for phase in phases(kernel.body, kernel.symbols):
-        function, text = _named(printer.phase_kernel(kernel, phase))
-        out.append((function, text, Launch(function, _grid_stride(phase, target), THREADS if phase.loops else 1)))
+        rows = warp_rows.warp_rows(phase)
+        vectors = None if rows is not None else vectorize.vector_buffers(phase, params)
+        function, text = _named(printer.phase_kernel(kernel, phase, rows, vectors))
+        grid = _grid_stride(phase, target, warp_rows.WARP if rows is not None else 1,
+                            vectorize.WIDTH if vectors is not None else 1)
+        out.append((function, text, Launch(function, grid, THREADS if phase.loops else 1)))
     return out
 
 
