@@ -74,7 +74,6 @@ def main() -> int:
     copy_ms = median_ms(lambda: dst.copy_(src), args.runs)
     copy = 2 * src.numel() * 4 / copy_ms / 1e6
     print(f"device: {torch.cuda.get_device_name()}; copy 256 MiB: {copy_ms:.3f} ms = {copy:.0f} GB/s (read + write)")
-    del src, dst
     for name, model, shapes, torch_fn in cases(rng):
         feeds = {n: rng.standard_normal(s).astype(np.float32) for n, s in shapes.items()}
         program = load(model, args.target, feeds)
@@ -87,7 +86,7 @@ def main() -> int:
         ours, theirs = median_ms(program.run, args.runs), median_ms(lambda: torch_fn(torch, *tensors), args.runs)
         print(f"{name:24s} aotc {ours:8.4f} ms {moved / ours / 1e6:6.0f} GB/s ({100 * moved / ours / 1e6 / copy:3.0f}% of copy) "
               f"| torch {theirs:8.4f} ms {moved / theirs / 1e6:6.0f} GB/s | {len(program.launches)} launches | rel L2 {error:.1e}")
-        del program, tensors
+        program = tensors = None
         cp.get_default_memory_pool().free_all_blocks()
     return 0
 

@@ -15,7 +15,7 @@ from compiler.ir.contraction import Contraction, EpilogueAdd, EpilogueClamp, Epi
 from compiler.ir.loops import Binary, Const, Expr, Var
 from backends.contraction_text import clamp_lines, float_literal, strided_index
 from backends.cuda.gemm_operands import a_loader, b_loader
-from backends.cuda.gemm_tiles import Tiles, choose_tiles
+from backends.cuda.gemm_tiles import Tiles
 
 MAX_GRID_YZ = 65535
 # NaN-propagating, as numpy (fmaxf/fminf would drop a NaN); defined in backends/cuda/mathlib.py.
@@ -76,7 +76,7 @@ def _epilogue_store(spec: Contraction, tiles: Tiles) -> list[str]:
              "        #pragma unroll",
              "        for (int j = 0; j < 4; ++j) {",
              "            const int64_t n = n4 + j;",
-             f"            if (n >= gemm_n) break;",
+             "            if (n >= gemm_n) break;",
              "            float v = acc[r][s * 4 + j];",
              *epilogue,
              "            v4[j] = v;",

@@ -20,6 +20,7 @@ from compiler.target import Target
 from backends.base import LoweredModel
 from backends.cstyle import INDENT, CStylePrinter
 from backends.cuda import gemm, vectorize, warp_rows
+from backends.cuda.gemm_tiles import choose_tiles
 from backends.cuda.grid import Phase, phases
 from backends.cuda.mathlib import MATHLIB_CU
 
@@ -141,7 +142,7 @@ def kernel_functions(kernel: Kernel, target: Target) -> list[tuple[str, str, Lau
     """(function name, text, launch) for each CUDA function one program kernel runs as."""
     printer = CudaPrinter()
     if kernel.contraction is not None:
-        tiles = gemm.choose_tiles(kernel.contraction, target)
+        tiles = choose_tiles(kernel.contraction, target)
         # Tell ptxas how many blocks must fit an SM (the tile's register budget), or it may
         # spend more registers and fit fewer.
         bounds = f"__launch_bounds__({tiles.threads}, {tiles.resident_blocks})"
