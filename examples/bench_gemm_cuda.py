@@ -18,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from cuda_device_run import _value, load, load_cubin, median_ms
 from backends.cuda import gemm
 from backends.cuda.build import nvcc_command, nvcc_flags
-from backends.cuda.gemm_tiles import CANDIDATES, choose_tiles
+from backends.cuda.gemm_tiles import CANDIDATES, GemmPlan, choose_plan
 from backends.cuda.mathlib import MATHLIB_CU
 from backends.cuda.printer import THREADS, CudaPrinter
 from compiler.target import resolve_target
@@ -76,14 +76,14 @@ def conv_case(cin: int, cout: int, k: int, stride: int, size: int, batch: int, r
 
 
 def _sweep(program, target, reps: int) -> dict[str, float]:
-    """ms of every tile candidate for the program's (single) contraction kernel."""
+    """ms of every tile candidate (unsplit) for the program's (single) contraction kernel."""
     [call] = [c for c in program.compiled.program.calls if program.compiled.program.kernels[c.kernel].contraction]
     kernel = program.compiled.program.kernels[call.kernel]
     spec, printer, texts, names = kernel.contraction, CudaPrinter(), [], []
     for i, tiles in enumerate(CANDIDATES):
         signature = printer.signature(kernel).replace(kernel.name, f"sweep{i}").replace(
             f"__launch_bounds__({THREADS})", f"__launch_bounds__({tiles.threads}, {tiles.resident_blocks})")
-        texts.append(gemm.render(spec, tiles, signature))
+        texts.append(gemm.render(spec, GemmPlan(tiles), signature))
         names.append(f"sweep{i}")
     header = "#include <stdint.h>\n#include <math.h>\n#include <cuda_fp16.h>\n" + MATHLIB_CU + gemm.SUPPORT
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,7 +93,7 @@ def _sweep(program, target, reps: int) -> dict[str, float]:
     args = tuple(program.buffers[a] for a in call.args)
     out = {}
     for tiles, name in zip(CANDIDATES, names):
-        function, grid = module.get_function(name), tuple(_value(e) for e in gemm.grid(spec, tiles))
+        function, grid = module.get_function(name), tuple(_value(e) for e in gemm.grid(spec, GemmPlan(tiles)))
         out[f"{tiles.bm}x{tiles.bn}x{tiles.bk}/{tiles.tm}"] = median_ms(
             lambda: function(grid, (tiles.threads,), args), reps)
     return out
@@ -124,8 +124,9 @@ def bench_cuda(target_name: str, sizes: list[int], resnet50: bool, sweep: bool, 
         ours, theirs = median_ms(program.run, reps), median_ms(ours_fn, reps)
         kernels = [program.compiled.program.kernels[c.kernel] for c in program.compiled.program.calls]
         spec = next((k.contraction for k in kernels if k.contraction is not None), None)
-        tiles = choose_tiles(spec, target) if spec else None
-        tile_text = f"{tiles.bm}x{tiles.bn}x{tiles.bk}/{tiles.tm}" if tiles else "-"
+        plan = choose_plan(spec, target) if spec else None
+        tile_text = (f"{plan.tiles.bm}x{plan.tiles.bn}x{plan.tiles.bk}/{plan.tiles.tm}"
+                     + (f" split {plan.splits}" if plan.splits > 1 else "")) if plan else "-"
         print(f"{name:36s} aotc {ours:8.4f} ms {flops / ours / 1e9:6.1f} TFLOP/s | torch {theirs:8.4f} ms "
               f"{flops / theirs / 1e9:6.1f} TFLOP/s | ratio {theirs / ours:5.2f} | rel L2 {error:.1e} | {tile_text}")
         if name.startswith("conv"):

@@ -15,7 +15,12 @@ from compiler.ir.contraction import Contraction, EpilogueAdd, EpilogueClamp, Epi
 from compiler.ir.loops import Binary, Const, Expr, Var
 from backends.contraction_text import clamp_lines, float_literal, strided_index
 from backends.cuda.gemm_operands import a_loader, b_loader
-from backends.cuda.gemm_tiles import Tiles
+from backends.cuda.gemm_tiles import GemmPlan
+
+# Split-K's partial sums: one static device array per model (the launches run in order on one
+# stream, so every split kernel shares it), sized by the printer to the largest split.
+WORKSPACE = "aotc_workspace"
+REDUCE_BLOCKS_PER_SM = 8
 
 MAX_GRID_YZ = 65535
 # NaN-propagating, as numpy (fmaxf/fminf would drop a NaN); defined in backends/cuda/mathlib.py.
@@ -59,13 +64,20 @@ __device__ __forceinline__ float aotc_window_rows(const float* image, int64_t m,
 """
 
 
-def _epilogue_store(spec: Contraction, tiles: Tiles) -> list[str]:
-    """Each thread's results through the epilogue into C: per row, one 4-wide column group at a
-    time, stored as a float4 when C's rows and strides keep every group aligned and whole."""
-    vector = (spec.n % 4 == 0 and spec.out_row_stride % 4 == 0 and spec.out_batch_stride % 4 == 0
-              and spec.out_group_stride % 4 == 0)
-    out = f"{spec.out_param} + gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + m * {spec.out_row_stride}"
-    epilogue = [f"        {line}" for line in _epilogue(spec)]
+def _epilogue_store(spec: Contraction, plan: GemmPlan) -> list[str]:
+    """Each thread's results into C through the epilogue (or, split over k, its partial sums
+    into the workspace as they are): per row, one 4-wide column group at a time, stored as a
+    float4 when the destination's rows and strides keep every group aligned and whole."""
+    tiles = plan.tiles
+    if plan.splits > 1:
+        vector = spec.n % 4 == 0
+        out = f"{WORKSPACE} + (z % {plan.splits}) * {plan.workspace(spec) // plan.splits} + (g * gemm_m + m) * gemm_n"
+        epilogue = []
+    else:
+        vector = (spec.n % 4 == 0 and spec.out_row_stride % 4 == 0 and spec.out_batch_stride % 4 == 0
+                  and spec.out_group_stride % 4 == 0)
+        out = f"{spec.out_param} + gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + m * {spec.out_row_stride}"
+        epilogue = [f"        {line}" for line in _epilogue(spec)]
     lines = [f"for (int r = 0; r < {tiles.tm}; ++r) {{",
              f"    const int64_t m = m0 + (r / 4) * {tiles.sub_m} + ty * 4 + r % 4;",
              "    if (m >= gemm_m) continue;",
@@ -89,18 +101,30 @@ def _epilogue_store(spec: Contraction, tiles: Tiles) -> list[str]:
     return lines + ["    }", "}"]
 
 
-def render(spec: Contraction, tiles: Tiles, signature: str) -> str:
-    """The kernel for `spec` with `tiles`; `signature` is the printer's (name, parameters, symbols)."""
+def render(spec: Contraction, plan: GemmPlan, signature: str) -> str:
+    """The kernel for `spec` with `plan`; `signature` is the printer's (name, parameters, symbols).
+    Split over k, it writes partial sums; reduce_kernel then finishes C."""
+    tiles = plan.tiles
     a, b = a_loader(spec, tiles), b_loader(spec, tiles)
     g = f"((int64_t){_dim(spec.batch)} * {spec.groups})"
     tx_count = tiles.bn // tiles.tn
+    if plan.splits > 1:
+        z_loop = f"for (int64_t z = blockIdx.z; z < {g} * {plan.splits}; z += gridDim.z) {{"
+        slices = [f"const int64_t g = z / {plan.splits};",
+                  f"const int k_begin = (int)(z % {plan.splits}) * {plan.k_per_split}, "
+                  f"k_end = min(gemm_k, k_begin + {plan.k_per_split});"]
+        note = f"; k split {plan.splits} ways ({plan.k_per_split} each) into partial sums"
+    else:
+        z_loop = f"for (int64_t g = blockIdx.z; g < {g}; g += gridDim.z) {{"
+        slices = ["const int k_begin = 0, k_end = gemm_k;"]
+        note = ""
 
     def block(lines, depth):
         return "\n".join("    " * depth + line for line in lines)
 
     return f"""\
 /* contraction: g={spec.batch}x{spec.groups} m={spec.m} n={spec.n} k={spec.k}; {tiles.bm}x{tiles.bn}x{tiles.bk} tiles,
-   {tiles.threads} threads of {tiles.tm}x{tiles.tn}; A {a.kind}, B {b.kind}; double-buffered shared memory */
+   {tiles.threads} threads of {tiles.tm}x{tiles.tn}; A {a.kind}, B {b.kind}; double-buffered shared memory{note} */
 {signature} {{
     /* k-major tiles, rows padded by 4 floats: float4-aligned, and the transposed stores of a
        warp (4 k rows x 8 or 16 columns) land in distinct banks. */
@@ -110,7 +134,8 @@ def render(spec: Contraction, tiles: Tiles, signature: str) -> str:
     const int64_t gemm_m = {_dim(spec.m)};
     const int64_t gemm_n = {spec.n};
     const int gemm_k = {spec.k};
-    for (int64_t g = blockIdx.z; g < {g}; g += gridDim.z) {{
+    {z_loop}
+{block(slices, 2)}
         const int64_t gb = g / {spec.groups}, gg = g % {spec.groups};
         (void)gb; (void)gg;
         for (int64_t m0 = (int64_t)blockIdx.y * {tiles.bm}; m0 < gemm_m; m0 += (int64_t)gridDim.y * {tiles.bm}) {{
@@ -123,14 +148,14 @@ def render(spec: Contraction, tiles: Tiles, signature: str) -> str:
                 for (int j = 0; j < {tiles.tn}; ++j) acc[i][j] = 0.0f;
             int buf = 0;
             {{
-                const int k_next = 0;
+                const int k_next = k_begin;
 {block(a.load + b.load + a.store + b.store, 4)}
             }}
             __syncthreads();
-            for (int k0 = 0; k0 < gemm_k; k0 += {tiles.bk}) {{
+            for (int k0 = k_begin; k0 < k_end; k0 += {tiles.bk}) {{
                 const int k_next = k0 + {tiles.bk};
                 /* The next slice's global loads are in flight while this one is multiplied. */
-                if (k_next < gemm_k) {{
+                if (k_next < k_end) {{
 {block(a.load + b.load, 5)}
                 }}
                 #pragma unroll
@@ -151,26 +176,66 @@ def render(spec: Contraction, tiles: Tiles, signature: str) -> str:
                         #pragma unroll
                         for (int j = 0; j < {tiles.tn}; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
                 }}
-                if (k_next < gemm_k) {{
+                if (k_next < k_end) {{
                     buf ^= 1;
 {block(a.store + b.store, 5)}
                 }}
                 __syncthreads();
             }}
             #pragma unroll
-{block(_epilogue_store(spec, tiles), 3)}
+{block(_epilogue_store(spec, plan), 3)}
         }}
     }}
 }}
 """
 
 
-def grid(spec: Contraction, tiles: Tiles) -> tuple[Expr, Expr, Expr]:
-    """Blocks in x (N tiles), y (M tiles, capped; the kernel strides) and z (batch x groups)."""
+def reduce_kernel(spec: Contraction, plan: GemmPlan, signature: str) -> str:
+    """Split-K's second launch: each element of C is its slices' partial sums added in slice
+    order (deterministic, unlike atomics), then the epilogue."""
+    total = plan.workspace(spec) // plan.splits
+    epilogue = "\n".join(f"        {line}" for line in _epilogue(spec))
+    out = (f"{spec.out_param}[gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + "
+           f"m * {spec.out_row_stride} + n]")
+    return f"""\
+/* contraction: g={spec.batch}x{spec.groups} m={spec.m} n={spec.n} k={spec.k}; the sum of {plan.splits} partial products and the epilogue */
+{signature} {{
+    const int64_t gemm_m = {spec.m}, gemm_n = {spec.n};
+    for (int64_t flat = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; flat < {total}; flat += (int64_t)gridDim.x * blockDim.x) {{
+        const int64_t n = flat % gemm_n, m = flat / gemm_n % gemm_m, g = flat / (gemm_n * gemm_m);
+        const int64_t gb = g / {spec.groups}, gg = g % {spec.groups};
+        (void)gb; (void)gg;
+        float v = {WORKSPACE}[flat];
+        #pragma unroll
+        for (int s = 1; s < {plan.splits}; ++s) v += {WORKSPACE}[s * {total} + flat];
+{epilogue}
+        {out} = v;
+    }}
+}}
+"""
+
+
+def functions(spec: Contraction, plan: GemmPlan, signature: str, reduce_signature: str, sms: int
+              ) -> list[tuple[str, tuple[Expr, Expr, Expr], int]]:
+    """(text, grid, threads) of each launch that computes `spec`: the GEMM, then for a split
+    the reduction (256 threads, at most REDUCE_BLOCKS_PER_SM blocks per SM, grid-stride)."""
+    out = [(render(spec, plan, signature), grid(spec, plan), plan.tiles.threads)]
+    if plan.splits > 1:
+        index = Var("i").dtype
+        blocks = min(-(-plan.workspace(spec) // plan.splits // 256), sms * REDUCE_BLOCKS_PER_SM)
+        one = Const(1, index)
+        out.append((reduce_kernel(spec, plan, reduce_signature), (Const(blocks, index), one, one), 256))
+    return out
+
+
+def grid(spec: Contraction, plan: GemmPlan) -> tuple[Expr, Expr, Expr]:
+    """Blocks in x (N tiles), y (M tiles, capped; the kernel strides) and z (batch x groups x
+    k slices, capped)."""
     def dim(d):
         return Const(d, Var("i").dtype) if isinstance(d, int) else Var(d)
     index = Var("i").dtype
+    tiles = plan.tiles
     m_tiles = Binary("div", Binary("add", dim(spec.m), Const(tiles.bm - 1, index)), Const(tiles.bm, index))
-    groups = Binary("mul", dim(spec.batch), Const(spec.groups, index))
+    groups = Binary("mul", dim(spec.batch), Const(spec.groups * plan.splits, index))
     cap = Const(MAX_GRID_YZ, index)
     return (Const(-(-spec.n // tiles.bn), index), Binary("min", m_tiles, cap), Binary("min", groups, cap))

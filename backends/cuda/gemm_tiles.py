@@ -67,8 +67,9 @@ _EFFICIENCY = {8: 1.0, 4: 0.7}
 # A thread's own FMA rate, in units of a saturated SM's, is about 1 / (32 x this): with few
 # blocks per SM the time is one thread's serial chain (TM x TN FMAs per k), whatever the tile.
 # Fitted, with the constants above, to every tile's time on 48 GEMM and ResNet-50 convolution
-# shapes (examples/bench_gemm.py --sweep): the choice came within 2% of the best in total.
-_SERIAL_WARPS = 6
+# shapes (examples/bench_gemm.py --sweep): the choice came within 2% of the best in total
+# (6 to 9 fit equally; 9 also puts the serial-bound times on the saturated ones' scale).
+_SERIAL_WARPS = 9
 # Rows assumed for a symbolic M (a batch size only known at run time).
 _SYMBOLIC_ROWS = 256
 
@@ -77,12 +78,12 @@ def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def estimated_cost(spec: Contraction, tiles: Tiles, sms: int) -> float:
+def estimated_cost(spec: Contraction, tiles: Tiles, sms: int, splits: int = 1) -> float:
     """Time of the busiest SM, per unit of k: its waves of resident blocks, each wave bound by
     the SM's throughput or by one thread's serial FMA chain, whichever is slower."""
     rows = spec.m if isinstance(spec.m, int) else _SYMBOLIC_ROWS
     batch = spec.batch if isinstance(spec.batch, int) else 1
-    blocks = _ceil(rows, tiles.bm) * _ceil(spec.n, tiles.bn) * batch * spec.groups
+    blocks = _ceil(rows, tiles.bm) * _ceil(spec.n, tiles.bn) * batch * spec.groups * splits
     per_sm = _ceil(blocks, sms)
     together = min(per_sm, tiles.resident_blocks)
     throughput = together * tiles.bm * tiles.bn / _EFFICIENCY[tiles.tm]
@@ -90,7 +91,58 @@ def estimated_cost(spec: Contraction, tiles: Tiles, sms: int) -> float:
     return _ceil(per_sm, tiles.resident_blocks) * max(throughput, serial)
 
 
-def choose_tiles(spec: Contraction, target: Target) -> Tiles:
+@dataclass(frozen=True)
+class GemmPlan:
+    """Tiles, and how many slices of k run as separate blocks (split-K: each writes its partial
+    sums to a workspace; a second kernel adds them in slice order and applies the epilogue)."""
+    tiles: Tiles
+    splits: int = 1
+    k_per_split: int = 0       # a multiple of the tile's BK; the last slice may be shorter
+
+    def workspace(self, spec: Contraction) -> int:
+        """Floats of partial sums the split needs (0 without a split)."""
+        return self.splits * spec.batch * spec.groups * spec.m * spec.n if self.splits > 1 else 0
+
+
+SPLITS = (1, 2, 3, 4, 6, 8, 12, 16)
+_MIN_K_PER_SPLIT = 128
+_MAX_WORKSPACE = 1 << 23          # floats (32 MiB): larger problems have blocks enough anyway
+# The split's second launch and its traffic in the cost's units (about 11 ps each when the
+# blocks are few, as they are wherever a split pays): ~3 us, and 8 bytes per partial sum
+# (written, then read back) at ~2.5 TB/s.
+_SPLIT_LAUNCH = 2.7e5
+_SPLIT_PER_PARTIAL = 0.3
+
+
+def _plans(spec: Contraction):
+    static = isinstance(spec.m, int) and isinstance(spec.batch, int)
+    for tiles in CANDIDATES:
+        yield GemmPlan(tiles)
+        if not static:
+            continue
+        for splits in SPLITS[1:]:
+            k_per = _ceil(_ceil(spec.k, splits), tiles.bk) * tiles.bk
+            plan = GemmPlan(tiles, _ceil(spec.k, k_per), k_per)
+            if (plan.splits == splits and k_per >= _MIN_K_PER_SPLIT and plan.workspace(spec) <= _MAX_WORKSPACE
+                    and spec.batch * spec.groups * splits <= 65535):
+                yield plan
+
+
+def plan_cost(spec: Contraction, plan: GemmPlan, sms: int) -> float:
+    k = plan.k_per_split if plan.splits > 1 else spec.k
+    cost = estimated_cost(spec, plan.tiles, sms, plan.splits) * k
+    if plan.splits > 1:
+        cost += _SPLIT_LAUNCH + _SPLIT_PER_PARTIAL * plan.workspace(spec)
+    return cost
+
+
+def choose_plan(spec: Contraction, target: Target) -> GemmPlan:
+    """The cheapest plan by the model above; ties go to the earlier (larger tile, no split)."""
     sms = target.limit("sms")
-    costs = [estimated_cost(spec, tiles, sms) for tiles in CANDIDATES]
-    return CANDIDATES[costs.index(min(costs))]
+    plans = list(_plans(spec))
+    costs = [plan_cost(spec, plan, sms) for plan in plans]
+    return plans[costs.index(min(costs))]
+
+
+def choose_tiles(spec: Contraction, target: Target) -> Tiles:
+    return choose_plan(spec, target).tiles

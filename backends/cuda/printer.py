@@ -20,7 +20,7 @@ from compiler.target import Target
 from backends.base import LoweredModel
 from backends.cstyle import INDENT, CStylePrinter
 from backends.cuda import gemm, vectorize, warp_rows
-from backends.cuda.gemm_tiles import choose_tiles
+from backends.cuda.gemm_tiles import choose_plan
 from backends.cuda.grid import Phase, phases
 from backends.cuda.mathlib import MATHLIB_CU
 
@@ -38,6 +38,7 @@ class Launch:
     function: str
     grid: tuple[Expr, Expr, Expr]
     block: int
+    workspace: int = 0          # floats of gemm.WORKSPACE it needs (split-K's partial sums)
 
 
 class CudaPrinter(CStylePrinter):
@@ -142,14 +143,18 @@ def kernel_functions(kernel: Kernel, target: Target) -> list[tuple[str, str, Lau
     """(function name, text, launch) for each CUDA function one program kernel runs as."""
     printer = CudaPrinter()
     if kernel.contraction is not None:
-        tiles = choose_tiles(kernel.contraction, target)
+        spec = kernel.contraction
+        plan = choose_plan(spec, target)
+        plain = printer.signature(replace(kernel, name=_PLACEHOLDER))
         # Tell ptxas how many blocks must fit an SM (the tile's register budget), or it may
         # spend more registers and fit fewer.
-        bounds = f"__launch_bounds__({tiles.threads}, {tiles.resident_blocks})"
-        signature = printer.signature(replace(kernel, name=_PLACEHOLDER)).replace(
-            f"__launch_bounds__({THREADS})", bounds, 1)
-        function, text = _named(gemm.render(kernel.contraction, tiles, signature))
-        return [(function, text, Launch(function, gemm.grid(kernel.contraction, tiles), tiles.threads))]
+        bounds = f"__launch_bounds__({plan.tiles.threads}, {plan.tiles.resident_blocks})"
+        signature = plain.replace(f"__launch_bounds__({THREADS})", bounds, 1)
+        out = []
+        for text, grid, threads in gemm.functions(spec, plan, signature, plain, target.limit("sms")):
+            function, text = _named(text)
+            out.append((function, text, Launch(function, grid, threads, plan.workspace(spec))))
+        return out
     out = []
     params = {buffer.name: buffer for buffer in kernel.params}
     for phase in phases(kernel.body, kernel.symbols):
@@ -172,6 +177,9 @@ def print_kernels(model: LoweredModel, target: Target) -> tuple[str, dict[str, t
         launches[name] = tuple(launch for _, _, launch in printed)
     header = ("/* aotc generated CUDA kernels. Do not edit. */\n"
               "#include <stdint.h>\n#include <math.h>\n#include <cuda_fp16.h>\n\n" + MATHLIB_CU + "\n" + gemm.SUPPORT)
+    workspace = max((launch.workspace for group in launches.values() for launch in group), default=0)
+    if workspace:
+        header += f"\n__device__ float {gemm.WORKSPACE}[{workspace}];\n"
     body = "\n".join(functions[f] for f in sorted(functions))
     return header + "\n" + body, launches
 

@@ -16,7 +16,7 @@ from compiler.target import resolve_target
 from backends.cuda import gemm
 from backends.cuda.build import nvcc_command
 from backends.cuda.gemm_operands import a_loader, b_loader
-from backends.cuda.gemm_tiles import CANDIDATES, Tiles, choose_tiles
+from backends.cuda.gemm_tiles import CANDIDATES, GemmPlan, Tiles, choose_plan
 from backends.cuda.mathlib import MATHLIB_CU
 from cuda_testlib import needs_gpu, needs_nvcc
 from test_cuda_run import gpu_target
@@ -47,16 +47,22 @@ def conv(channels, size, kernel, stride, out_channels) -> Contraction:
                        epilogue=(EpilogueAdd("bias", 1, 0), EpilogueClamp(0.0, float("inf"))))
 
 
-def test_a_large_gemm_gets_the_128x128_tile_of_8x8_threads():
-    assert choose_tiles(matmul(4096, 4096, 4096), SM90) == Tiles(128, 128, 8, 8, 8)
+def test_a_large_gemm_gets_the_128x128_tile_of_8x8_threads_unsplit():
+    assert choose_plan(matmul(4096, 4096, 4096), SM90) == GemmPlan(Tiles(128, 128, 8, 8, 8))
 
 
-def test_a_small_problem_gets_tiles_enough_to_spread_over_the_sms():
-    """ResNet-50's last 3x3 convolution at batch 1: 512 x 49 outputs; a 128 x 128 tile would
-    leave all but 4 of the 132 SMs idle (the sweep measured 64 x 32 fastest)."""
-    tiles = choose_tiles(conv(512, 7, 3, 1, 512), SM90)
-    blocks = -(-512 // tiles.bm) * -(-49 // tiles.bn)
-    assert blocks >= 16 and tiles.bm * tiles.bn <= 64 * 64
+def test_a_small_problem_gets_blocks_enough_to_spread_over_the_sms():
+    """ResNet-50's last 3x3 convolution at batch 1: 512 x 49 outputs, k = 4608; a 128 x 128
+    tile would leave all but 4 of the 132 SMs idle: smaller tiles, and k split into slices."""
+    plan = choose_plan(conv(512, 7, 3, 1, 512), SM90)
+    blocks = -(-512 // plan.tiles.bm) * -(-49 // plan.tiles.bn) * plan.splits
+    assert blocks >= 96 and plan.splits > 1 and plan.k_per_split % plan.tiles.bk == 0
+    assert (plan.splits - 1) * plan.k_per_split < 4608 <= plan.splits * plan.k_per_split
+
+
+def test_a_symbolic_batch_is_never_split():
+    """The workspace is sized at compile time."""
+    assert choose_plan(matmul("rows", 8, 8192), SM90).splits == 1
 
 
 def test_dense_contiguous_operands_load_float4s_and_others_gather():
@@ -77,14 +83,20 @@ def test_every_tile_candidate_compiles(tmp_path, arch):
                               "y", 36, 3600, 0)}
     texts = []
     for name, spec in specs.items():
-        for i, tiles in enumerate(CANDIDATES):
+        plans = [GemmPlan(tiles) for tiles in CANDIDATES]
+        if isinstance(spec.m, int):
+            plans += [GemmPlan(tiles, 3, 2 * tiles.bk) for tiles in CANDIDATES]
+        for i, plan in enumerate(plans):
+            tiles = plan.tiles
             params = "const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias, float* y"
             params += ", int64_t rows" if isinstance(spec.m, str) else ""
             signature = (f'extern "C" __global__ void __launch_bounds__({tiles.threads}, {tiles.resident_blocks}) '
                          f"{name}{i}({params})")
-            texts.append(gemm.render(spec, tiles, signature))
+            for text, _, _ in gemm.functions(spec, plan, signature, signature.replace(f"{name}{i}(", f"{name}{i}r("), 132):
+                texts.append(text)
     source = tmp_path / "g.cu"
-    source.write_text("#include <stdint.h>\n#include <math.h>\n" + MATHLIB_CU + gemm.SUPPORT + "\n".join(texts))
+    workspace = f"__device__ float {gemm.WORKSPACE}[1 << 20];\n"
+    source.write_text("#include <stdint.h>\n#include <math.h>\n" + MATHLIB_CU + gemm.SUPPORT + workspace + "\n".join(texts))
     subprocess.run([nvcc_command(), "-cubin", f"-arch={arch}", "-O3", "-std=c++17", "-o", str(tmp_path / "g.cubin"),
                     str(source)], check=True, capture_output=True)
 
@@ -104,7 +116,8 @@ GEMMS = [
     ("gathered_both", 130, 147, 75, 0, 0),
     ("transposed_both", 100, 64, 36, 1, 1),
     ("large_128x128", 1000, 512, 2048, 0, 0),
-    ("thin_row", 1, 2048, 1000, 0, 1),
+    ("thin_row_split_k", 1, 2048, 1000, 0, 1),
+    ("split_k", 64, 4096, 64, 0, 0),
 ]
 
 
@@ -134,6 +147,7 @@ CONVS = [
     ("7x7_stem", 3, 64, 7, 2, 16, 1, 1),
     ("grouped", 32, 16, 3, 1, 32, 4, 1),
     ("dilated", 16, 20, 3, 1, 24, 1, 2),
+    ("split_k_3x3", 256, 7, 3, 1, 128, 1, 1),
 ]
 
 
