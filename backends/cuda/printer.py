@@ -11,7 +11,7 @@ Add+Relu, say) are printed and loaded once, and the names do not depend on graph
 from __future__ import annotations
 
 import hashlib
-import re
+import math
 from dataclasses import dataclass, replace
 
 from compiler.ir.dtypes import DType
@@ -65,7 +65,7 @@ class CudaPrinter(CStylePrinter):
                           *self.stmt(kernel.body, 1), "}"]) + "\n"
 
     def phase_kernel(self, kernel: Kernel, phase: Phase, rows: dict | None = None,
-                     vectors: tuple[tuple[str, ...], tuple[str, ...]] | None = None) -> str:
+                     vectors: vectorize.VectorPlan | None = None) -> str:
         """The phase's loops flattened into one grid-stride index, then its body per index: one
         thread per index, a warp per index (`rows`, warp_rows.py), or four indices per thread
         with float4 accesses (`vectors`, vectorize.py)."""
@@ -85,23 +85,8 @@ class CudaPrinter(CStylePrinter):
             lines += self._indices(phase, extents, "aotc_flat")
             lines += warp_rows.print_body(self, phase, rows, warp_rows.declared_types(phase), 2)
         elif vectors is not None:
-            loaded, stored = vectors
-            var = phase.loops[0].var
-            lines += [f"{INDENT}const int64_t aotc_vectors = aotc_total / {vectorize.WIDTH};",
-                      f"{INDENT}for (int64_t aotc_vec = {start}; aotc_vec < aotc_vectors; aotc_vec += {stride}) {{"]
-            lines += [f"{pad}const float4 aotc_in_{b} = ((const float4*){b})[aotc_vec];" for b in loaded]
-            lines += [f"{pad}float4 aotc_out_{b};" for b in stored]
-            for lane in range(vectorize.WIDTH):
-                body = self.stmt(vectorize.lane_body(phase, loaded, lane), 3)
-                uses_index = any(re.search(rf"\b{var}\b", line) for line in body)
-                index = [f"{pad}{INDENT}const int64_t {var} = aotc_vec * {vectorize.WIDTH} + {lane};"] if uses_index else []
-                lines += [f"{pad}{{", *index, *body, f"{pad}}}"]
-            lines += [f"{pad}((float4*){b})[aotc_vec] = aotc_out_{b};" for b in stored]
-            lines += [f"{INDENT}}}", f"{INDENT}/* the last aotc_total % {vectorize.WIDTH} elements */",
-                      f"{INDENT}for (int64_t aotc_flat = aotc_vectors * {vectorize.WIDTH} + {start}; "
-                      f"aotc_flat < aotc_total; aotc_flat += {stride}) {{",
-                      f"{pad}const int64_t {var} = aotc_flat;"]
-            lines += self.stmt(phase.body, 2)
+            lines += vectorize.print_phase(self, phase, vectors, extents, start, stride,
+                                           lambda flat, inner, depth: self._indices(phase, extents, flat, inner, depth))
         else:
             lines.append(f"{INDENT}for (int64_t aotc_flat = {start}; aotc_flat < aotc_total; aotc_flat += {stride}) {{")
             lines += self._indices(phase, extents, "aotc_flat")
@@ -109,15 +94,28 @@ class CudaPrinter(CStylePrinter):
         lines += [INDENT + "}", "}"]
         return "\n".join(lines) + "\n"
 
-    def _indices(self, phase: Phase, extents: list[str], flat: str) -> list[str]:
-        """The phase's loop variables from the flat index, innermost fastest."""
-        pad = INDENT * 2
+    def _indices(self, phase: Phase, extents: list[str], flat: str, inner: str | None = None,
+                 depth: int = 2) -> list[str]:
+        """The phase's loop variables from the flat index, innermost fastest (the innermost
+        named `inner` when given). Static extents whose product fits 32 bits divide in 32-bit
+        arithmetic: a 64-bit division by a constant costs several times as many instructions."""
+        pad = INDENT * depth
+        names = [loop.var for loop in phase.loops]
+        if inner is not None:
+            names[-1] = inner
         if len(phase.loops) == 1:
-            return [f"{pad}const int64_t {phase.loops[0].var} = {flat};"]
-        lines = [f"{pad}int64_t aotc_rest = {flat};"]
-        for loop, extent in reversed(list(zip(phase.loops[1:], extents[1:]))):
-            lines.append(f"{pad}const int64_t {loop.var} = aotc_rest % {extent}; aotc_rest /= {extent};")
-        return lines + [f"{pad}const int64_t {phase.loops[0].var} = aotc_rest;"]
+            return [f"{pad}const int64_t {names[0]} = {flat};"]
+        static = [loop.extent.value for loop in phase.loops if isinstance(loop.extent, Const)]
+        narrow = len(static) == len(phase.loops) and math.prod(static) < 2 ** 31
+        if narrow:
+            lines = [f"{pad}uint32_t aotc_rest = (uint32_t)({flat});"]
+            divisors = [f"{n}u" for n in static]
+        else:
+            lines = [f"{pad}int64_t aotc_rest = {flat};"]
+            divisors = extents
+        for name, divisor in reversed(list(zip(names[1:], divisors[1:]))):
+            lines.append(f"{pad}const int64_t {name} = aotc_rest % {divisor}; aotc_rest /= {divisor};")
+        return lines + [f"{pad}const int64_t {names[0]} = aotc_rest;"]
 
 
 def _grid_stride(phase: Phase, target: Target, threads_per_index: int = 1, indices_per_thread: int = 1
@@ -159,7 +157,7 @@ def kernel_functions(kernel: Kernel, target: Target) -> list[tuple[str, str, Lau
     params = {buffer.name: buffer for buffer in kernel.params}
     for phase in phases(kernel.body, kernel.symbols):
         rows = warp_rows.warp_rows(phase)
-        vectors = None if rows is not None else vectorize.vector_buffers(phase, params)
+        vectors = None if rows is not None else vectorize.vector_plan(phase, params)
         function, text = _named(printer.phase_kernel(kernel, phase, rows, vectors))
         grid = _grid_stride(phase, target, warp_rows.WARP if rows is not None else 1,
                             vectorize.WIDTH if vectors is not None else 1)

@@ -171,3 +171,36 @@ def test_a_store_elsewhere_than_the_grid_index_is_not_vectorised():
     kernel = Kernel("k4", (Buffer("x", F32, 512), Buffer("y", F32, 1024, writable=True)), (), body)
     [(_, text, _)] = kernel_functions(kernel, SM90)
     assert "float4" not in text
+
+
+def _broadcast_mul(shape: tuple[int, int, int, int], transposed: bool = False) -> Kernel:
+    """y[n, c, h, w] = x[n, c, h, w] * s[c] over a 4-loop grid (or, `transposed`, stored
+    channels-last: a row-major index of other loops than the grid's)."""
+    n, c, h, w = shape
+    flat = Binary("add", Binary("add", Binary("add", Binary("mul", Var("i0"), idx(c * h * w)),
+                                                     Binary("mul", Var("i1"), idx(h * w))),
+                                       Binary("mul", Var("i2"), idx(w))), Var("i3"))
+    out = (Binary("add", Binary("add", Binary("add", Binary("mul", Var("i0"), idx(c * h * w)), Binary("mul", Var("i2"), idx(w * c))),
+                                Binary("mul", Var("i3"), idx(c))), Var("i1")) if transposed else flat)
+    body = Store("y", out, Binary("mul", Load("x", flat, F32), Load("s", Var("i1"), F32)))
+    for var, extent in reversed(list(zip(("i0", "i1", "i2", "i3"), shape))):
+        body = For(var, idx(extent), body, LoopKind.PARALLEL)
+    size = n * c * h * w
+    return Kernel("k5", (Buffer("x", F32, size), Buffer("s", F32, c), Buffer("y", F32, size, writable=True)), (), body)
+
+
+def test_a_broadcast_over_a_4d_grid_vectorises_with_one_index_split_per_vector():
+    """The innermost extent is a multiple of 4: a vector never crosses a row."""
+    [(_, text, _)] = kernel_functions(_broadcast_mul((2, 3, 5, 8)), SM90)
+    assert "const float4 aotc_in_x" in text and "const int64_t i3 = aotc_inner + 2;" not in text
+    assert text.count("uint32_t aotc_rest = (uint32_t)(aotc_vec * 4);") == 1 and "% 8u" in text
+
+
+def test_rows_of_odd_length_split_the_index_per_lane():
+    [(_, text, _)] = kernel_functions(_broadcast_mul((2, 3, 7, 7)), SM90)
+    assert "const float4 aotc_in_x" in text and "(uint32_t)(aotc_vec * 4 + 3)" in text
+
+
+def test_a_transposing_store_is_not_vectorised():
+    [(_, text, _)] = kernel_functions(_broadcast_mul((2, 3, 5, 8), transposed=True), SM90)
+    assert "float4" not in text
