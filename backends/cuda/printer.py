@@ -77,7 +77,6 @@ class CudaPrinter(CStylePrinter):
                  f"{INDENT}const int64_t aotc_total = {' * '.join(extents)};"]
         stride = "(int64_t)gridDim.x * blockDim.x"
         start = "(int64_t)blockIdx.x * blockDim.x + threadIdx.x"
-        pad = INDENT * 2
         if rows is not None:
             lines += [f"{INDENT}const int aotc_lane = threadIdx.x % {warp_rows.WARP};",
                       f"{INDENT}for (int64_t aotc_flat = ({start}) / {warp_rows.WARP}; aotc_flat < aotc_total; "
