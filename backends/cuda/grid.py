@@ -25,6 +25,13 @@ class Phase:
     body: Stmt                  # what each grid index runs
 
 
+def flatten(stmt: Stmt) -> list[Stmt]:
+    """The statements of nested blocks, in order."""
+    if isinstance(stmt, Block):
+        return [s for child in stmt.stmts for s in flatten(child)]
+    return [stmt]
+
+
 def phases(body: Stmt, symbols: tuple[str, ...]) -> tuple[Phase, ...]:
     if isinstance(body, Block) and len(body.stmts) > 1 and all(isinstance(s, For) for s in body.stmts):
         return tuple(_phase(s, symbols) for s in body.stmts)
@@ -79,7 +86,7 @@ def accesses(stmt: Stmt) -> tuple[list[tuple[str, Expr]], list[tuple[str, Expr]]
     declared: set[str] = set()
 
     def expr(e: Expr) -> None:
-        for node in _expr_nodes(e):
+        for node in expr_nodes(e):
             if isinstance(node, Load):
                 loads.append((node.buffer, node.index))
 
@@ -112,25 +119,25 @@ def accesses(stmt: Stmt) -> tuple[list[tuple[str, Expr]], list[tuple[str, Expr]]
     return stores, [(b, i) for b, i in loads if b not in declared], assigned - declared
 
 
-def _expr_nodes(e: Expr):
+def expr_nodes(e: Expr):
     yield e
     if isinstance(e, Load):
-        yield from _expr_nodes(e.index)
+        yield from expr_nodes(e.index)
     elif isinstance(e, Binary):
-        yield from _expr_nodes(e.a)
-        yield from _expr_nodes(e.b)
+        yield from expr_nodes(e.a)
+        yield from expr_nodes(e.b)
     elif isinstance(e, Call):
         for arg in e.args:
-            yield from _expr_nodes(arg)
+            yield from expr_nodes(arg)
     elif isinstance(e, Select):
-        yield from _expr_nodes(e.cond)
-        yield from _expr_nodes(e.a)
-        yield from _expr_nodes(e.b)
+        yield from expr_nodes(e.cond)
+        yield from expr_nodes(e.a)
+        yield from expr_nodes(e.b)
     elif isinstance(e, Cast):
-        yield from _expr_nodes(e.a)
+        yield from expr_nodes(e.a)
     elif not isinstance(e, (Const, Var)):
         raise TypeError(f"not an expression: {e!r}")
 
 
 def expr_vars(e: Expr) -> set[str]:
-    return {node.name for node in _expr_nodes(e) if isinstance(node, Var)}
+    return {node.name for node in expr_nodes(e) if isinstance(node, Var)}

@@ -14,16 +14,10 @@ from dataclasses import dataclass, replace
 
 from compiler.ir.dtypes import DType
 from compiler.ir.loops import Assign, Binary, Block, Buffer, Call, Cast, Const, Declare, Expr, Load, Select, Stmt, Store, Var
-from backends.cuda.grid import Phase
+from backends.cuda.grid import Phase, flatten
 
 WIDTH = 4
 LANES = "xyzw"
-
-
-def _flatten(stmt: Stmt) -> list[Stmt]:
-    if isinstance(stmt, Block):
-        return [s for child in stmt.stmts for s in _flatten(child)]
-    return [stmt]
 
 
 def map_expr(e: Expr, fn) -> Expr:
@@ -94,7 +88,7 @@ def vector_plan(phase: Phase, params: dict[str, Buffer]) -> VectorPlan | None:
     """How the phase runs as float4s, or None."""
     if not phase.loops:
         return None
-    stmts = _flatten(phase.body)
+    stmts = flatten(phase.body)
     if not all(isinstance(s, (Declare, Assign, Store)) for s in stmts):
         return None
     stores = [s for s in stmts if isinstance(s, Store)]
@@ -128,7 +122,7 @@ def lane_body(phase: Phase, plan: VectorPlan, lane: int) -> Stmt:
         if isinstance(s, Declare):
             return replace(s, init=map_expr(s.init, load))
         return s
-    return Block(tuple(stmt(s) for s in _flatten(phase.body)))
+    return Block(tuple(stmt(s) for s in flatten(phase.body)))
 
 
 def _uses(lines: list[str], name: str) -> bool:

@@ -15,16 +15,10 @@ one lane wrote before another reads it.
 from __future__ import annotations
 
 from compiler.ir.loops import Assign, Barrier, Binary, Block, Const, Declare, For, If, LocalArray, Stmt, Store, Var
-from backends.cuda.grid import Phase, accesses, expr_vars, own_elements_only
+from backends.cuda.grid import Phase, accesses, expr_nodes, expr_vars, flatten, own_elements_only
 
 WARP = 32
 _IDENTITY = {"add": 0.0, "max": float("-inf"), "min": float("inf")}
-
-
-def _flatten(stmt: Stmt) -> list[Stmt]:
-    if isinstance(stmt, Block):
-        return [s for child in stmt.stmts for s in _flatten(child)]
-    return [stmt]
 
 
 def _walk(stmt: Stmt):
@@ -56,20 +50,7 @@ def _exprs(stmt: Stmt):
 
 
 def _var_uses(stmt: Stmt, name: str) -> int:
-    count = 0
-
-    def visit(e) -> None:
-        nonlocal count
-        if isinstance(e, Var) and e.name == name:
-            count += 1
-        for child in (getattr(e, f, None) for f in ("a", "b", "cond", "index")):
-            if child is not None:
-                visit(child)
-        for child in getattr(e, "args", ()):
-            visit(child)
-    for e in _exprs(stmt):
-        visit(e)
-    return count
+    return sum(isinstance(node, Var) and node.name == name for e in _exprs(stmt) for node in expr_nodes(e))
 
 
 def _reductions(loop: For, declared: dict) -> dict[str, str] | None:
@@ -115,7 +96,7 @@ def warp_rows(phase: Phase) -> dict[int, dict[str, str]] | None:
     declared: dict = {}
     loops: dict[int, dict[str, str]] = {}
     wide_reduction = False
-    for k, stmt in enumerate(_flatten(phase.body)):
+    for k, stmt in enumerate(flatten(phase.body)):
         if isinstance(stmt, Declare):
             declared[stmt.var] = stmt.dtype
         elif isinstance(stmt, For):
@@ -134,7 +115,7 @@ def print_body(printer, phase: Phase, loops: dict[int, dict[str, str]], declared
     """The body's lines with lane-strided loops and shuffle combines (see the module doc)."""
     pad, inner = "    " * depth, "    " * (depth + 1)
     lines: list[str] = []
-    for k, stmt in enumerate(_flatten(phase.body)):
+    for k, stmt in enumerate(flatten(phase.body)):
         if isinstance(stmt, Store):
             lines += [f"{pad}if (aotc_lane == 0) {{", *printer.stmt(stmt, depth + 1), f"{pad}}}", f"{pad}__syncwarp();"]
         elif isinstance(stmt, For):
@@ -164,5 +145,5 @@ def print_body(printer, phase: Phase, loops: dict[int, dict[str, str]], declared
 
 
 def declared_types(phase: Phase) -> dict:
-    return {s.var: s.dtype for s in _flatten(phase.body) if isinstance(s, Declare)}
+    return {s.var: s.dtype for s in flatten(phase.body) if isinstance(s, Declare)}
 
