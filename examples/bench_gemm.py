@@ -1,7 +1,11 @@
-"""The 1024^3 fp32 GEMM bar: aotc's contraction kernel against this machine's measured peak
-FMA throughput (a register-only loop, examples/c/peak_fma.c, built with the same -march).
+"""The fp32 GEMM bars. CPU: aotc's contraction kernel at 1024^3 against this machine's measured
+peak FMA throughput (a register-only loop, examples/c/peak_fma.c, built with the same -march).
+CUDA: the GEMM kernel alone on device-resident buffers against torch.matmul (cuBLAS, TF32 off)
+in the same run, at each --size, and with --resnet50 every convolution shape of ResNet-50
+(batch 1 and 32) against torch's conv2d (cuDNN, TF32 off); --sweep times every tile candidate.
 
     .venv/bin/python examples/bench_gemm.py [--size 1024] [--threads 2] [--target cpu]
+    python examples/bench_gemm.py --target cuda:sm_90 --size 4096 --size 2048 [--resnet50] [--sweep]
 """
 from __future__ import annotations
 
@@ -47,12 +51,17 @@ def peak_gflops(target_name: str, threads: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--size", type=int, action="append")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--target", default="cpu")
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--resnet50", action="store_true", help="CUDA: also every ResNet-50 convolution")
+    parser.add_argument("--sweep", action="store_true", help="CUDA: time every GEMM tile candidate too")
     args = parser.parse_args()
-    n = args.size
+    if args.target.startswith("cuda"):
+        from bench_gemm_cuda import bench_cuda
+        return bench_cuda(args.target, args.size or [4096], args.resnet50, args.sweep, args.runs)
+    n = (args.size or [1024])[0]
     model = gemm_model(n)
     art = compiler.compile(model, target=args.target, threads=args.threads)
     x = np.random.default_rng(1).standard_normal((n, n)).astype(np.float32)

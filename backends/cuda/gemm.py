@@ -1,21 +1,27 @@
-"""The CUDA contraction template: a shared-memory tiled fp32 GEMM (implicit GEMM for
-convolutions) with the contraction's epilogue applied at the store.
+"""The CUDA contraction template: a register-blocked fp32 GEMM (implicit GEMM for convolutions)
+with the contraction's epilogue applied at the store.
 
-Each block computes a BM x BN tile of C for one (batch, group); 256 threads each own a 4 x 4
-register tile strided by 16 rows/columns, so a warp's stores and shared-memory reads are
-contiguous. Operand tiles are gathered through the spec's addressing (dense strides, im2col
-windows with zero padding), choosing the load order that makes the operand's contiguous axis
-the fast one across threads. FMA only: no tensor cores, so no TF32 rounding.
+Each block computes a BM x BN tile of C for one (batch, group), the tile chosen per problem at
+compile time (gemm_tiles.py); each thread keeps TM x TN accumulators in registers. A and B
+move through two shared-memory buffers: while the block multiplies one BK-deep slice, its
+threads hold the next slice's global loads in registers (float4 where the operand allows,
+gemm_operands.py) and write them to the other buffer afterwards, so one barrier per slice
+suffices and the global latency hides behind the FMAs. FMA only: no tensor cores, so no TF32
+rounding; each output sums its products in k order, as the loop it replaces did.
 """
 from __future__ import annotations
 
-from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueClamp, EpilogueGelu, Im2col, Im2colRows
+from compiler.ir.contraction import Contraction, EpilogueAdd, EpilogueClamp, EpilogueGelu
 from compiler.ir.loops import Binary, Const, Expr, Var
 from backends.contraction_text import clamp_lines, float_literal, strided_index
+from backends.cuda.gemm_operands import a_loader, b_loader
+from backends.cuda.gemm_tiles import GemmPlan
 
-BM = BN = 64
-BK = 16
-THREADS = 256
+# Split-K's partial sums: one static device array per model (the launches run in order on one
+# stream, so every split kernel shares it), sized by the printer to the largest split.
+WORKSPACE = "aotc_workspace"
+REDUCE_BLOCKS_PER_SM = 8
+
 MAX_GRID_YZ = 65535
 # NaN-propagating, as numpy (fmaxf/fminf would drop a NaN); defined in backends/cuda/mathlib.py.
 _MAX = "aotc_max<float>"
@@ -24,39 +30,6 @@ _MIN = "aotc_min<float>"
 
 def _dim(d: "int | str") -> str:
     return str(d) if isinstance(d, int) else d
-
-
-def _a_element(spec: Contraction, m: str, k: str) -> str:
-    a = spec.a
-    if isinstance(a, Dense):
-        return f"{a.param}[{strided_index(a, m, k)}]"
-    if isinstance(a, Im2colRows):
-        kw = a.kernel[1]
-        (sh, sw), (ph, pw), (dh, dw) = a.stride, a.pad, a.dilation
-        cg = a.channels_per_group
-        return (f"aotc_window_rows({a.param} + gb * {a.image_stride} + gg * {cg}, {m}, {k}, {cg}, {kw}, "
-                f"{a.out_width}, {sh}, {sw}, {ph}, {pw}, {dh}, {dw}, {a.height}, {a.width}, {a.channels})")
-    raise NotImplementedError(f"CUDA GEMM: operand A of type {type(a).__name__}")
-
-
-def _b_element(spec: Contraction, k: str, n: str) -> str:
-    b = spec.b
-    if isinstance(b, Dense):
-        return f"{b.param}[{strided_index(b, k, n)}]"
-    if isinstance(b, Im2col):
-        kh, kw = b.kernel
-        (sh, sw), (ph, pw), (dh, dw) = b.stride, b.pad, b.dilation
-        image = f"{b.param} + gb * {b.image_stride} + gg * {b.channel_offset_per_group * b.height * b.width}"
-        return (f"aotc_window_cols({image}, {k}, {n}, {kh}, {kw}, {b.out_width}, {sh}, {sw}, {ph}, {pw}, "
-                f"{dh}, {dw}, {b.height}, {b.width})")
-    raise NotImplementedError(f"CUDA GEMM: operand B of type {type(b).__name__}")
-
-
-def _k_fastest(operand, k_is_col: bool) -> bool:
-    """Whether consecutive threads should walk k when loading this operand's tile."""
-    if isinstance(operand, Dense):
-        return (operand.col_stride if k_is_col else operand.row_stride) == 1
-    return isinstance(operand, Im2colRows)   # channels-last windows are contiguous along k
 
 
 def _epilogue(spec: Contraction) -> list[str]:
@@ -77,17 +50,8 @@ def _epilogue(spec: Contraction) -> list[str]:
     return lines
 
 
-# The window gathers every convolution kernel of a model shares, printed once in model.cu.
+# The window gather every channels-last convolution kernel of a model shares, printed once in model.cu.
 SUPPORT = """\
-/* Element (k = (ci, ky, kx), n = (oy, ox)) of a channels-first convolution's im2col matrix. */
-__device__ __forceinline__ float aotc_window_cols(const float* image, int64_t k, int64_t n, int kh, int kw,
-        int64_t out_width, int sh, int sw, int ph, int pw, int dh, int dw, int64_t height, int64_t width) {
-    const int64_t ci = k / (kh * kw), ky = (k / kw) % kh, kx = k % kw;
-    const int64_t iy = (n / out_width) * sh - ph + ky * dh, ix = (n % out_width) * sw - pw + kx * dw;
-    if (iy < 0 || iy >= height || ix < 0 || ix >= width) return 0.0f;
-    return image[(ci * height + iy) * width + ix];
-}
-
 /* Element (m = (oy, ox), k = (ky, kx, ci)) of a channels-last convolution's window rows. */
 __device__ __forceinline__ float aotc_window_rows(const float* image, int64_t m, int64_t k, int64_t cg, int kw,
         int64_t out_width, int sh, int sw, int ph, int pw, int dh, int dw, int64_t height, int64_t width,
@@ -100,74 +64,178 @@ __device__ __forceinline__ float aotc_window_rows(const float* image, int64_t m,
 """
 
 
-def render(spec: Contraction, signature: str) -> str:
-    """The kernel for `spec`; `signature` is the printer's (name, parameters, symbols)."""
-    m, g = _dim(spec.m), f"((int64_t){_dim(spec.batch)} * {spec.groups})"
-    a_order = ("kk = e % {bk}, mm = e / {bk}" if _k_fastest(spec.a, True) else "mm = e % {bm}, kk = e / {bm}").format(bk=BK, bm=BM)
-    b_order = ("kk = e % {bk}, nn = e / {bk}" if _k_fastest(spec.b, False) else "nn = e % {bn}, kk = e / {bn}").format(bk=BK, bn=BN)
-    epilogue = "\n".join(f"                    {line}" for line in _epilogue(spec))
-    out = (f"{spec.out_param}[gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + "
-           f"m * {spec.out_row_stride} + n]")
+def _epilogue_store(spec: Contraction, plan: GemmPlan) -> list[str]:
+    """Each thread's results into C through the epilogue (or, split over k, its partial sums
+    into the workspace as they are): per row, one 4-wide column group at a time, stored as a
+    float4 when the destination's rows and strides keep every group aligned and whole."""
+    tiles = plan.tiles
+    if plan.splits > 1:
+        vector = spec.n % 4 == 0
+        out = f"{WORKSPACE} + (z % {plan.splits}) * {plan.workspace(spec) // plan.splits} + (g * gemm_m + m) * gemm_n"
+        epilogue = []
+    else:
+        vector = (spec.n % 4 == 0 and spec.out_row_stride % 4 == 0 and spec.out_batch_stride % 4 == 0
+                  and spec.out_group_stride % 4 == 0)
+        out = f"{spec.out_param} + gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + m * {spec.out_row_stride}"
+        epilogue = [f"        {line}" for line in _epilogue(spec)]
+    lines = [f"for (int r = 0; r < {tiles.tm}; ++r) {{",
+             f"    const int64_t m = m0 + (r / 4) * {tiles.sub_m} + ty * 4 + r % 4;",
+             "    if (m >= gemm_m) continue;",
+             "    #pragma unroll",
+             f"    for (int s = 0; s < {tiles.tn // 4}; ++s) {{",
+             f"        const int64_t n4 = n0 + s * {tiles.sub_n} + tx * 4;",
+             "        float v4[4];",
+             "        #pragma unroll",
+             "        for (int j = 0; j < 4; ++j) {",
+             "            const int64_t n = n4 + j;",
+             "            if (n >= gemm_n) break;",
+             "            float v = acc[r][s * 4 + j];",
+             *epilogue,
+             "            v4[j] = v;",
+             "        }"]
+    if vector:
+        lines += [f"        if (n4 < gemm_n) *(float4*)({out} + n4) = make_float4(v4[0], v4[1], v4[2], v4[3]);"]
+    else:
+        lines += ["        #pragma unroll",
+                  f"        for (int j = 0; j < 4; ++j) if (n4 + j < gemm_n) ({out})[n4 + j] = v4[j];"]
+    return lines + ["    }", "}"]
+
+
+def render(spec: Contraction, plan: GemmPlan, signature: str) -> str:
+    """The kernel for `spec` with `plan`; `signature` is the printer's (name, parameters, symbols).
+    Split over k, it writes partial sums; reduce_kernel then finishes C."""
+    tiles = plan.tiles
+    a, b = a_loader(spec, tiles), b_loader(spec, tiles)
+    g = f"((int64_t){_dim(spec.batch)} * {spec.groups})"
+    tx_count = tiles.bn // tiles.tn
+    if plan.splits > 1:
+        z_loop = f"for (int64_t z = blockIdx.z; z < {g} * {plan.splits}; z += gridDim.z) {{"
+        slices = [f"const int64_t g = z / {plan.splits};",
+                  f"const int k_begin = (int)(z % {plan.splits}) * {plan.k_per_split}, "
+                  f"k_end = min(gemm_k, k_begin + {plan.k_per_split});"]
+        note = f"; k split {plan.splits} ways ({plan.k_per_split} each) into partial sums"
+    else:
+        z_loop = f"for (int64_t g = blockIdx.z; g < {g}; g += gridDim.z) {{"
+        slices = ["const int k_begin = 0, k_end = gemm_k;"]
+        note = ""
+
+    def block(lines, depth):
+        return "\n".join("    " * depth + line for line in lines)
+
     return f"""\
-/* contraction: g={spec.batch}x{spec.groups} m={spec.m} n={spec.n} k={spec.k}; {BM}x{BN}x{BK} tiles, {THREADS} threads */
+/* contraction: g={spec.batch}x{spec.groups} m={spec.m} n={spec.n} k={spec.k}; {tiles.bm}x{tiles.bn}x{tiles.bk} tiles,
+   {tiles.threads} threads of {tiles.tm}x{tiles.tn}; A {a.kind}, B {b.kind}; double-buffered shared memory{note} */
 {signature} {{
-    __shared__ float a_tile[{BK}][{BM}];
-    __shared__ float b_tile[{BK}][{BN}];
-    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-    const int64_t rows = {m};
-    for (int64_t g = blockIdx.z; g < {g}; g += gridDim.z) {{
+    /* k-major tiles, rows padded by 4 floats: float4-aligned, and the transposed stores of a
+       warp (4 k rows x 8 or 16 columns) land in distinct banks. */
+    __shared__ __align__(16) float a_tile[2][{tiles.bk}][{tiles.bm + 4}];
+    __shared__ __align__(16) float b_tile[2][{tiles.bk}][{tiles.bn + 4}];
+    const int tx = threadIdx.x % {tx_count}, ty = threadIdx.x / {tx_count};
+    const int64_t gemm_m = {_dim(spec.m)};
+    const int64_t gemm_n = {spec.n};
+    const int gemm_k = {spec.k};
+    {z_loop}
+{block(slices, 2)}
         const int64_t gb = g / {spec.groups}, gg = g % {spec.groups};
         (void)gb; (void)gg;
-        for (int64_t m0 = (int64_t)blockIdx.y * {BM}; m0 < rows; m0 += (int64_t)gridDim.y * {BM}) {{
-            const int64_t n0 = (int64_t)blockIdx.x * {BN};
-            float acc[4][4] = {{{{0.0f}}}};
-            for (int64_t k0 = 0; k0 < {spec.k}; k0 += {BK}) {{
-                for (int e = threadIdx.x; e < {BK * BM}; e += {THREADS}) {{
-                    const int {a_order};
-                    const int64_t m = m0 + mm, k = k0 + kk;
-                    a_tile[kk][mm] = (m < rows && k < {spec.k}) ? {_a_element(spec, "m", "k")} : 0.0f;
-                }}
-                for (int e = threadIdx.x; e < {BK * BN}; e += {THREADS}) {{
-                    const int {b_order};
-                    const int64_t k = k0 + kk, n = n0 + nn;
-                    b_tile[kk][nn] = (k < {spec.k} && n < {spec.n}) ? {_b_element(spec, "k", "n")} : 0.0f;
-                }}
-                __syncthreads();
+        for (int64_t m0 = (int64_t)blockIdx.y * {tiles.bm}; m0 < gemm_m; m0 += (int64_t)gridDim.y * {tiles.bm}) {{
+            const int64_t n0 = (int64_t)blockIdx.x * {tiles.bn};
+{block(a.declare + b.declare, 3)}
+            float acc[{tiles.tm}][{tiles.tn}];
+            #pragma unroll
+            for (int i = 0; i < {tiles.tm}; ++i)
                 #pragma unroll
-                for (int kk = 0; kk < {BK}; ++kk) {{
-                    float a[4], b[4];
+                for (int j = 0; j < {tiles.tn}; ++j) acc[i][j] = 0.0f;
+            int buf = 0;
+            {{
+                const int k_next = k_begin;
+{block(a.load + b.load + a.store + b.store, 4)}
+            }}
+            __syncthreads();
+            for (int k0 = k_begin; k0 < k_end; k0 += {tiles.bk}) {{
+                const int k_next = k0 + {tiles.bk};
+                /* The next slice's global loads are in flight while this one is multiplied. */
+                if (k_next < k_end) {{
+{block(a.load + b.load, 5)}
+                }}
+                #pragma unroll
+                for (int kk = 0; kk < {tiles.bk}; ++kk) {{
+                    float a[{tiles.tm}], b[{tiles.tn}];
                     #pragma unroll
-                    for (int i = 0; i < 4; ++i) {{ a[i] = a_tile[kk][ty + 16 * i]; b[i] = b_tile[kk][tx + 16 * i]; }}
+                    for (int s = 0; s < {tiles.tm // 4}; ++s) {{
+                        const float4 v = *(const float4*)&a_tile[buf][kk][s * {tiles.sub_m} + ty * 4];
+                        a[s * 4] = v.x; a[s * 4 + 1] = v.y; a[s * 4 + 2] = v.z; a[s * 4 + 3] = v.w;
+                    }}
                     #pragma unroll
-                    for (int i = 0; i < 4; ++i)
+                    for (int s = 0; s < {tiles.tn // 4}; ++s) {{
+                        const float4 v = *(const float4*)&b_tile[buf][kk][s * {tiles.sub_n} + tx * 4];
+                        b[s * 4] = v.x; b[s * 4 + 1] = v.y; b[s * 4 + 2] = v.z; b[s * 4 + 3] = v.w;
+                    }}
+                    #pragma unroll
+                    for (int i = 0; i < {tiles.tm}; ++i)
                         #pragma unroll
-                        for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+                        for (int j = 0; j < {tiles.tn}; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+                }}
+                if (k_next < k_end) {{
+                    buf ^= 1;
+{block(a.store + b.store, 5)}
                 }}
                 __syncthreads();
             }}
             #pragma unroll
-            for (int i = 0; i < 4; ++i) {{
-                #pragma unroll
-                for (int j = 0; j < 4; ++j) {{
-                    const int64_t m = m0 + ty + 16 * i, n = n0 + tx + 16 * j;
-                    if (m >= rows || n >= {spec.n}) continue;
-                    float v = acc[i][j];
-{epilogue}
-                    {out} = v;
-                }}
-            }}
+{block(_epilogue_store(spec, plan), 3)}
         }}
     }}
 }}
 """
 
 
-def grid(spec: Contraction) -> tuple[Expr, Expr, Expr]:
-    """Blocks in x (N tiles), y (M tiles, capped; the kernel strides) and z (batch x groups)."""
+def reduce_kernel(spec: Contraction, plan: GemmPlan, signature: str) -> str:
+    """Split-K's second launch: each element of C is its slices' partial sums added in slice
+    order (deterministic, unlike atomics), then the epilogue."""
+    total = plan.workspace(spec) // plan.splits
+    epilogue = "\n".join(f"        {line}" for line in _epilogue(spec))
+    out = (f"{spec.out_param}[gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + "
+           f"m * {spec.out_row_stride} + n]")
+    return f"""\
+/* contraction: g={spec.batch}x{spec.groups} m={spec.m} n={spec.n} k={spec.k}; the sum of {plan.splits} partial products and the epilogue */
+{signature} {{
+    const int64_t gemm_m = {spec.m}, gemm_n = {spec.n};
+    for (int64_t flat = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; flat < {total}; flat += (int64_t)gridDim.x * blockDim.x) {{
+        const int64_t n = flat % gemm_n, m = flat / gemm_n % gemm_m, g = flat / (gemm_n * gemm_m);
+        const int64_t gb = g / {spec.groups}, gg = g % {spec.groups};
+        (void)gb; (void)gg;
+        float v = {WORKSPACE}[flat];
+        #pragma unroll
+        for (int s = 1; s < {plan.splits}; ++s) v += {WORKSPACE}[s * {total} + flat];
+{epilogue}
+        {out} = v;
+    }}
+}}
+"""
+
+
+def functions(spec: Contraction, plan: GemmPlan, signature: str, reduce_signature: str, sms: int
+              ) -> list[tuple[str, tuple[Expr, Expr, Expr], int]]:
+    """(text, grid, threads) of each launch that computes `spec`: the GEMM, then for a split
+    the reduction (256 threads, at most REDUCE_BLOCKS_PER_SM blocks per SM, grid-stride)."""
+    out = [(render(spec, plan, signature), grid(spec, plan), plan.tiles.threads)]
+    if plan.splits > 1:
+        index = Var("i").dtype
+        blocks = min(-(-plan.workspace(spec) // plan.splits // 256), sms * REDUCE_BLOCKS_PER_SM)
+        one = Const(1, index)
+        out.append((reduce_kernel(spec, plan, reduce_signature), (Const(blocks, index), one, one), 256))
+    return out
+
+
+def grid(spec: Contraction, plan: GemmPlan) -> tuple[Expr, Expr, Expr]:
+    """Blocks in x (N tiles), y (M tiles, capped; the kernel strides) and z (batch x groups x
+    k slices, capped)."""
     def dim(d):
         return Const(d, Var("i").dtype) if isinstance(d, int) else Var(d)
     index = Var("i").dtype
-    m_tiles = Binary("div", Binary("add", dim(spec.m), Const(BM - 1, index)), Const(BM, index))
-    groups = Binary("mul", dim(spec.batch), Const(spec.groups, index))
+    tiles = plan.tiles
+    m_tiles = Binary("div", Binary("add", dim(spec.m), Const(tiles.bm - 1, index)), Const(tiles.bm, index))
+    groups = Binary("mul", dim(spec.batch), Const(spec.groups * plan.splits, index))
     cap = Const(MAX_GRID_YZ, index)
-    return (Const(-(-spec.n // BN), index), Binary("min", m_tiles, cap), Binary("min", groups, cap))
+    return (Const(-(-spec.n // tiles.bn), index), Binary("min", m_tiles, cap), Binary("min", groups, cap))

@@ -8,7 +8,8 @@ index that a grid-stride loop walks; everything inside runs per thread, as print
 
 A loop is independent when the IR says so (parallel or vectorized, no reductions) or, for a
 serial loop the lowering left serial only because CPUs thread one axis, when every iteration
-stores to locations indexed by the loop variable in buffers the nest never reads.
+stores to locations indexed by the loop variable and reads back no element another iteration
+writes.
 """
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ from compiler.ir.loops import (Assign, Binary, Block, Call, Cast, Const, Declare
 class Phase:
     loops: tuple[For, ...]      # flattened into the grid, outermost first
     body: Stmt                  # what each grid index runs
+
+
+def flatten(stmt: Stmt) -> list[Stmt]:
+    """The statements of nested blocks, in order."""
+    if isinstance(stmt, Block):
+        return [s for child in stmt.stmts for s in flatten(child)]
+    return [stmt]
 
 
 def phases(body: Stmt, symbols: tuple[str, ...]) -> tuple[Phase, ...]:
@@ -47,7 +55,7 @@ def _single_loop(stmt: Stmt) -> For | None:
 
 
 def _extent_is_host_computable(extent: Expr, symbols: set[str]) -> bool:
-    return _expr_vars(extent) <= symbols
+    return expr_vars(extent) <= symbols
 
 
 def _independent(loop: For) -> bool:
@@ -55,23 +63,32 @@ def _independent(loop: For) -> bool:
         return False
     if loop.kind in (LoopKind.PARALLEL, LoopKind.VECTORIZED):
         return True
-    stores, loads, assigns = _accesses(loop.body)
-    stored = {buffer for buffer, _ in stores}
-    return (not stored & loads and not assigns
-            and all(loop.var in _expr_vars(index) for _, index in stores))
+    stores, loads, assigns = accesses(loop.body)
+    return not assigns and own_elements_only(stores, loads) and all(loop.var in expr_vars(index) for _, index in stores)
 
 
-def _accesses(stmt: Stmt) -> tuple[list[tuple[str, Expr]], set[str], set[str]]:
-    """(stores as (buffer, index), buffers loaded, scalars assigned but declared outside)."""
+def own_elements_only(stores: list[tuple[str, Expr]], loads: list[tuple[str, Expr]]) -> bool:
+    """Whether each stored buffer is stored at one index expression and loaded, if at all, only
+    there: an iteration then reads back only elements it writes itself (softmax's normalising
+    pass scales the exps the pass before stored)."""
+    indices: dict[str, set[Expr]] = {}
+    for buffer, index in stores:
+        indices.setdefault(buffer, set()).add(index)
+    return (all(len(each) == 1 for each in indices.values())
+            and all(indices[buffer] == {index} for buffer, index in loads if buffer in indices))
+
+
+def accesses(stmt: Stmt) -> tuple[list[tuple[str, Expr]], list[tuple[str, Expr]], set[str]]:
+    """(stores as (buffer, index), loads as (buffer, index), scalars assigned but declared outside)."""
     stores: list[tuple[str, Expr]] = []
-    loads: set[str] = set()
+    loads: list[tuple[str, Expr]] = []
     assigned: set[str] = set()
     declared: set[str] = set()
 
     def expr(e: Expr) -> None:
-        for node in _expr_nodes(e):
+        for node in expr_nodes(e):
             if isinstance(node, Load):
-                loads.add(node.buffer)
+                loads.append((node.buffer, node.index))
 
     def visit(s: Stmt) -> None:
         if isinstance(s, Block):
@@ -99,28 +116,28 @@ def _accesses(stmt: Stmt) -> tuple[list[tuple[str, Expr]], set[str], set[str]]:
         else:   # LocalArray, Barrier: a per-thread array or a barrier makes no cross-iteration flow
             declared.add(getattr(s, "name", ""))
     visit(stmt)
-    return stores, loads - declared, assigned - declared
+    return stores, [(b, i) for b, i in loads if b not in declared], assigned - declared
 
 
-def _expr_nodes(e: Expr):
+def expr_nodes(e: Expr):
     yield e
     if isinstance(e, Load):
-        yield from _expr_nodes(e.index)
+        yield from expr_nodes(e.index)
     elif isinstance(e, Binary):
-        yield from _expr_nodes(e.a)
-        yield from _expr_nodes(e.b)
+        yield from expr_nodes(e.a)
+        yield from expr_nodes(e.b)
     elif isinstance(e, Call):
         for arg in e.args:
-            yield from _expr_nodes(arg)
+            yield from expr_nodes(arg)
     elif isinstance(e, Select):
-        yield from _expr_nodes(e.cond)
-        yield from _expr_nodes(e.a)
-        yield from _expr_nodes(e.b)
+        yield from expr_nodes(e.cond)
+        yield from expr_nodes(e.a)
+        yield from expr_nodes(e.b)
     elif isinstance(e, Cast):
-        yield from _expr_nodes(e.a)
+        yield from expr_nodes(e.a)
     elif not isinstance(e, (Const, Var)):
         raise TypeError(f"not an expression: {e!r}")
 
 
-def _expr_vars(e: Expr) -> set[str]:
-    return {node.name for node in _expr_nodes(e) if isinstance(node, Var)}
+def expr_vars(e: Expr) -> set[str]:
+    return {node.name for node in expr_nodes(e) if isinstance(node, Var)}

@@ -11,6 +11,7 @@ Add+Relu, say) are printed and loaded once, and the names do not depend on graph
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, replace
 
 from compiler.ir.dtypes import DType
@@ -18,7 +19,8 @@ from compiler.ir.loops import INDEX, Binary, Const, Expr, Kernel
 from compiler.target import Target
 from backends.base import LoweredModel
 from backends.cstyle import INDENT, CStylePrinter
-from backends.cuda import gemm
+from backends.cuda import gemm, vectorize, warp_rows
+from backends.cuda.gemm_tiles import choose_plan
 from backends.cuda.grid import Phase, phases
 from backends.cuda.mathlib import MATHLIB_CU
 
@@ -36,6 +38,7 @@ class Launch:
     function: str
     grid: tuple[Expr, Expr, Expr]
     block: int
+    workspace: int = 0          # floats of gemm.WORKSPACE it needs (split-K's partial sums)
 
 
 class CudaPrinter(CStylePrinter):
@@ -61,37 +64,69 @@ class CudaPrinter(CStylePrinter):
         return "\n".join([f"/* {', '.join(kernel.ops)} */", self.signature(kernel) + " {",
                           *self.stmt(kernel.body, 1), "}"]) + "\n"
 
-    def phase_kernel(self, kernel: Kernel, phase: Phase) -> str:
-        """The phase's loops flattened into one grid-stride index, then its body per index."""
+    def phase_kernel(self, kernel: Kernel, phase: Phase, rows: dict | None = None,
+                     vectors: vectorize.VectorPlan | None = None) -> str:
+        """The phase's loops flattened into one grid-stride index, then its body per index: one
+        thread per index, a warp per index (`rows`, warp_rows.py), or four indices per thread
+        with float4 accesses (`vectors`, vectorize.py)."""
         named = replace(kernel, name=_PLACEHOLDER)
         if not phase.loops:
             return self.kernel(replace(named, body=phase.body))
         extents = [f"({self.expr(loop.extent)})" for loop in phase.loops]
         lines = [f"/* {', '.join(kernel.ops)} */", self.signature(named) + " {",
-                 f"{INDENT}const int64_t aotc_total = {' * '.join(extents)};",
-                 f"{INDENT}for (int64_t aotc_flat = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; "
-                 f"aotc_flat < aotc_total; aotc_flat += (int64_t)gridDim.x * blockDim.x) {{"]
-        pad = INDENT * 2
-        if len(phase.loops) == 1:
-            lines.append(f"{pad}const int64_t {phase.loops[0].var} = aotc_flat;")
+                 f"{INDENT}const int64_t aotc_total = {' * '.join(extents)};"]
+        stride = "(int64_t)gridDim.x * blockDim.x"
+        start = "(int64_t)blockIdx.x * blockDim.x + threadIdx.x"
+        if rows is not None:
+            lines += [f"{INDENT}const int aotc_lane = threadIdx.x % {warp_rows.WARP};",
+                      f"{INDENT}for (int64_t aotc_flat = ({start}) / {warp_rows.WARP}; aotc_flat < aotc_total; "
+                      f"aotc_flat += {stride} / {warp_rows.WARP}) {{"]
+            lines += self._indices(phase, extents, "aotc_flat")
+            lines += warp_rows.print_body(self, phase, rows, warp_rows.declared_types(phase), 2)
+        elif vectors is not None:
+            lines += vectorize.print_phase(self, phase, vectors, extents, start, stride,
+                                           lambda flat, inner, depth: self._indices(phase, extents, flat, inner, depth))
         else:
-            lines.append(f"{pad}int64_t aotc_rest = aotc_flat;")
-            for loop, extent in reversed(list(zip(phase.loops[1:], extents[1:]))):
-                lines.append(f"{pad}const int64_t {loop.var} = aotc_rest % {extent}; aotc_rest /= {extent};")
-            lines.append(f"{pad}const int64_t {phase.loops[0].var} = aotc_rest;")
-        lines += self.stmt(phase.body, 2)
+            lines.append(f"{INDENT}for (int64_t aotc_flat = {start}; aotc_flat < aotc_total; aotc_flat += {stride}) {{")
+            lines += self._indices(phase, extents, "aotc_flat")
+            lines += self.stmt(phase.body, 2)
         lines += [INDENT + "}", "}"]
         return "\n".join(lines) + "\n"
 
+    def _indices(self, phase: Phase, extents: list[str], flat: str, inner: str | None = None,
+                 depth: int = 2) -> list[str]:
+        """The phase's loop variables from the flat index, innermost fastest (the innermost
+        named `inner` when given). Static extents whose product fits 32 bits divide in 32-bit
+        arithmetic: a 64-bit division by a constant costs several times as many instructions."""
+        pad = INDENT * depth
+        names = [loop.var for loop in phase.loops]
+        if inner is not None:
+            names[-1] = inner
+        if len(phase.loops) == 1:
+            return [f"{pad}const int64_t {names[0]} = {flat};"]
+        static = [loop.extent.value for loop in phase.loops if isinstance(loop.extent, Const)]
+        narrow = len(static) == len(phase.loops) and math.prod(static) < 2 ** 31
+        if narrow:
+            lines = [f"{pad}uint32_t aotc_rest = (uint32_t)({flat});"]
+            divisors = [f"{n}u" for n in static]
+        else:
+            lines = [f"{pad}int64_t aotc_rest = {flat};"]
+            divisors = extents
+        for name, divisor in reversed(list(zip(names[1:], divisors[1:]))):
+            lines.append(f"{pad}const int64_t {name} = aotc_rest % {divisor}; aotc_rest /= {divisor};")
+        return lines + [f"{pad}const int64_t {names[0]} = aotc_rest;"]
 
-def _grid_stride(phase: Phase, target: Target) -> tuple[Expr, Expr, Expr]:
+
+def _grid_stride(phase: Phase, target: Target, threads_per_index: int = 1, indices_per_thread: int = 1
+                 ) -> tuple[Expr, Expr, Expr]:
     one = Const(1, INDEX)
     if not phase.loops:
         return (one, one, one)
     total = phase.loops[0].extent
     for loop in phase.loops[1:]:
         total = Binary("mul", total, loop.extent)
-    blocks = Binary("div", Binary("add", total, Const(THREADS - 1, INDEX)), Const(THREADS, INDEX))
+    per_block = THREADS * indices_per_thread // threads_per_index
+    blocks = Binary("div", Binary("add", total, Const(per_block - 1, INDEX)), Const(per_block, INDEX))
     cap = Const(target.limit("sms") * BLOCKS_PER_SM, INDEX)
     return (Binary("min", blocks, cap), one, one)
 
@@ -105,13 +140,27 @@ def kernel_functions(kernel: Kernel, target: Target) -> list[tuple[str, str, Lau
     """(function name, text, launch) for each CUDA function one program kernel runs as."""
     printer = CudaPrinter()
     if kernel.contraction is not None:
-        signature = printer.signature(replace(kernel, name=_PLACEHOLDER))
-        function, text = _named(gemm.render(kernel.contraction, signature))
-        return [(function, text, Launch(function, gemm.grid(kernel.contraction), gemm.THREADS))]
+        spec = kernel.contraction
+        plan = choose_plan(spec, target)
+        plain = printer.signature(replace(kernel, name=_PLACEHOLDER))
+        # Tell ptxas how many blocks must fit an SM (the tile's register budget), or it may
+        # spend more registers and fit fewer.
+        bounds = f"__launch_bounds__({plan.tiles.threads}, {plan.tiles.resident_blocks})"
+        signature = plain.replace(f"__launch_bounds__({THREADS})", bounds, 1)
+        out = []
+        for text, grid, threads in gemm.functions(spec, plan, signature, plain, target.limit("sms")):
+            function, text = _named(text)
+            out.append((function, text, Launch(function, grid, threads, plan.workspace(spec))))
+        return out
     out = []
+    params = {buffer.name: buffer for buffer in kernel.params}
     for phase in phases(kernel.body, kernel.symbols):
-        function, text = _named(printer.phase_kernel(kernel, phase))
-        out.append((function, text, Launch(function, _grid_stride(phase, target), THREADS if phase.loops else 1)))
+        rows = warp_rows.warp_rows(phase)
+        vectors = None if rows is not None else vectorize.vector_plan(phase, params)
+        function, text = _named(printer.phase_kernel(kernel, phase, rows, vectors))
+        grid = _grid_stride(phase, target, warp_rows.WARP if rows is not None else 1,
+                            vectorize.WIDTH if vectors is not None else 1)
+        out.append((function, text, Launch(function, grid, THREADS if phase.loops else 1)))
     return out
 
 
@@ -125,6 +174,9 @@ def print_kernels(model: LoweredModel, target: Target) -> tuple[str, dict[str, t
         launches[name] = tuple(launch for _, _, launch in printed)
     header = ("/* aotc generated CUDA kernels. Do not edit. */\n"
               "#include <stdint.h>\n#include <math.h>\n#include <cuda_fp16.h>\n\n" + MATHLIB_CU + "\n" + gemm.SUPPORT)
+    workspace = max((launch.workspace for group in launches.values() for launch in group), default=0)
+    if workspace:
+        header += f"\n__device__ float {gemm.WORKSPACE}[{workspace}];\n"
     body = "\n".join(functions[f] for f in sorted(functions))
     return header + "\n" + body, launches
 
