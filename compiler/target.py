@@ -32,6 +32,11 @@ class Target:
     # The layout convolution regions run in (convert_layout): "NCHW" (ONNX's own), "NHWC", or
     # "auto" (decided per model by passes/convert_layout.py's choose_layout).
     activation_layout: str = "NCHW"
+    # Depthwise convolutions and max pools: one parallel iteration per output element (GPUs,
+    # which need the threads) rather than per channel plane with a vectorised interior (CPUs).
+    # WebGPU keeps the planes for now: per point, MobileNetV2 in headless Chromium (SwiftShader)
+    # ran past the browser test's 9-minute limit; on a real GPU it is unmeasured.
+    per_point_windows: bool = False
 
     def limit(self, key: str, default: int | None = None) -> int:
         for name, value in self.limits:
@@ -138,7 +143,7 @@ def resolve_target(spec: "str | Target") -> Target:
         if arch not in CUDA_PRESETS:
             raise TargetError(f"unknown CUDA architecture '{arch}'; known: {', '.join(sorted(CUDA_PRESETS))}")
         return Target(name=f"cuda:{arch}", kind="cuda", limits=CUDA_PRESETS[arch], memory_alignment=256,
-                      fusible=_CUDA_FUSIBLE)
+                      fusible=_CUDA_FUSIBLE, per_point_windows=True)
     if kind == "webgpu":
         return Target(name="webgpu", kind="webgpu", memory_alignment=256, limits=WEBGPU_LIMITS,
                       fusible=_WEBGPU_FUSIBLE)

@@ -65,7 +65,7 @@ LOWERINGS = {
 VIEW_OPS = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
 
 
-def lower_node(graph: Graph, node: Node) -> Kernel:
+def lower_node(graph: Graph, node: Node, per_point_windows: bool = False) -> Kernel:
     try:
         lowering = LOWERINGS[node.op]
     except KeyError:
@@ -74,7 +74,8 @@ def lower_node(graph: Graph, node: Node) -> Kernel:
     if is_window_conv(node, in_types) or is_window_pool(node, in_types):
         lowering = lower_window
     out_types = [v.type for v in node.outputs]
-    kernel = lowering(node, in_types, out_types)
+    kernel = (lower_window(node, in_types, out_types, per_point=per_point_windows)
+              if lowering is lower_window else lowering(node, in_types, out_types))
     constant = [bool(n) and n in graph.constants for n in node.inputs]
     spec = contraction_spec(node, in_types, out_types, constant)
     return replace(kernel, nodes=(node.name,), contraction=spec)
@@ -83,12 +84,13 @@ def lower_node(graph: Graph, node: Node) -> Kernel:
 @dataclass(frozen=True)
 class Lower:
     fusion: FusionPlan = FusionPlan()
+    per_point_windows: bool = False      # Target.per_point_windows
 
     def __call__(self, graph: Graph) -> Program:
-        return lower_graph(graph, self.fusion)
+        return lower_graph(graph, self.fusion, self.per_point_windows)
 
 
-def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan()) -> Program:
+def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan(), per_point_windows: bool = False) -> Program:
     kernels: dict[str, Kernel] = {}
     by_hash: dict[str, str] = {}
     calls = []
@@ -114,14 +116,14 @@ def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan()) -> Program:
             kernel, args = lower_elementwise_chain(graph, [node] + [by_name[n] for n in group.epilogue])
             kernels, calls = _add_call(kernels, by_hash, calls, kernel, tuple(alias.get(a, a) for a in args))
             continue
-        kernel = lower_node(graph, node)
+        kernel = lower_node(graph, node, per_point_windows)
         args = tuple(n for n in node.inputs if n) + node.output_names
         if group is not None and group.kind == "prologue":
             kernel, args = fuse_prologue(graph, [by_name[n] for n in group.prologue], node, kernel)
         elif group is not None and group.kind == "reduction":
             kernel, args = fuse_reduction_epilogue(graph, node, [by_name[n] for n in group.epilogue], kernel)
         elif group is not None:
-            kernel, args = fuse_epilogue(graph, node, [by_name[n] for n in group.epilogue], kernel)
+            kernel, args = fuse_epilogue(graph, node, [by_name[n] for n in group.epilogue], kernel, per_point_windows)
         kernels, calls = _add_call(kernels, by_hash, calls, kernel, tuple(alias.get(a, a) for a in args))
     return Program(graph, kernels, tuple(calls))
 

@@ -18,8 +18,9 @@ from typing import Callable
 
 from compiler.ir.graph import Node
 from compiler.ir.dtypes import DType
-from compiler.ir.loops import Declare, Expr, For, If, Kernel, LoopKind, Var
-from passes.lower.builder import add, binary, block, const, dim_expr, load, lowest, make_kernel, mul, store, sub
+from compiler.ir.loops import Assign, Declare, Expr, For, If, Kernel, LoopKind, Var
+from passes.lower.builder import (add, binary, block, const, dim_expr, land, load, lowest, make_kernel, mul,
+                                  parallel_nest, store, sub)
 
 # finish(accumulator, output index expressions, input buffers) -> value to store
 Finish = Callable[[Expr, list, list], Expr]
@@ -50,9 +51,14 @@ def is_window_pool(node: Node, in_types) -> bool:
     return node.op == "MaxPool" and len(node.attrs.kernel_shape) == 2 and in_types[0].dtype.is_float
 
 
-def lower_window(node: Node, in_types, out_types, finish: Finish | None = None) -> Kernel:
+def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
+                 per_point: bool = False) -> Kernel:
+    """`per_point` (GPU targets): one parallel iteration per output element instead of one per
+    channel plane, which leaves a GPU with only N x C threads (96 for a MobileNetV2 layer)."""
     if node.attrs.channels_last:
         return lower_window_channels_last(node, in_types, out_types, finish)
+    if per_point:
+        return lower_window_points(node, in_types, out_types, finish)
     attrs = node.attrs
     x_type, out_type = in_types[0], out_types[0]
     dt = x_type.dtype
@@ -132,6 +138,55 @@ def lower_window(node: Node, in_types, out_types, finish: Finish | None = None) 
         plane = block(*weights, *rows_code)
         return For("n", dim_expr(x_type.shape[0]),
                    For("c", const(channels_out), plane, LoopKind.PARALLEL), LoopKind.PARALLEL)
+
+    taps = kh * kw
+    flops = out_type.numel().scaled(2 * taps if is_conv else taps)
+    return make_kernel(node.op, in_types, out_types, body, flops=flops)
+
+
+def lower_window_points(node: Node, in_types, out_types, finish: Finish | None = None) -> Kernel:
+    """NCHW, one output element per iteration of a fully parallel nest: the kh x kw taps
+    unrolled, each guarded by its bounds test, into one accumulator; the tail before the store."""
+    attrs = node.attrs
+    x_type, out_type = in_types[0], out_types[0]
+    dt = x_type.dtype
+    is_conv = node.op == "Conv"
+    channels_in, height, width = (int(d) for d in x_type.shape[1:])
+    channels_out, out_h, out_w = (int(d) for d in out_type.shape[1:])
+    multiplier = channels_out // channels_in
+    (kh, kw), (sh, sw) = attrs.kernel_shape, attrs.strides
+    (ph, pw), (dh, dw) = attrs.pads[:2], attrs.dilations
+
+    def body(ins, outs):
+        x, out = ins[0], outs[0]
+
+        def point(idx):
+            n, c, oy, ox = idx
+            source = binary("div", c, const(multiplier)) if multiplier > 1 else c
+            plane = add(mul(n, const(channels_in * height * width)), mul(source, const(height * width)))
+            bias = ins[2] if is_conv and len(ins) > 2 and ins[2] is not None else None
+            start = (load(bias, c) if bias is not None else const(0, dt)) if is_conv else lowest(dt)
+            taps = []
+            for ky in range(kh):
+                iy = add(sub(mul(oy, const(sh)), const(ph)), const(ky * dh))
+                for kx in range(kw):
+                    ix = add(sub(mul(ox, const(sw)), const(pw)), const(kx * dw))
+                    value = load(x, add(plane, mul(iy, const(width)), ix))
+                    acc = Var("acc", dt)
+                    if is_conv:
+                        weight = load(ins[1], add(mul(c, const(kh * kw)), const(ky * kw + kx)))
+                        update = binary("add", acc, binary("mul", weight, value))
+                    else:
+                        update = binary("max", acc, value)
+                    inside = land(binary("ge", iy, const(0)), binary("lt", iy, const(height)),
+                                  binary("ge", ix, const(0)), binary("lt", ix, const(width)))
+                    taps.append(If(inside, Assign("acc", update)))
+            index = add(mul(n, const(channels_out * out_h * out_w)), mul(c, const(out_h * out_w)),
+                        mul(oy, const(out_w)), ox)
+            value = Var("acc", dt)
+            return block(Declare("acc", dt, start), *taps,
+                         store(out, index, finish(value, list(idx), ins) if finish else value))
+        return parallel_nest("i", out_type.shape, point)
 
     taps = kh * kw
     flops = out_type.numel().scaled(2 * taps if is_conv else taps)
