@@ -22,7 +22,7 @@ from compiler.ir.ops import NoAttrs, OpError, op_def
 from compiler.ir.ops.attention import AttentionAttrs
 from passes.eliminate_dead_code import eliminate_dead_code
 from passes.pattern import Rewrite, fresh, only_consumers, scalar_constant
-from passes.simplify_attention import fold_operand_transposes, fold_output_transpose
+from passes.simplify_attention import causal_mask_as_attribute, fold_operand_transposes, fold_output_transpose
 from passes.simplify_norms import layernorm_from_parts, shift_layernorm, scale_layernorm, softmax_from_parts
 
 Rule = Callable[[Graph, Node], "list[Node] | None"]
@@ -247,7 +247,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "MatMul": (_attention,),
     "BatchNormalization": (_fold_batchnorm,),
     "Transpose": (_transpose_of_transpose, fold_output_transpose),
-    "Attention": (fold_operand_transposes,),
+    "Attention": (fold_operand_transposes, causal_mask_as_attribute),
 }
 
 

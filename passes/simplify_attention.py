@@ -7,10 +7,18 @@ the key axis last, stays a kernel of its own).
 
     %q = Transpose(%x){0,2,1,3}; %a = Attention(%q, %k, %v); %y = Transpose(%a){0,2,1,3}
         ->  %y = Attention(%x, %k, %v) {q_perm=[0,2,1,3], out_perm=[0,2,1,3]}
+
+A constant additive mask that is exactly 0 on and below the diagonal and -inf above it (GPT-2's
+export folds its causal Where to one) is the `causal` attribute: the same values, and a kernel
+may then skip the masked key blocks instead of reading the mask.
+
+    %y = Attention(%q, %k, %v, %tril_0_else_minus_inf)  ->  %y = Attention(%q, %k, %v) {causal=true}
 """
 from __future__ import annotations
 
 from dataclasses import replace
+
+import numpy as np
 
 from compiler.ir.graph import Graph, Node
 from passes.pattern import only_consumers, produced_by
@@ -64,3 +72,22 @@ def fold_output_transpose(graph: Graph, node: Node) -> list[Node] | None:
     if not _keeps_last_axis(perm):
         return None
     return [Node("Attention", node.name, attention.inputs, node.outputs, replace(attention.attrs, out_perm=perm))]
+
+
+def causal_mask_as_attribute(graph: Graph, node: Node) -> list[Node] | None:
+    """Attention(q, k, v, causal additive mask constant) is Attention(q, k, v) {causal}."""
+    if len(node.inputs) < 4 or not node.inputs[3] or node.attrs.causal:
+        return None
+    mask = graph.constants.get(node.inputs[3])
+    if mask is None or mask.ndim < 2 or any(d != 1 for d in mask.shape[:-2]):
+        return None
+    rows, keys = mask.shape[-2:]
+    # The scores' rows: the output's, in logical order (out_perm keeps the last two axes' roles).
+    out = node.outputs[0].type.shape
+    logical_rows = out[node.attrs.out_perm.index(len(out) - 2)] if node.attrs.out_perm else out[-2]
+    if logical_rows != rows:
+        return None
+    causal = np.where(np.tril(np.ones((rows, keys), bool)), np.float32(0), np.float32(-np.inf))
+    if not np.array_equal(np.asarray(mask).reshape(rows, keys), causal):
+        return None
+    return [Node(node.op, node.name, node.inputs[:3], node.outputs, replace(node.attrs, causal=True))]

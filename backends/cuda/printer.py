@@ -19,7 +19,7 @@ from compiler.ir.loops import INDEX, Binary, Const, Expr, Kernel
 from compiler.target import Target
 from backends.base import LoweredModel
 from backends.cstyle import INDENT, CStylePrinter
-from backends.cuda import gemm, vectorize, warp_rows
+from backends.cuda import attention, gemm, vectorize, warp_rows
 from backends.cuda.gemm_tiles import choose_plan
 from backends.cuda.grid import Phase, phases
 from backends.cuda.mathlib import MATHLIB_CU
@@ -152,6 +152,10 @@ def kernel_functions(kernel: Kernel, target: Target) -> list[tuple[str, str, Lau
             function, text = _named(text)
             out.append((function, text, Launch(function, grid, threads, plan.workspace(spec))))
         return out
+    if kernel.attention is not None:
+        printed = _attention_function(printer, kernel, target)
+        if printed is not None:
+            return [printed]
     out = []
     params = {buffer.name: buffer for buffer in kernel.params}
     for phase in phases(kernel.body, kernel.symbols):
@@ -162,6 +166,21 @@ def kernel_functions(kernel: Kernel, target: Target) -> list[tuple[str, str, Lau
                             vectorize.WIDTH if vectors is not None else 1)
         out.append((function, text, Launch(function, grid, THREADS if phase.loops else 1)))
     return out
+
+
+def _attention_function(printer: CudaPrinter, kernel: Kernel, target: Target
+                        ) -> tuple[str, str, Launch] | None:
+    """The flash-attention template's function, or None where its tiles do not fit (the loop
+    nest then prints as for any kernel)."""
+    spec = kernel.attention
+    tiles = attention.choose_tiles(spec, target.limit("sms"))
+    if tiles is None:
+        return None
+    plain = printer.signature(replace(kernel, name=_PLACEHOLDER))
+    bounds = f"__launch_bounds__({attention.THREADS}, {attention.MIN_BLOCKS_PER_SM})"
+    function, text = _named(attention.render(spec, tiles, plain.replace(f"__launch_bounds__({THREADS})", bounds, 1)))
+    one = Const(1, INDEX)
+    return function, text, Launch(function, (Const(tiles.blocks(spec), INDEX), one, one), attention.THREADS)
 
 
 def print_kernels(model: LoweredModel, target: Target) -> tuple[str, dict[str, tuple[Launch, ...]]]:

@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Union
 
+from compiler.ir.attention_spec import AttentionSpec
 from compiler.ir.contraction import Contraction
 from compiler.ir.dtypes import DType
 from compiler.ir.types import SymSize
@@ -220,6 +221,8 @@ class Kernel:
     # Set for GEMM-shaped kernels: backends with a contraction template print that instead of
     # `body`, which stays as the portable loop-nest definition.
     contraction: "Contraction | None" = None
+    # Set for Attention kernels: backends with a flash-attention template print that instead.
+    attention: "AttentionSpec | None" = None
     # (output, input) parameter-index pairs where the output may be written over the input's
     # bytes: element i of the output reads element i of that input and nothing else of it, so a
     # planner may give a dying input's buffer to the output (in-place).

@@ -75,4 +75,5 @@ def kernel_hash(kernel: Kernel) -> str:
     """Structural hash of a kernel's code (its name excluded): the dedup and tuning key."""
     anonymous = replace(kernel, name="", nodes=())
     return hashlib.sha256(repr((anonymous.params, anonymous.symbols, anonymous.body,
-                                anonymous.locals, anonymous.contraction, anonymous.overwritable)).encode()).hexdigest()
+                                anonymous.locals, anonymous.contraction, anonymous.attention,
+                                anonymous.overwritable)).encode()).hexdigest()

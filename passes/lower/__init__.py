@@ -15,7 +15,7 @@ from compiler.ir.loops import Kernel
 from compiler.ir.program import KernelCall, Program, kernel_hash
 from passes.lower.contraction import lower_conv, lower_gemm, lower_matmul
 from passes.fuse import FusionPlan
-from passes.lower.attention import lower_attention
+from passes.lower.attention import attention_spec, lower_attention
 from passes.lower.contraction_spec import contraction_spec
 from passes.lower.epilogue import fuse_epilogue
 from passes.lower.elementwise import SCALAR, lower_batchnorm, lower_elementwise, lower_elementwise_chain
@@ -78,7 +78,8 @@ def lower_node(graph: Graph, node: Node, per_point_windows: bool = False) -> Ker
               if lowering is lower_window else lowering(node, in_types, out_types))
     constant = [bool(n) and n in graph.constants for n in node.inputs]
     spec = contraction_spec(node, in_types, out_types, constant)
-    return replace(kernel, nodes=(node.name,), contraction=spec)
+    attention = attention_spec(node, in_types, out_types) if node.op == "Attention" else None
+    return replace(kernel, nodes=(node.name,), contraction=spec, attention=attention)
 
 
 @dataclass(frozen=True)

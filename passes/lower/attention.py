@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 
-
+from compiler.ir.attention_spec import AttentionSpec, StridedView
+from compiler.ir.dtypes import DType
 from compiler.ir.graph import Node
 from compiler.ir.ops.attention import logical_types
 from compiler.ir.loops import Assign, Declare, Expr, For, Kernel, Load, LocalArray, LoopKind, Store, Var
@@ -112,4 +113,48 @@ def lower_attention(node: Node, in_types, out_types) -> Kernel:
     return make_kernel(node.op, in_types, out_types, body, flops=flops)
 
 
+def _row_major(shape) -> list[int]:
+    out, acc = [], 1
+    for dim in reversed(shape):
+        out.append(acc)
+        acc *= dim
+    return out[::-1]
 
+
+def _view(param: str, stored_shape, stored_axis_of: tuple[int, ...], row_axis: int, col_axis: int,
+          batch_rank: int) -> StridedView:
+    """The strides of a logical operand whose axis a is stored axis stored_axis_of[a]."""
+    stored = _row_major(stored_shape)
+    logical = [stored[s] for s in stored_axis_of] if stored_axis_of else stored
+    return StridedView(param, tuple(logical[:batch_rank]), logical[row_axis], logical[col_axis])
+
+
+def attention_spec(node: Node, in_types, out_types) -> AttentionSpec | None:
+    """The Attention node as strided views of lower_attention's parameters (in0 = q, in1 = k,
+    in2 = v, in3 = mask, out0); None where a shape is symbolic or the dtype is not float32
+    (templates then print the loop nest)."""
+    attrs = node.attrs
+    types = [t for t in in_types if t is not None] + list(out_types)
+    if any(not t.is_static for t in types) or any(t.dtype != DType.float32 for t in types):
+        return None
+    q_t, k_t, v_t = logical_types(in_types[:3], attrs)
+    rank = q_t.rank
+    batch = tuple(int(d) for d in q_t.shape[:-2])
+    keys_axes = (rank - 1, rank - 2) if attrs.keys_transposed else (rank - 2, rank - 1)
+    mask = None
+    if len(in_types) > 3 and in_types[3] is not None:
+        mask_t = in_types[3]
+        full = batch + (int(q_t.shape[-2]), int(k_t.shape[keys_axes[0]]))
+        offset = len(full) - mask_t.rank
+        own = _row_major(mask_t.shape)
+        strides = [0] * offset + [0 if d == 1 else s for d, s in zip(mask_t.shape, own)]
+        mask = StridedView("in3", tuple(strides[:-2]), strides[-2], strides[-1])
+    return AttentionSpec(
+        batch=batch, rows=int(q_t.shape[-2]), keys=int(k_t.shape[keys_axes[0]]), depth=int(q_t.shape[-1]),
+        width=int(v_t.shape[-1]),
+        q=_view("in0", in_types[0].shape, attrs.q_perm, rank - 2, rank - 1, rank - 2),
+        k=_view("in1", in_types[1].shape, attrs.k_perm, keys_axes[0], keys_axes[1], rank - 2),
+        v=_view("in2", in_types[2].shape, attrs.v_perm, rank - 2, rank - 1, rank - 2),
+        out=_view("out0", out_types[0].shape, _inverse(attrs.out_perm) if attrs.out_perm else (),
+                  rank - 2, rank - 1, rank - 2),
+        mask=mask, scale=float(attrs.scale), causal=attrs.causal, zero_nan_rows=attrs.zero_nan_rows)

@@ -2,6 +2,8 @@
 CPU kernel matches the numpy reference for every attribute combination."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -136,3 +138,20 @@ def test_head_transposes_fold_into_attention_golden():
     expected = interpret(graph, feeds)["y"]
     assert rel_l2(interpret(folded, feeds)["y"], expected) <= 1e-6
     assert rel_l2(compiler.compile(folded)(**feeds), expected) <= 1e-5
+
+
+def test_constant_causal_mask_becomes_the_causal_attribute():
+    """GPT-2's export folds its causal Where into a constant 0 / -inf mask: simplify turns it
+    into `causal` (kernels skip the masked key blocks); any other constant mask stays."""
+    attrs = AttentionAttrs(scale=0.37, keys_transposed=False)
+    graph = attention_graph(attrs, (1, 1, S, T))
+    causal = np.where(np.tril(np.ones((S, T), bool)), 0.0, -np.inf).astype(np.float32)[None, None]
+    with_mask = replace(graph, constants={"mask": causal}, inputs=graph.inputs[:3])
+    folded = eliminate_dead_code(simplify(with_mask))
+    [node] = folded.nodes
+    assert node.attrs.causal and len(node.inputs) == 3
+    rng = np.random.default_rng(5)
+    feeds = {v.name: rng.standard_normal(v.type.static_shape()).astype(np.float32) for v in with_mask.inputs}
+    assert rel_l2(interpret(folded, feeds)["y"], interpret(with_mask, feeds)["y"]) <= 1e-12
+    shifted = replace(with_mask, constants={"mask": np.roll(causal, 1, axis=-1)})
+    assert not eliminate_dead_code(simplify(shifted)).nodes[0].attrs.causal
