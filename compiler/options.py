@@ -19,8 +19,12 @@ class CompileOptions:
     memory_planner: str = "cpsat"
     # The C compiler's optimisation level (0-3); conformance runs use 1 to build faster.
     c_opt_level: int = 3
+    # Precision of weights and activations: "fp32" (as the model declares), "fp16" or "bf16"
+    # (passes/convert_precision.py; the model's float32 inputs and outputs keep their type).
+    dtype: str = "fp32"
 
     def manifest_fields(self) -> dict:
         """What of these options can change the artifact (caches cannot)."""
         return {"tuning_db": bool(self.tuning_db), "profile": self.profile,
-                "activation_layout": self.activation_layout, "memory_planner": self.memory_planner, "c_opt_level": self.c_opt_level}
+                "activation_layout": self.activation_layout, "memory_planner": self.memory_planner, "c_opt_level": self.c_opt_level,
+                "dtype": self.dtype}

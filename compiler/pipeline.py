@@ -12,12 +12,14 @@ import numpy as np
 
 from compiler.errors import TargetError
 from compiler.ir.config import KernelConfig
+from compiler.ir.dtypes import DType
 from compiler.ir.graph import Graph
 from compiler.ir.program import MemoryPlan, Program, WeightsLayout
 from compiler.options import CompileOptions
 from compiler.target import Target
 from backends.base import Binary, LoweredModel, Source
 from passes.convert_layout import ConvertLayout
+from passes.convert_precision import ConvertPrecision
 from passes.eliminate_dead_code import EliminateDeadCode
 from passes.fuse import PlanEpilogues
 from passes.lower import Lower
@@ -27,10 +29,23 @@ from passes.schedule import Schedule
 from passes.simplify import Simplify
 from passes.tile import Tile
 
-def graph_passes(target: Target) -> tuple:
-    """The graph-level pipeline for a target, in order."""
+PRECISIONS = {"fp32": DType.float32, "fp16": DType.float16, "bf16": DType.bfloat16}
+
+
+def precision(options: CompileOptions) -> DType:
+    try:
+        return PRECISIONS[options.dtype]
+    except KeyError:
+        raise TargetError(f"unknown dtype '{options.dtype}' (fp32, fp16 or bf16)") from None
+
+
+def graph_passes(target: Target, dtype: DType = DType.float32) -> tuple:
+    """The graph-level pipeline for a target, in order. Precision converts after Simplify, so
+    that Softmax/LayerNorm/Attention are matched on the float32 graph and kept float32 whole."""
     if target.kind in ("cpu", "cuda", "webgpu"):
-        return (Simplify(), ConvertLayout(target.activation_layout), EliminateDeadCode(), MaterializeOutputs())
+        convert = (ConvertPrecision(dtype),) if dtype is not DType.float32 else ()
+        return (Simplify(), *convert, ConvertLayout(target.activation_layout), EliminateDeadCode(),
+                MaterializeOutputs())
     raise TargetError(f"target {target.name} has no graph pipeline yet")
 
 
@@ -76,7 +91,7 @@ def compile_graph(graph: Graph, target: Target, options: CompileOptions,
     backend = backend_for(target, options)
     output_names = graph.outputs   # what the user calls them, whatever the passes rename
     names = []
-    for graph_pass in graph_passes(target):
+    for graph_pass in graph_passes(target, precision(options)):
         on_step(pass_name(graph_pass))
         graph = graph_pass(graph)
         names.append(pass_name(graph_pass))

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from compiler.ir.dtypes import DType
 from compiler.ir.graph import Node
-from compiler.ir.loops import Declare, For, If, Kernel, LoopKind, Var
+from compiler.ir.loops import Assign, Declare, For, If, Kernel, LoopKind, Var
 from compiler.ir.types import Dim, TensorType
-from passes.lower.builder import (add, binary, block, broadcast_index, const, dim_expr, land,
+from passes.lower.builder import (add, binary, block, broadcast_index, cast, const, dim_expr, land,
                                   linear_index, load, loop_nest, make_kernel, mul, store, sub)
+
+# Half operands accumulate in float32 (as cuBLAS and every fp16 GEMM do): a half running sum
+# over K = 768 products would lose about log2(768) of its 11 bits.
+HALF_TYPES = (DType.float16, DType.bfloat16)
+F32 = DType.float32
+
 
 
 def _batched_matmul(a_shape: Sequence[Dim], b_shape: Sequence[Dim], out_shape: Sequence[Dim],
@@ -43,6 +50,21 @@ def _batched_matmul(a_shape: Sequence[Dim], b_shape: Sequence[Dim], out_shape: S
         else:
             init = const(0, dt)
         a_val = load(a, operand_index(a_shape, m, k, a_trans))
+        if dt in HALF_TYPES:
+            # One float32 dot product per output: out[m, n] = half(init + alpha * sum_k a * b).
+            product = binary("mul", cast(F32, a_val), cast(F32, load(b, operand_index(b_shape, k, n, b_trans))))
+            total = Var("acc", F32)
+            if alpha is not None and alpha != 1.0:
+                total = binary("mul", total, const(alpha, F32))
+            if bias is not None:
+                total = binary("add", total, cast(F32, init))
+            row = For("n", dim_expr(n_dim), block(
+                Declare("acc", F32, const(0, F32)),
+                For("k", dim_expr(k_dim), Assign("acc", binary("add", Var("acc", F32), product)),
+                    reductions=(("acc", "add"),)),
+                store(out, out_index, cast(dt, total))))
+            kinds = [LoopKind.PARALLEL] + [LoopKind.SERIAL] * len(batch)
+            return loop_nest(names + ["m"], [dim_expr(d) for d in batch] + [dim_expr(m_dim)], row, kinds)
         if alpha is not None and alpha != 1.0:
             a_val = binary("mul", a_val, const(alpha, dt))
         row = block(
@@ -119,6 +141,9 @@ def lower_conv(node: Node, in_types, out_types) -> Kernel:
         inside = [land(binary("ge", p, const(0)), binary("lt", p, const(int(size))))
                   for p, size in zip(in_pos, in_sp)]
         init = load(bias, co) if bias is not None else const(0, dt)
+        if dt in HALF_TYPES:
+            return _half_conv_body(x, w, out, init, in_pos, inside, x_index, w_index, out_index, spatial,
+                                   cin_g, attrs, out_sp, dim_expr(x_type.shape[0]), cout, dt)
         zero_plane = loop_nest([f"o{d}" for d in range(spatial)], [const(int(s)) for s in out_sp],
                                store(out, out_index, init),
                                [LoopKind.SERIAL] * (spatial - 1) + [LoopKind.VECTORIZED])
@@ -138,6 +163,19 @@ def lower_conv(node: Node, in_types, out_types) -> Kernel:
 
     macs = int(cin_g) * int(_prod(attrs.kernel_shape))
     return make_kernel(node.op, in_types, out_types, body, flops=out_type.numel().scaled(2 * macs))
+
+
+def _half_conv_body(x, w, out, init, in_pos, inside, x_index, w_index, out_index, spatial, cin_g, attrs,
+                    out_sp, batch, cout, dt):
+    """Per output element, a float32 sum over (ci, taps) of the taps inside the input."""
+    product = binary("mul", cast(F32, load(w, w_index)), cast(F32, load(x, x_index)))
+    update = If(land(*inside), Assign("acc", binary("add", Var("acc", F32), product)))
+    taps = loop_nest(["ci"] + [f"k{d}" for d in range(spatial)],
+                     [const(int(cin_g))] + [const(k) for k in attrs.kernel_shape], update)
+    point = block(Declare("acc", F32, cast(F32, init)), taps, store(out, out_index, cast(dt, Var("acc", F32))))
+    return loop_nest(["n", "co"] + [f"o{d}" for d in range(spatial)],
+                     [batch, const(int(cout))] + [const(int(s)) for s in out_sp], point,
+                     [LoopKind.PARALLEL] + [LoopKind.SERIAL] * (spatial + 1))
 
 
 def _prod(values) -> int:
