@@ -98,7 +98,7 @@ def compile_graph(graph: Graph, target: Target, options: CompileOptions,
     on_step("PlanEpilogues")
     fusion = PlanEpilogues(target)(graph)
     on_step("Lower")
-    program = Lower(fusion, target.per_point_windows)(graph)
+    program = Lower(fusion, target.per_point_windows, target.half_contractions)(graph)
     configs = {name: backend.default_config(kernel, target) for name, kernel in program.kernels.items()}
     on_step("Tile")
     program = Tile(configs)(program)

@@ -37,6 +37,9 @@ class Target:
     # WebGPU keeps the planes for now: per point, MobileNetV2 in headless Chromium (SwiftShader)
     # ran past the browser test's 9-minute limit; on a real GPU it is unmeasured.
     per_point_windows: bool = False
+    # The contraction templates read float16/bfloat16 operands (converting to float32 as they
+    # load); where False, half MatMul/Gemm/Conv keep their float32-accumulating loop nests.
+    half_contractions: bool = False
 
     def limit(self, key: str, default: int | None = None) -> int:
         for name, value in self.limits:
@@ -143,7 +146,7 @@ def resolve_target(spec: "str | Target") -> Target:
         if arch not in CUDA_PRESETS:
             raise TargetError(f"unknown CUDA architecture '{arch}'; known: {', '.join(sorted(CUDA_PRESETS))}")
         return Target(name=f"cuda:{arch}", kind="cuda", limits=CUDA_PRESETS[arch], memory_alignment=256,
-                      fusible=_CUDA_FUSIBLE, per_point_windows=True)
+                      fusible=_CUDA_FUSIBLE, per_point_windows=True, half_contractions=True)
     if kind == "webgpu":
         return Target(name="webgpu", kind="webgpu", memory_alignment=256, limits=WEBGPU_LIMITS,
                       fusible=_WEBGPU_FUSIBLE)

@@ -37,7 +37,7 @@ def _epilogue(spec: Contraction) -> list[str]:
     for op in spec.epilogue:
         if isinstance(op, EpilogueAdd):
             scale = "" if op.scale == 1.0 else f"{float_literal(op.scale)} * "
-            lines.append(f"v += {scale}{op.param}[{strided_index(op, 'm', 'n')}];")
+            lines.append(f"v += {scale}aotc_f32({op.param}[{strided_index(op, 'm', 'n')}]);")
         elif isinstance(op, EpilogueClamp):
             lines += clamp_lines(op, "v", _MAX, _MIN)
         elif isinstance(op, EpilogueGelu):
@@ -50,16 +50,44 @@ def _epilogue(spec: Contraction) -> list[str]:
     return lines
 
 
-# The window gather every channels-last convolution kernel of a model shares, printed once in model.cu.
+# Helpers every GEMM kernel of a model shares, printed once in model.cu: element access that
+# widens float16/bfloat16 operands to float on load and rounds on store (overloads, so the
+# template's text is the same for every element type; accumulation is always float), and the
+# channels-last window gather.
 SUPPORT = """\
+__device__ __forceinline__ float aotc_f32(float x) { return x; }
+__device__ __forceinline__ float aotc_f32(__half x) { return __half2float(x); }
+__device__ __forceinline__ float aotc_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ void aotc_put(float* p, float v) { *p = v; }
+__device__ __forceinline__ void aotc_put(__half* p, float v) { *p = __float2half_rn(v); }
+__device__ __forceinline__ void aotc_put(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+/* Four consecutive elements (16 bytes of float, 8 of a half type: callers keep them aligned). */
+__device__ __forceinline__ float4 aotc_load4(const float* p) { return *(const float4*)p; }
+__device__ __forceinline__ float4 aotc_load4(const __half* p) {
+    const float2 lo = __half22float2(((const __half2*)p)[0]), hi = __half22float2(((const __half2*)p)[1]);
+    return make_float4(lo.x, lo.y, hi.x, hi.y);
+}
+__device__ __forceinline__ float4 aotc_load4(const __nv_bfloat16* p) {
+    const float2 lo = __bfloat1622float2(((const __nv_bfloat162*)p)[0]), hi = __bfloat1622float2(((const __nv_bfloat162*)p)[1]);
+    return make_float4(lo.x, lo.y, hi.x, hi.y);
+}
+__device__ __forceinline__ void aotc_store4(float* p, float4 v) { *(float4*)p = v; }
+__device__ __forceinline__ void aotc_store4(__half* p, float4 v) {
+    ((__half2*)p)[0] = __floats2half2_rn(v.x, v.y); ((__half2*)p)[1] = __floats2half2_rn(v.z, v.w);
+}
+__device__ __forceinline__ void aotc_store4(__nv_bfloat16* p, float4 v) {
+    ((__nv_bfloat162*)p)[0] = __floats2bfloat162_rn(v.x, v.y); ((__nv_bfloat162*)p)[1] = __floats2bfloat162_rn(v.z, v.w);
+}
+
 /* Element (m = (oy, ox), k = (ky, kx, ci)) of a channels-last convolution's window rows. */
-__device__ __forceinline__ float aotc_window_rows(const float* image, int64_t m, int64_t k, int64_t cg, int kw,
+template <typename T>
+__device__ __forceinline__ float aotc_window_rows(const T* image, int64_t m, int64_t k, int64_t cg, int kw,
         int64_t out_width, int sh, int sw, int ph, int pw, int dh, int dw, int64_t height, int64_t width,
         int64_t channels) {
     const int64_t tap = k / cg, ci = k % cg, ky = tap / kw, kx = tap % kw;
     const int64_t iy = (m / out_width) * sh - ph + ky * dh, ix = (m % out_width) * sw - pw + kx * dw;
     if (iy < 0 || iy >= height || ix < 0 || ix >= width) return 0.0f;
-    return image[(iy * width + ix) * channels + ci];
+    return aotc_f32(image[(iy * width + ix) * channels + ci]);
 }
 """
 
@@ -94,10 +122,10 @@ def _epilogue_store(spec: Contraction, plan: GemmPlan) -> list[str]:
              "            v4[j] = v;",
              "        }"]
     if vector:
-        lines += [f"        if (n4 < gemm_n) *(float4*)({out} + n4) = make_float4(v4[0], v4[1], v4[2], v4[3]);"]
+        lines += [f"        if (n4 < gemm_n) aotc_store4({out} + n4, make_float4(v4[0], v4[1], v4[2], v4[3]));"]
     else:
         lines += ["        #pragma unroll",
-                  f"        for (int j = 0; j < 4; ++j) if (n4 + j < gemm_n) ({out})[n4 + j] = v4[j];"]
+                  f"        for (int j = 0; j < 4; ++j) if (n4 + j < gemm_n) aotc_put({out} + n4 + j, v4[j]);"]
     return lines + ["    }", "}"]
 
 
@@ -209,7 +237,7 @@ def reduce_kernel(spec: Contraction, plan: GemmPlan, signature: str) -> str:
         #pragma unroll
         for (int s = 1; s < {plan.splits}; ++s) v += {WORKSPACE}[s * {total} + flat];
 {epilogue}
-        {out} = v;
+        aotc_put(&{out}, v);
     }}
 }}
 """

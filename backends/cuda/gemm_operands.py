@@ -62,11 +62,11 @@ def _vector_loader(name: str, param: str, count: int, threads: int, fast_tile: i
     for l in range(per):
         e = f"(threadIdx.x + {l * threads})"
         declare.append(f"const int {name}_f{l} = {e} % {fast_tile}, {name}_s{l} = {e} / {fast_tile};")
-        declare.append(f"const float* {name}_src{l} = {param} + {base} + {offset.format(f=f'{name}_f{l}', s=f'{name}_s{l}')};")
+        declare.append(f"const auto* {name}_src{l} = {param} + {base} + {offset.format(f=f'{name}_f{l}', s=f'{name}_s{l}')};")
         declare.append(f"const bool {name}_in{l} = {inside.format(f=f'{name}_f{l}', s=f'{name}_s{l}')};")
         k_ok = k_of.format(f=f"{name}_f{l}", s=f"{name}_s{l}")
         load.append(f"{name}_stage[{l}] = ({name}_in{l} && k_next + {k_ok} < gemm_k) ? "
-                    f"*(const float4*)({name}_src{l} + {advance}) : {ZERO4};")
+                    f"aotc_load4({name}_src{l} + {advance}) : {ZERO4};")
         if transposed:   # four k rows of one column of the k-major tile
             for c, lane in enumerate("xyzw"):
                 store.append(f"{name}_tile[buf][{name}_f{l} * 4 + {c}][{name}_s{l}] = {name}_stage[{l}].{lane};")
@@ -86,7 +86,7 @@ def _gather_loader(name: str, count: int, threads: int, k_fast: bool, other: str
         else:
             declare.append(f"const int {name}_o{l} = {e} % {other_tile}, {name}_k{l} = {e} / {other_tile};")
         load.append(f"{{ const int64_t {other} = {other}0 + {name}_o{l}, k = k_next + {name}_k{l}; "
-                    f"{name}_stage[{l}] = ({inside} && k < gemm_k) ? {element} : 0.0f; }}")
+                    f"{name}_stage[{l}] = ({inside} && k < gemm_k) ? aotc_f32({element}) : 0.0f; }}")
         store.append(f"{name}_tile[buf][{name}_k{l}][{name}_o{l}] = {name}_stage[{l}];")
     return Loader("gathered", tuple(declare), tuple(load), tuple(store))
 
@@ -100,7 +100,7 @@ def _im2col_loader(b: Im2col, count: int, threads: int, tiles: Tiles) -> Loader:
     plane = b.height * b.width
     index = "int" if b.channels * plane <= INT32_MAX else "int64_t"
     declare = [f"float b_stage[{per}];",
-               f"const float* b_image = {b.param} + gb * {b.image_stride} + gg * {b.channel_offset_per_group * plane};"]
+               f"const auto* b_image = {b.param} + gb * {b.image_stride} + gg * {b.channel_offset_per_group * plane};"]
     load, store = [], []
     for l in range(per):
         e = f"(threadIdx.x + {l * threads})"
@@ -112,7 +112,7 @@ def _im2col_loader(b: Im2col, count: int, threads: int, tiles: Tiles) -> Loader:
         load.append(f"{{ const int k = k_next + b_k{l}, tap = k % {kh * kw}; "
                     f"const int iy = b_y{l} + (tap / {kw}) * {dh}, ix = b_x{l} + (tap % {kw}) * {dw}; "
                     f"b_stage[{l}] = (b_in{l} && k < gemm_k && (unsigned)iy < {b.height}u && (unsigned)ix < {b.width}u) ? "
-                    f"b_image[(({index})(k / {kh * kw}) * {b.height} + iy) * {b.width} + ix] : 0.0f; }}")
+                    f"aotc_f32(b_image[(({index})(k / {kh * kw}) * {b.height} + iy) * {b.width} + ix]) : 0.0f; }}")
         store.append(f"b_tile[buf][b_k{l}][b_o{l}] = b_stage[{l}];")
     return Loader("im2col gather", tuple(declare), tuple(load), tuple(store))
 

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, replace
 
 from compiler.ir.dtypes import DType
-from compiler.ir.loops import INDEX, Binary, Const, Expr, Kernel
+from compiler.ir.loops import INDEX, Binary, Cast, Const, Expr, Kernel, LocalArray, Load, Store
 from compiler.target import Target
 from backends.base import LoweredModel
 from backends.cstyle import INDENT, CStylePrinter
@@ -41,8 +41,15 @@ class Launch:
     workspace: int = 0          # floats of gemm.WORKSPACE it needs (split-K's partial sums)
 
 
+# Half types in memory; in registers their values are floats: loads widen, math runs in float
+# (no half arithmetic, whose per-op rounding would cost accuracy), stores round to nearest even.
+HALF_STORAGE = {DType.float16: "__half", DType.bfloat16: "__nv_bfloat16"}
+_WIDEN = {DType.float16: "__half2float", DType.bfloat16: "__bfloat162float"}
+_NARROW = {DType.float16: "__float2half_rn", DType.bfloat16: "__float2bfloat16_rn"}
+
+
 class CudaPrinter(CStylePrinter):
-    types = {**CStylePrinter.types, DType.float16: "__half"}
+    types = {**CStylePrinter.types, DType.float16: "float", DType.bfloat16: "float"}
     float_functions = {**CStylePrinter.float_functions, "pow": ("powf({0}, {1})", "aotc_pow({0}, {1})")}
     restrict = "__restrict__"
     kernel_prefix = f'extern "C" __global__ void __launch_bounds__({THREADS})'
@@ -50,7 +57,37 @@ class CudaPrinter(CStylePrinter):
     def barrier(self) -> str:
         return "__syncthreads()"
 
+    def storage_type(self, dtype: DType) -> str:
+        return HALF_STORAGE.get(dtype) or self.type_name(dtype)
+
+    def param(self, buf, may_alias: bool = False) -> str:
+        const = "" if buf.writable else "const "
+        restrict = "" if may_alias else f" {self.restrict}"
+        return f"{const}{self.storage_type(buf.dtype)}*{restrict} {buf.name}"
+
+    def expr(self, e) -> str:
+        if isinstance(e, Load) and e.dtype in HALF_STORAGE:
+            return f"{_WIDEN[e.dtype]}({e.buffer}[{self.expr(e.index)}])"
+        if isinstance(e, Const) and e.dtype in HALF_STORAGE:
+            return self.const(Const(e.value, DType.float32))
+        if isinstance(e, Cast) and e.bits and (e.dtype in HALF_STORAGE or e.a.dtype in HALF_STORAGE):
+            raise NotImplementedError(f"CUDA: no bit cast between {e.a.dtype.value} and {e.dtype.value}")
+        if isinstance(e, Cast) and e.dtype in HALF_STORAGE:
+            # The value is a float in a register; round it to the half type and widen it again.
+            return f"{_WIDEN[e.dtype]}({_NARROW[e.dtype]}((float)({self.expr(e.a)})))"
+        return super().expr(e)
+
+    def stmt(self, s, depth: int) -> list[str]:
+        if isinstance(s, Store) and s.value.dtype in HALF_STORAGE:
+            return [f"{INDENT * depth}{s.buffer}[{self.expr(s.index)}] = "
+                    f"{_NARROW[s.value.dtype]}({self.expr(s.value)});"]
+        if isinstance(s, LocalArray) and s.dtype in HALF_STORAGE:
+            return [f"{INDENT * depth}{HALF_STORAGE[s.dtype]} {s.name}[{s.size}]{self.local_array_suffix};"]
+        return super().stmt(s, depth)
+
     def call(self, fn: str, args: list[str], dtype: DType) -> str:
+        if dtype in HALF_STORAGE:
+            dtype = DType.float32
         # Functions, not the base table's ternaries: those repeat their arguments, so nested
         # max/min (a 3x3 max pool) would grow exponentially in text and in nvcc's time.
         if fn in ("max", "min"):
@@ -192,7 +229,7 @@ def print_kernels(model: LoweredModel, target: Target) -> tuple[str, dict[str, t
         functions.update((function, text) for function, text, _ in printed)
         launches[name] = tuple(launch for _, _, launch in printed)
     header = ("/* aotc generated CUDA kernels. Do not edit. */\n"
-              "#include <stdint.h>\n#include <math.h>\n#include <cuda_fp16.h>\n\n" + MATHLIB_CU + "\n" + gemm.SUPPORT)
+              "#include <stdint.h>\n#include <math.h>\n#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n\n" + MATHLIB_CU + "\n" + gemm.SUPPORT)
     workspace = max((launch.workspace for group in launches.values() for launch in group), default=0)
     if workspace:
         header += f"\n__device__ float {gemm.WORKSPACE}[{workspace}];\n"

@@ -65,7 +65,7 @@ LOWERINGS = {
 VIEW_OPS = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
 
 
-def lower_node(graph: Graph, node: Node, per_point_windows: bool = False) -> Kernel:
+def lower_node(graph: Graph, node: Node, per_point_windows: bool = False, half_contractions: bool = False) -> Kernel:
     try:
         lowering = LOWERINGS[node.op]
     except KeyError:
@@ -77,7 +77,7 @@ def lower_node(graph: Graph, node: Node, per_point_windows: bool = False) -> Ker
     kernel = (lower_window(node, in_types, out_types, per_point=per_point_windows)
               if lowering is lower_window else lowering(node, in_types, out_types))
     constant = [bool(n) and n in graph.constants for n in node.inputs]
-    spec = contraction_spec(node, in_types, out_types, constant)
+    spec = contraction_spec(node, in_types, out_types, constant, half_contractions)
     attention = attention_spec(node, in_types, out_types) if node.op == "Attention" else None
     return replace(kernel, nodes=(node.name,), contraction=spec, attention=attention)
 
@@ -86,12 +86,14 @@ def lower_node(graph: Graph, node: Node, per_point_windows: bool = False) -> Ker
 class Lower:
     fusion: FusionPlan = FusionPlan()
     per_point_windows: bool = False      # Target.per_point_windows
+    half_contractions: bool = False      # Target.half_contractions
 
     def __call__(self, graph: Graph) -> Program:
-        return lower_graph(graph, self.fusion, self.per_point_windows)
+        return lower_graph(graph, self.fusion, self.per_point_windows, self.half_contractions)
 
 
-def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan(), per_point_windows: bool = False) -> Program:
+def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan(), per_point_windows: bool = False,
+                half_contractions: bool = False) -> Program:
     kernels: dict[str, Kernel] = {}
     by_hash: dict[str, str] = {}
     calls = []
@@ -117,7 +119,7 @@ def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan(), per_point_windo
             kernel, args = lower_elementwise_chain(graph, [node] + [by_name[n] for n in group.epilogue])
             kernels, calls = _add_call(kernels, by_hash, calls, kernel, tuple(alias.get(a, a) for a in args))
             continue
-        kernel = lower_node(graph, node, per_point_windows)
+        kernel = lower_node(graph, node, per_point_windows, half_contractions)
         args = tuple(n for n in node.inputs if n) + node.output_names
         if group is not None and group.kind == "prologue":
             kernel, args = fuse_prologue(graph, [by_name[n] for n in group.prologue], node, kernel)

@@ -21,12 +21,22 @@ def _dim(d) -> "int | str":
     return d.name if isinstance(d, Sym) else int(d)
 
 
-def conv_spec(node: Node, in_types: Sequence[TensorType | None], out_types, constant: Sequence[bool]) -> Contraction | None:
+# Element types a contraction template reads: float32 everywhere; float16 and bfloat16 where the
+# target's template converts them (Target.half_contractions), else half products keep the loop nest.
+HALF_TYPES = (DType.float16, DType.bfloat16)
+
+
+def _element_ok(dtype: DType, half: bool) -> bool:
+    return dtype is DType.float32 or (half and dtype in HALF_TYPES)
+
+
+def conv_spec(node: Node, in_types: Sequence[TensorType | None], out_types, constant: Sequence[bool],
+              half: bool = False) -> Contraction | None:
     attrs = node.attrs
     x, w = in_types[0], in_types[1]
     out = out_types[0]
     spatial = len(attrs.kernel_shape)
-    if spatial not in (1, 2) or x.dtype is not DType.float32:
+    if spatial not in (1, 2) or not _element_ok(x.dtype, half):
         return None
     if attrs.channels_last:
         return conv_spec_channels_last(node, in_types, out_types, constant)
@@ -101,10 +111,10 @@ def _bias_strides(shape) -> tuple[int, int] | None:
     return (cols if rows != 1 else 0), (1 if cols != 1 else 0)
 
 
-def gemm_spec(node: Node, in_types, out_types, constant: Sequence[bool]) -> Contraction | None:
+def gemm_spec(node: Node, in_types, out_types, constant: Sequence[bool], half: bool = False) -> Contraction | None:
     attrs = node.attrs
     a_t, b_t = in_types[0], in_types[1]
-    if a_t.dtype is not DType.float32:
+    if not _element_ok(a_t.dtype, half):
         return None
     m, n = out_types[0].shape
     if isinstance(n, Sym):
@@ -133,9 +143,9 @@ def gemm_spec(node: Node, in_types, out_types, constant: Sequence[bool]) -> Cont
                        alpha=attrs.alpha, epilogue=epilogue)
 
 
-def matmul_spec(node: Node, in_types, out_types, constant: Sequence[bool]) -> Contraction | None:
+def matmul_spec(node: Node, in_types, out_types, constant: Sequence[bool], half: bool = False) -> Contraction | None:
     a_t, b_t = in_types
-    if a_t.dtype is not DType.float32:
+    if not _element_ok(a_t.dtype, half):
         return None
     a_shape = (1,) + tuple(a_t.shape) if a_t.rank == 1 else tuple(a_t.shape)
     b_shape = tuple(b_t.shape) + (1,) if b_t.rank == 1 else tuple(b_t.shape)
@@ -177,9 +187,10 @@ def matmul_spec(node: Node, in_types, out_types, constant: Sequence[bool]) -> Co
 SPECS = {"Conv": conv_spec, "Gemm": gemm_spec, "MatMul": matmul_spec}
 
 
-def contraction_spec(node: Node, in_types, out_types, constant: Sequence[bool]) -> Contraction | None:
+def contraction_spec(node: Node, in_types, out_types, constant: Sequence[bool], half: bool = False
+                     ) -> Contraction | None:
     build = SPECS.get(node.op)
-    spec = build(node, in_types, out_types, constant) if build else None
+    spec = build(node, in_types, out_types, constant, half) if build else None
     if spec is None or 0 in (spec.m, spec.n, spec.k, spec.batch, spec.groups):
         return None  # empty products keep the loop nest, which handles them
     return spec
