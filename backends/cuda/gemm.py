@@ -55,6 +55,8 @@ def _epilogue(spec: Contraction) -> list[str]:
 # template's text is the same for every element type; accumulation is always float), and the
 # channels-last window gather.
 SUPPORT = """\
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
 __device__ __forceinline__ float aotc_f32(float x) { return x; }
 __device__ __forceinline__ float aotc_f32(__half x) { return __half2float(x); }
 __device__ __forceinline__ float aotc_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
