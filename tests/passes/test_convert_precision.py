@@ -1,0 +1,72 @@
+"""convert_precision: golden IR of a small graph (casts at the boundary, half weights, a float32
+Softmax), the interpreter before and after on fresh random inputs, determinism, and integer
+tensors left alone."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compiler.ir.dtypes import DType
+from compiler.ir.interpreter import interpret
+from compiler.ir.parser import parse_graph
+from compiler.ir.printer import print_graph
+from compiler.ir.verifier import verify
+from conftest import rel_l2
+from passes.convert_precision import FLOAT32_OPS, convert_precision
+
+MODEL = """\
+graph mm(%x: f32[4,8], %ids: i64[4]) -> (%p, %g) {
+  const %w: f32[8,16] = %RANDOM
+  const %big: f32[16] = %BIG
+  %h: f32[4,16] = MatMul(%x, %w)  # h
+  %hb: f32[4,16] = Add(%h, %big)  # hb
+  %p: f32[4,16] = Softmax(%hb) {axis=-1}  # p
+  %r: f32[4,16] = Relu(%h)  # r
+  %g: f32[4,16] = Gather(%r, %ids) {axis=0}  # g
+  return %p, %g
+}
+"""
+
+
+def _graph():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((8, 16)).astype(np.float32) / 3
+    big = np.full(16, -1e30, np.float32)
+    big[:8] = rng.standard_normal(8)
+    def values(array):
+        return "[" + ", ".join(repr(float(v)) for v in array.reshape(-1)) + "]"
+    return parse_graph(MODEL.replace("%RANDOM", values(w)).replace("%BIG", values(big)))
+
+
+@pytest.mark.parametrize("dtype", [DType.float16, DType.bfloat16])
+def test_half_graph_matches_float32_on_fresh_inputs(dtype):
+    graph = _graph()
+    converted = convert_precision(graph, dtype)
+    verify(converted)
+    rng = np.random.default_rng(1)
+    feeds = {"x": rng.standard_normal((4, 8)).astype(np.float32), "ids": np.array([3, 0, 2, 2])}
+    expected, actual = interpret(graph, feeds), interpret(converted, feeds)
+    tolerance = 1e-2 if dtype is DType.float16 else 3e-2
+    for name in graph.outputs:
+        out = converted.outputs[graph.outputs.index(name)]
+        assert actual[out].dtype == np.float32, "outputs keep the declared float32"
+        assert np.isfinite(actual[out]).all(), "a -1e30 mask clips to the half range, not -inf"
+        assert rel_l2(actual[out], expected[name]) <= tolerance, name
+
+
+def test_weights_go_half_softmax_stays_float32_and_indices_are_untouched():
+    converted = convert_precision(_graph(), DType.float16)
+    types = converted.types
+    assert types["w_f16"].dtype is DType.float16 and "w" not in converted.constants
+    assert types["h"].dtype is DType.float16 and types["r"].dtype is DType.float16
+    softmax = next(n for n in converted.nodes if n.op == "Softmax")
+    assert all(types[i].dtype is DType.float32 for i in softmax.inputs)
+    assert types["ids"].dtype is DType.int64
+    assert types[converted.outputs[1]].dtype is DType.float32
+    assert "Softmax" in FLOAT32_OPS
+
+
+def test_conversion_is_deterministic_and_float32_is_the_identity():
+    graph = _graph()
+    assert print_graph(convert_precision(graph, DType.float16)) == print_graph(convert_precision(graph, DType.float16))
+    assert convert_precision(graph, DType.float32) is graph
