@@ -177,7 +177,7 @@ def export(name: str, exporter: str, cache_dir: Path | None = None) -> Path:
     return path
 
 
-def exported_program(name: str, model: ZooModel | None = None, device: str = "cpu"):
+def exported_program(name: str, model: ZooModel | None = None, device: str = "cpu", dtype: str = "fp32"):
     """`name` exported with torch.export (batch axis dynamic where the model's is), not yet
     decomposed. Rebuilt on each call rather than cached: export takes seconds, and the seeded
     weights make every rebuild the same program. `model`: `build(name)`, if already at hand.
@@ -188,21 +188,25 @@ def exported_program(name: str, model: ZooModel | None = None, device: str = "cp
     module, inputs = model.module, model.example_inputs
     if device != "cpu":
         module, inputs = module.to(device), tuple(t.to(device) for t in inputs)
+    if dtype != "fp32":   # a half model for the half bench's torch peers (`model.half()`)
+        half = {"fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+        module, inputs = module.to(half), tuple(t.to(half) if t.is_floating_point() else t for t in inputs)
     dynamic_shapes = ({0: torch.export.Dim("batch")},) if model.dynamic_batch else None
     with torch.no_grad():
         return torch.export.export(module, inputs, dynamic_shapes=dynamic_shapes)
 
 
-def save_exported_program(name: str, cache_dir: Path | None = None, device: str = "cpu") -> Path:
+def save_exported_program(name: str, cache_dir: Path | None = None, device: str = "cpu", dtype: str = "fp32") -> Path:
     """`exported_program(name, device=device)` saved with torch.export.save (a .pt2 archive)
     into the cache (`NAME.pt2`, or `NAME.cuda.pt2` for a program exported on the GPU)."""
     import torch
     cache_dir = Path(cache_dir or default_cache_dir())
-    path = cache_dir / (f"{name}.pt2" if device == "cpu" else f"{name}.{device}.pt2")
+    stem = name if dtype == "fp32" else f"{name}.{dtype}"
+    path = cache_dir / (f"{stem}.pt2" if device == "cpu" else f"{stem}.{device}.pt2")
     if not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}.pt2")
-        torch.export.save(exported_program(name, device=device), str(tmp))
+        torch.export.save(exported_program(name, device=device, dtype=dtype), str(tmp))
         os.replace(tmp, path)
     return path
 

@@ -38,6 +38,9 @@ class GpuBenchSettings:
     tolerance: float = 1e-4      # rel. L2 against torch eager, fp32 with TF32 off
     bindings: dict[str, int] = field(default_factory=dict)
     seed: int = 0
+    # The peers' precision: "fp32", or "fp16"/"bf16" for a program exported from a half model
+    # (its float inputs get device-resident half copies, made once, outside the timing).
+    peer_dtype: str = "fp32"
 
 
 def check_peers(model: Path | None, peers: list[str]) -> None:
@@ -111,10 +114,12 @@ def run_gpu_bench(artifact_dir: Path, model: Path | None, peers: list[str], sett
     contenders: dict[str, Callable[[], object]] = {"aotc": lambda: artifact(*inputs, out=outputs)}
     if peers:
         module = _peer_module(model)
+        half = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(settings.peer_dtype)
+        peer_inputs = [t.to(half) if half is not None and t.is_floating_point() else t for t in inputs]
         with torch.no_grad():
             for peer in peers:
                 fn = module if peer == "torch" else torch.compile(module)
-                contenders[peer] = (lambda fn=fn: fn(*inputs))
+                contenders[peer] = (lambda fn=fn: fn(*peer_inputs))
     failed: dict[str, str] = {}
     with torch.no_grad():
         results = {}
