@@ -45,8 +45,6 @@ EXPECTED_FAILURES = {
     'test_cast_e8m0_FLOAT8E8M0_to_FLOAT': "UnsupportedError: input 'input' has element type FLOAT8E8M0, which aotc does not support",
     'test_cast_e8m0_FLOAT8E8M0_to_FLOAT16': "UnsupportedError: input 'input' has element type FLOAT8E8M0, which aotc does not support",
     'test_cast_e8m0_FLOAT_to_FLOAT8E8M0': "UnsupportedError: op Cast (node 'Cast_0'): attribute 'to' has element type FLOAT8E8M0, which aotc does not support",
-    'test_causal_conv_with_state_silu_fp16': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
-    'test_causal_conv_with_state_silu_fp16_expanded': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
     'test_compress_0': "UnsupportedError: op Compress (node 'Compress_0') is not supported by aotc; see `aotc targets --ops`",
     'test_compress_1': "UnsupportedError: op Compress (node 'Compress_0') is not supported by aotc; see `aotc targets --ops`",
     'test_compress_bfloat16': "UnsupportedError: op Compress (node 'Compress_0') is not supported by aotc; see `aotc targets --ops`",
