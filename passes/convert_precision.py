@@ -19,6 +19,7 @@ finite range (an fp32 -1e30 mask becomes -65504, not -inf, so a fully masked row
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -41,7 +42,7 @@ FLOAT32_OPS = frozenset({
     "QuantizeLinear", "DequantizeLinear", "QLinearMatMul", "MatMulInteger",
 })
 # Float inputs that are parameters, not data: they keep float32 in a half op.
-FLOAT32_INPUTS = {"Resize": (1, 2)}
+FLOAT32_INPUTS = MappingProxyType({"Resize": (1, 2)})
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,6 @@ EXPECTED_FAILURES = {
     'test_ai_onnx_ml_tree_ensemble_single_tree': 'ModelError: the model imports no default-domain ONNX opset',
     'test_attention_4d_causal_fp16': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
     'test_attention_4d_causal_fp16_expanded': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
-    'test_attention_4d_fp16': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
-    'test_attention_4d_fp16_expanded': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
     'test_attention_4d_gqa_causal_nonpad_decode_fp16': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
     'test_attention_4d_gqa_causal_nonpad_decode_fp16_expanded': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
     'test_attention_4d_gqa_with_past_and_present_fp16': 'wrong result: Not equal to tolerance rtol=0.001, atol=1e-07',
