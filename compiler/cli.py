@@ -200,7 +200,7 @@ def cmd_targets(args) -> int:
         return 0
     for name in known_targets():
         target = resolve_target(name)
-        backend = "yes" if target.kind in ("cpu", "cuda", "webgpu") else "not yet"
+        backend = "yes" if target.kind in ("cpu", "cuda", "webgpu", "fpga") else "not yet"
         detail = f"isa {target.isa.name} ({', '.join(target.isa.features) or 'baseline'})" if target.isa else \
             ", ".join(f"{k}={v}" for k, v in target.limits)
         print(f"{name:<20} backend: {backend:<8} {detail}")
@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compile", help="compile a model into an artifact directory")
     p.add_argument("model", help="an .onnx file, or a .pt2 file from torch.export.save")
-    p.add_argument("--target", default="cpu", help="cpu (this host), cpu:<isa>, cuda:sm_90, cuda:sm_80, webgpu; see `aotc targets`")
+    p.add_argument("--target", default="cpu", help="cpu (this host), cpu:<isa>, cuda:sm_90, cuda:sm_80, webgpu, fpga:xcu280, fpga:xczu9eg; see `aotc targets`")
     p.add_argument("-o", "--output", required=True, help="artifact directory to write")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--profile", action="store_true", help="time every kernel call (see `aotc run --profile`)")

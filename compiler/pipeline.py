@@ -31,6 +31,8 @@ def graph_passes(target: Target) -> tuple:
     """The graph-level pipeline for a target, in order."""
     if target.kind in ("cpu", "cuda", "webgpu"):
         return (Simplify(), ConvertLayout(target.activation_layout), EliminateDeadCode(), MaterializeOutputs())
+    if target.kind == "fpga":   # NCHW throughout: the layer library streams tensors in ONNX's order
+        return (Simplify(), EliminateDeadCode(), MaterializeOutputs())
     raise TargetError(f"target {target.name} has no graph pipeline yet")
 
 
@@ -44,8 +46,11 @@ def backend_for(target: Target, options: CompileOptions):
     if target.kind == "webgpu":
         from backends.webgpu import WebGpuBackend
         return WebGpuBackend()
+    if target.kind == "fpga":
+        from backends.fpga_hls import FpgaHlsBackend
+        return FpgaHlsBackend(cache_dir=options.build_cache)
     raise TargetError(f"target {target.name} has no backend in this version of aotc yet "
-                      f"(available: cpu, cpu:<isa>, cuda:<sm>, webgpu; see `aotc targets`)")
+                      f"(available: cpu, cpu:<isa>, cuda:<sm>, webgpu, fpga:<part>; see `aotc targets`)")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,63 @@
+// aotc FPGA layer library: shared types and stream helpers (Vitis HLS C++).
+// Layers keep one sample's tensor in row-major (NCHW) order; between layers it travels as an
+// hls::stream of scalars in that order, so a layer's output stream is the next one's input.
+#ifndef AOTC_COMMON_H
+#define AOTC_COMMON_H
+
+#include "ap_fixed.h"
+#include "ap_int.h"
+#include "hls_stream.h"
+#include <cmath>
+
+namespace aotc {
+
+// The accumulator of a fixed-point layer is wider than its data; floats accumulate in float.
+template <class T> struct acc_type { typedef T type; };
+template <int W, int I, ap_q_mode Q, ap_o_mode O, int N>
+struct acc_type<ap_fixed<W, I, Q, O, N> > { typedef ap_fixed<W + 16, I + 8> type; };
+
+template <class T> inline float to_float(T x) { return (float)x; }
+
+// A stream read into an on-chip frame buffer.
+template <class T, unsigned N>
+void read_frame(hls::stream<T> &in, T buf[N]) {
+read_frame:
+    for (unsigned i = 0; i < N; i++) {
+#pragma HLS PIPELINE II = 1
+        buf[i] = in.read();
+    }
+}
+
+// Fan-out: a value consumed by two layers is copied onto two streams (a stream has one reader).
+template <class T, unsigned N>
+void clone(hls::stream<T> &in, hls::stream<T> &out0, hls::stream<T> &out1) {
+clone:
+    for (unsigned i = 0; i < N; i++) {
+#pragma HLS PIPELINE II = 1
+        T v = in.read();
+        out0.write(v);
+        out1.write(v);
+    }
+}
+
+// AXI master -> stream and back (the top function's edges). T_IO is the port's element type.
+template <class T_IO, class T, unsigned N>
+void load_stream(const T_IO *src, hls::stream<T> &out) {
+load:
+    for (unsigned i = 0; i < N; i++) {
+#pragma HLS PIPELINE II = 1
+        out.write((T)src[i]);
+    }
+}
+
+template <class T, class T_IO, unsigned N>
+void store_stream(hls::stream<T> &in, T_IO *dst) {
+store:
+    for (unsigned i = 0; i < N; i++) {
+#pragma HLS PIPELINE II = 1
+        dst[i] = (T_IO)in.read();
+    }
+}
+
+} // namespace aotc
+#endif

@@ -1,0 +1,69 @@
+// Elementwise layers: unary activations and binary arithmetic over streams, one element per
+// cycle per lane. Each op is a small functor, so a new activation is one struct, not a branch.
+#ifndef AOTC_ELTWISE_H
+#define AOTC_ELTWISE_H
+#include "aotc_common.h"
+
+namespace aotc {
+
+struct op_relu { template <class T> static T f(T x, float, float) { return x > (T)0 ? x : (T)0; } };
+struct op_leaky_relu {
+    template <class T> static T f(T x, float a, float) { return x >= (T)0 ? x : (T)(x * (T)a); }
+};
+struct op_clip {
+    template <class T> static T f(T x, float lo, float hi) { return x < (T)lo ? (T)lo : (x > (T)hi ? (T)hi : x); }
+};
+struct op_sigmoid {
+    template <class T> static T f(T x, float, float) { return (T)(1.0f / (1.0f + std::exp(-to_float(x)))); }
+};
+struct op_tanh { template <class T> static T f(T x, float, float) { return (T)std::tanh(to_float(x)); } };
+struct op_exp { template <class T> static T f(T x, float, float) { return (T)std::exp(to_float(x)); } };
+struct op_gelu {
+    template <class T> static T f(T x, float, float) {
+        const float v = to_float(x);
+        return (T)(0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f)));
+    }
+};
+struct op_identity { template <class T> static T f(T x, float, float) { return x; } };
+
+struct op_add { template <class T> static T f(T a, T b) { return a + b; } };
+struct op_sub { template <class T> static T f(T a, T b) { return a - b; } };
+struct op_mul { template <class T> static T f(T a, T b) { return a * b; } };
+struct op_div { template <class T> static T f(T a, T b) { return a / b; } };
+struct op_max { template <class T> static T f(T a, T b) { return a > b ? a : b; } };
+struct op_min { template <class T> static T f(T a, T b) { return a < b ? a : b; } };
+
+// CFG: n, alpha, beta (the op's two scalar parameters, e.g. Clip's bounds).
+template <class T, class OP, class CFG>
+void activation(hls::stream<T> &in, hls::stream<T> &out) {
+elements:
+    for (unsigned i = 0; i < CFG::n; i++) {
+#pragma HLS PIPELINE II = 1
+        out.write(OP::f(in.read(), CFG::alpha, CFG::beta));
+    }
+}
+
+// Two streamed operands of the same size (a residual add).
+template <class T, class OP, class CFG>
+void binary(hls::stream<T> &a, hls::stream<T> &b, hls::stream<T> &out) {
+elements:
+    for (unsigned i = 0; i < CFG::n; i++) {
+#pragma HLS PIPELINE II = 1
+        out.write(OP::f(a.read(), b.read()));
+    }
+}
+
+// One streamed operand and a constant broadcast to its size at compile time (a ROM).
+// `swap` keeps the operand order of non-commutative ops (constant - x).
+template <class T, class W, class OP, class CFG>
+void binary_const(hls::stream<T> &a, hls::stream<T> &out, const W c[CFG::n]) {
+elements:
+    for (unsigned i = 0; i < CFG::n; i++) {
+#pragma HLS PIPELINE II = 1
+        const T x = a.read(), k = (T)c[i];
+        out.write(CFG::swap ? OP::f(k, x) : OP::f(x, k));
+    }
+}
+
+} // namespace aotc
+#endif
