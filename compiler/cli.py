@@ -97,7 +97,12 @@ def cmd_inspect(args) -> int:
     manifest = read_manifest(Path(args.artifact))
     verify_files(Path(args.artifact), manifest)
     report = inspect_report(manifest)
-    print(json.dumps(report, indent=1, sort_keys=True) if args.json else format_report(report))
+    from compiler.inspect_fpga import format_estimate, read_estimate
+    estimate = read_estimate(Path(args.artifact))   # FPGA artifacts: the resource/latency estimate
+    if estimate is not None:
+        report["fpga_estimate"] = estimate
+    text = format_report(report) + (f"\n\n{format_estimate(estimate)}" if estimate is not None else "")
+    print(json.dumps(report, indent=1, sort_keys=True) if args.json else text)
     return 0
 
 

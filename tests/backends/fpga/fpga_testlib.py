@@ -41,3 +41,43 @@ def onnxruntime_outputs(model, feeds: dict) -> list:
     session = onnxruntime.InferenceSession(model.SerializeToString() if hasattr(model, "SerializeToString")
                                            else str(model), providers=["CPUExecutionProvider"])
     return session.run(None, feeds)
+
+
+def residual_cnn(seed: int = 0, size: int = 128):
+    """A small ResNet-style CNN on 3 x size x size: its activations alone overflow a ZCU102's
+    BRAM, so it runs on the streaming engine. conv-relu, conv + shortcut + relu, maxpool, strided
+    conv with a 1x1 projection shortcut, global average pool, dense."""
+    from onnx import TensorProto, helper
+    rng = np.random.default_rng(seed)
+    inits = [_init(rng, "w1", (16, 3, 3, 3), 0.3), _init(rng, "b1", (16,), 0.1),
+             _init(rng, "w2", (16, 16, 3, 3), 0.1), _init(rng, "b2", (16,), 0.1),
+             _init(rng, "w3", (32, 16, 3, 3), 0.1), _init(rng, "b3", (32,), 0.1),
+             _init(rng, "wp", (32, 16, 1, 1), 0.2), _init(rng, "bp", (32,), 0.1),
+             _init(rng, "wf", (10, 32), 0.2), _init(rng, "bf", (10,), 0.1)]
+    conv = lambda i, w, b, o, **kw: helper.make_node("Conv", [i, w, b], [o], **kw)   # noqa: E731
+    nodes = [conv("x", "w1", "b1", "c1", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             conv("r1", "w2", "b2", "c2", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c2", "r1"], ["a2"]), helper.make_node("Relu", ["a2"], ["r2"]),
+             helper.make_node("MaxPool", ["r2"], ["p2"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+             conv("p2", "w3", "b3", "c3", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+             conv("p2", "wp", "bp", "cp", kernel_shape=[1, 1], strides=[2, 2]),
+             helper.make_node("Add", ["c3", "cp"], ["a3"]), helper.make_node("Relu", ["a3"], ["r3"]),
+             helper.make_node("GlobalAveragePool", ["r3"], ["g"]), helper.make_node("Flatten", ["g"], ["f"]),
+             helper.make_node("Gemm", ["f", "wf", "bf"], ["y"], transB=1)]
+    graph = helper.make_graph(nodes, "residual_cnn",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def estimate(artifact_dir) -> dict:
+    import json
+    from pathlib import Path
+    return json.loads((Path(artifact_dir) / "hls" / "estimate.json").read_text())
+
+
+def assert_fits(est: dict) -> None:
+    """Every design stays within 80% of LUT/FF/DSP and 90% of BRAM."""
+    for key, share in est["share"].items():
+        assert share <= (0.9 if key == "bram" else 0.8), f"{key} at {share:.1%} of {est['part']}"
