@@ -199,9 +199,11 @@ def cmd_targets(args) -> int:
     from compiler.target import known_targets, resolve_target
     if args.ops:
         from passes.lower import LOWERINGS
+        from backends.fpga_hls.layers import SUPPORTED as FPGA_OPS
         for name in sorted(OPS):
             mark = "cpu" if name in LOWERINGS else "-"
-            print(f"{name:<22} {mark:<5} {OPS[name].doc}")
+            fpga = "fpga" if name in FPGA_OPS else "-"
+            print(f"{name:<22} {mark:<5} {fpga:<5} {OPS[name].doc}")
         return 0
     for name in known_targets():
         target = resolve_target(name)

@@ -81,7 +81,7 @@ def per_sample(graph: Graph, value: str, node: Node, target: Target) -> tuple[in
 def _unsupported(node: Node, target: Target, why: str = "") -> UnsupportedError:
     detail = f" ({why})" if why else ""
     return UnsupportedError(f"op {node.op} (node '{node.name}') is not supported by target {target.name}{detail}; "
-                            f"supported ops: `aotc targets --ops fpga`")
+                            f"supported ops: `aotc targets --ops`, column fpga")
 
 
 def to_layers(graph: Graph, target: Target) -> tuple[Layer, ...]:

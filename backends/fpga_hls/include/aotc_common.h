@@ -28,6 +28,28 @@ read_frame:
     }
 }
 
+// A stream read into / written from a channel-major [C][HW] buffer (the caller partitions the
+// channel dimension to match its lanes).
+template <class T, unsigned C, unsigned HW>
+void read_channels(hls::stream<T> &in, T buf[C][HW]) {
+read_channels:
+    for (unsigned c = 0; c < C; c++)
+        for (unsigned i = 0; i < HW; i++) {
+#pragma HLS PIPELINE II = 1
+            buf[c][i] = in.read();
+        }
+}
+
+template <class T, class ACC, unsigned C, unsigned HW>
+void write_channels(ACC buf[C][HW], hls::stream<T> &out) {
+write_channels:
+    for (unsigned c = 0; c < C; c++)
+        for (unsigned i = 0; i < HW; i++) {
+#pragma HLS PIPELINE II = 1
+            out.write((T)buf[c][i]);
+        }
+}
+
 // Fan-out: a value consumed by two layers is copied onto two streams (a stream has one reader).
 template <class T, unsigned N>
 void clone(hls::stream<T> &in, hls::stream<T> &out0, hls::stream<T> &out1) {

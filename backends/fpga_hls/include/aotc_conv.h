@@ -13,18 +13,13 @@ template <class T, class W, class CFG>
 void conv2d(hls::stream<T> &in, hls::stream<T> &out, const W w[], const W b[CFG::c_out]) {
     typedef typename acc_type<T>::type acc_t;
     const unsigned icg = CFG::c_in / CFG::groups, ocg = CFG::c_out / CFG::groups;
-    const unsigned hw_in = CFG::h_in * CFG::w_in, hw_out = CFG::h_out * CFG::w_out;
+    const unsigned hw_out = CFG::h_out * CFG::w_out;
     // Channel-major 2-d buffers, partitioned on the channel: lane q of a cycle reads bank q.
     T x[CFG::c_in][CFG::h_in * CFG::w_in];
 #pragma HLS ARRAY_PARTITION variable = x cyclic factor = CFG::pi dim = 1
     acc_t acc[CFG::c_out][CFG::h_out * CFG::w_out];
 #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = CFG::po dim = 1
-read:
-    for (unsigned c = 0; c < CFG::c_in; c++)
-        for (unsigned i = 0; i < hw_in; i++) {
-#pragma HLS PIPELINE II = 1
-            x[c][i] = in.read();
-        }
+    read_channels<T, CFG::c_in, CFG::h_in * CFG::w_in>(in, x);
 init:
     for (unsigned c = 0; c < CFG::c_out; c++)
         for (unsigned i = 0; i < hw_out; i++) {
@@ -65,12 +60,7 @@ out_blocks:
             }
         }
     }
-write:
-    for (unsigned c = 0; c < CFG::c_out; c++)
-        for (unsigned i = 0; i < hw_out; i++) {
-#pragma HLS PIPELINE II = 1
-            out.write((T)acc[c][i]);
-        }
+    write_channels<T, acc_t, CFG::c_out, CFG::h_out * CFG::w_out>(acc, out);
 }
 
 } // namespace aotc

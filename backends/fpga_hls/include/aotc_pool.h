@@ -10,17 +10,12 @@ namespace aotc {
 template <class T, class CFG>
 void pool2d(hls::stream<T> &in, hls::stream<T> &out) {
     typedef typename acc_type<T>::type acc_t;
-    const unsigned hw_in = CFG::h_in * CFG::w_in, hw_out = CFG::h_out * CFG::w_out;
+    const unsigned hw_out = CFG::h_out * CFG::w_out;
     T x[CFG::c][CFG::h_in * CFG::w_in];
 #pragma HLS ARRAY_PARTITION variable = x cyclic factor = CFG::pc dim = 1
     T y[CFG::c][CFG::h_out * CFG::w_out];
 #pragma HLS ARRAY_PARTITION variable = y cyclic factor = CFG::pc dim = 1
-read:
-    for (unsigned c = 0; c < CFG::c; c++)
-        for (unsigned i = 0; i < hw_in; i++) {
-#pragma HLS PIPELINE II = 1
-            x[c][i] = in.read();
-        }
+    read_channels<T, CFG::c, CFG::h_in * CFG::w_in>(in, x);
 channels:
     for (unsigned cb = 0; cb < CFG::c / CFG::pc; cb++) {
     pixels:
@@ -54,12 +49,7 @@ channels:
             }
         }
     }
-write:
-    for (unsigned c = 0; c < CFG::c; c++)
-        for (unsigned i = 0; i < hw_out; i++) {
-#pragma HLS PIPELINE II = 1
-            out.write(y[c][i]);
-        }
+    write_channels<T, T, CFG::c, CFG::h_out * CFG::w_out>(y, out);
 }
 
 // Mean over each channel's h*w values (GlobalAveragePool, and ReduceMean over spatial axes).
