@@ -29,7 +29,8 @@ def cmd_compile(args) -> int:
     from compiler.api import compile_to_directory, default_options
     layouts = {"nchw": "NCHW", "nhwc": "NHWC", "auto": "auto"}
     options = replace(default_options(), profile=args.profile,
-                      activation_layout=layouts[args.layout] if args.layout else None)
+                      activation_layout=layouts[args.layout] if args.layout else None,
+                      fpga_precision=args.fpga_precision)
     out = compile_to_directory(args.model, args.target, Path(args.output), options=options,
                                on_step=_progress(not args.quiet))
     print(f"wrote {out}")
@@ -226,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", action="store_true", help="time every kernel call (see `aotc run --profile`)")
     p.add_argument("--layout", choices=("nchw", "nhwc", "auto"), help="activation layout of convolution "
                    "regions (default: the target's choice; the CPU's is auto)")
+    p.add_argument("--fpga-precision", choices=("float32", "fixed16", "fixed8"), default="float32",
+                   help="fpga targets: number format (fixed: ap_fixed with per-layer widths from calibration)")
     p.set_defaults(fn=cmd_compile)
 
     p = sub.add_parser("run", help="run an artifact on .npy inputs")

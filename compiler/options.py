@@ -19,8 +19,11 @@ class CompileOptions:
     memory_planner: str = "cpsat"
     # The C compiler's optimisation level (0-3); conformance runs use 1 to build faster.
     c_opt_level: int = 3
+    # FPGA number format: "float32", or "fixed16"/"fixed8" (ap_fixed, per-layer widths).
+    fpga_precision: str = "float32"
 
     def manifest_fields(self) -> dict:
         """What of these options can change the artifact (caches cannot)."""
         return {"tuning_db": bool(self.tuning_db), "profile": self.profile,
-                "activation_layout": self.activation_layout, "memory_planner": self.memory_planner, "c_opt_level": self.c_opt_level}
+                "activation_layout": self.activation_layout, "memory_planner": self.memory_planner, "c_opt_level": self.c_opt_level,
+                **({"fpga_precision": self.fpga_precision} if self.fpga_precision != "float32" else {})}

@@ -48,7 +48,7 @@ def backend_for(target: Target, options: CompileOptions):
         return WebGpuBackend()
     if target.kind == "fpga":
         from backends.fpga_hls import FpgaHlsBackend
-        return FpgaHlsBackend(cache_dir=options.build_cache)
+        return FpgaHlsBackend(cache_dir=options.build_cache, precision=options.fpga_precision)
     raise TargetError(f"target {target.name} has no backend in this version of aotc yet "
                       f"(available: cpu, cpu:<isa>, cuda:<sm>, webgpu, fpga:<part>; see `aotc targets`)")
 

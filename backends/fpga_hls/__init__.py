@@ -25,6 +25,7 @@ from backends.fpga_hls.design import packed_constants, plan_design, project_file
 @dataclass(frozen=True)
 class FpgaHlsBackend:
     cache_dir: Path | None = None
+    precision: str = "float32"       # or "fixed16" / "fixed8": ap_fixed, widths from calibration
     name: str = "fpga_hls"
 
     def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace:
@@ -38,10 +39,10 @@ class FpgaHlsBackend:
                 target: Target) -> tuple[Program, dict[str, np.ndarray]]:
         """Plans the design (failing here, before anything is written, if an op is unsupported or
         the model cannot fit) and returns the weights packed as its layers read them."""
-        return program, packed_constants(plan_design(program.graph, target))
+        return program, packed_constants(plan_design(program.graph, target, self.precision))
 
     def lower(self, model: LoweredModel, target: Target) -> Source:
-        design = plan_design(model.program.graph, target)
+        design = plan_design(model.program.graph, target, self.precision)
         return Source(project_files(design, target, model.weights.offsets), entry="hls/firmware/aotc_top.cpp")
 
     def build(self, source: Source, target: Target) -> Binary:

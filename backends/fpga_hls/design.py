@@ -4,18 +4,21 @@ the same design and byte-identical files.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 
+from compiler.errors import UnsupportedError
 from compiler.ir.graph import Graph
 from compiler.target import Target, fpga_part_number
 from backends.fpga_hls.engine import Step, engine_bounds, step_cycles, to_steps
 from backends.fpga_hls.engine_printer import print_engine
 from backends.fpga_hls.estimate import MAC, Cost
 from backends.fpga_hls.layers import Layer, per_sample, to_layers
+from backends.fpga_hls.precision import PRECISIONS, Format, LayerFormats, plan_formats
 from backends.fpga_hls.printer import LIBRARY, pack, print_dataflow, weight_names
 from backends.fpga_hls.project import bridge, hls_config, library_files, run_hls_tcl, testbench, top_header
 from backends.fpga_hls.search import (Budget, DataflowDesign, EngineDesign, no_fit_error, part_resources,
@@ -34,6 +37,13 @@ class Design:
     engine: EngineDesign | None = None
     steps: tuple[Step, ...] = ()
     bounds: tuple[tuple[str, int], ...] = ()
+    precision: str = "float32"
+    value_formats: Mapping[str, Format] = dataclasses.field(default_factory=dict)
+    layer_formats: Mapping[str, LayerFormats] = dataclasses.field(default_factory=dict)
+
+    @property
+    def bits(self) -> int:
+        return PRECISIONS[self.precision]
 
 
 def _ports(graph: Graph, names, target: Target) -> tuple[tuple[str, int], ...]:
@@ -42,15 +52,20 @@ def _ports(graph: Graph, names, target: Target) -> tuple[tuple[str, int], ...]:
     return tuple((n, int(np.prod(per_sample(graph, n, probe, target), dtype=np.int64))) for n in names)
 
 
-def plan_design(graph: Graph, target: Target) -> Design:
+def plan_design(graph: Graph, target: Target, precision: str = "float32") -> Design:
     layers = to_layers(graph, target)
+    value_formats, layer_formats = plan_formats(graph, layers, precision)
     inputs = _ports(graph, [v.name for v in graph.inputs], target)
     outputs = _ports(graph, graph.outputs, target)
     budget = Budget.of(target)
     ports = len(inputs) + len(outputs)
-    dataflow, fits = search_dataflow(layers, budget, ports)
+    dataflow, fits = search_dataflow(layers, budget, ports, PRECISIONS[precision])
     if fits:
-        return Design("dataflow", layers, inputs, outputs, dataflow=dataflow)
+        return Design("dataflow", layers, inputs, outputs, dataflow=dataflow, precision=precision,
+                      value_formats=value_formats, layer_formats=layer_formats)
+    if precision != "float32":
+        raise UnsupportedError(f"model '{graph.name}' does not fit {target.name} as a dataflow design at {precision} "
+                               f"and the streaming engine runs float32 only: compile it with precision float32")
     steps = to_steps(layers, graph.outputs, target)
     bounds = engine_bounds(steps)
     engine, engine_fits = search_engine(bounds, lambda tm, tn, tr: sum(step_cycles(s, tm, tn, tr) for s in steps),
@@ -89,6 +104,7 @@ def estimate_report(design: Design, target: Target) -> dict:
         for layer, knobs, cost in zip(design.layers, df.knobs, df.costs):
             if layer.kind != "alias":
                 rows.append({"layer": layer.name, "op": layer.op, "node": layer.node, "config": dict(knobs),
+                             "format": design.value_formats.get(layer.output, Format()).c_type(saturate=False),
                              "cycles": cost.cycles, **cost.resources()})
         total, interval, latency = df.total, df.interval, df.total.cycles
     else:
@@ -103,7 +119,7 @@ def estimate_report(design: Design, target: Target) -> dict:
         total, interval, latency = en.resources, en.cycles, en.cycles
     seconds = interval / (mhz * 1e6) if interval else 0.0
     peak = part["dsp"] * mhz * 1e6 / MAC["dsp"]       # multiply-adds per second at every DSP busy
-    return {"style": design.style, "part": target.name, "mhz": mhz, "layers": rows,
+    return {"style": design.style, "precision": design.precision, "part": target.name, "mhz": mhz, "layers": rows,
             "total": total.resources(), "limits": part,
             "share": {k: round(total.resources()[k] / part[k], 4) for k in part},
             "latency_cycles": latency, "interval_cycles": interval,
@@ -122,7 +138,8 @@ def project_files(design: Design, target: Target, weight_offsets: Mapping[str, i
         firmware, _ = print_engine(design.steps, design.engine, dict(design.bounds), design.inputs,
                                    design.outputs, floats, sizes)
     else:
-        firmware = print_dataflow(design.layers, design.dataflow, design.inputs, design.outputs)
+        firmware = print_dataflow(design.layers, design.dataflow, design.inputs, design.outputs,
+                                  design.value_formats, design.layer_formats, design.bits)
     n_in, n_out = len(design.inputs), len(design.outputs)
     firmware = {**firmware, **library_files(LIBRARY), "aotc_top.h": top_header(n_in, n_out, engine),
                 "aotc_tb.cpp": testbench(design.inputs, design.outputs, engine),

@@ -16,14 +16,17 @@ from backends.fpga_hls.layers import Layer
 
 FADD_LATENCY = 4                 # cycles of a pipelined fp32 add at 300 MHz: a carried sum's minimum II
 MAC = {"dsp": 5, "lut": 400, "ff": 600}          # one fp32 multiply-add lane
+# Fixed point: a multiply up to 18x27 bits is one DSP48E2 (two 8-bit ones share a DSP), the
+# accumulator's add is fabric logic; (DSP per lane, LUT, FF) by data width.
+FIXED_MAC = {8: (0.5, 40, 60), 16: (1, 60, 90)}
 LAYER_CONTROL = {"lut": 600, "ff": 800}          # loop counters, FSM, stream handshakes
 AXI_PORT = {"lut": 1500, "ff": 2000, "bram": 2}  # one m_axi adapter with its burst buffers
 UNARY_COST = {"op_relu": (0, 60), "op_leaky_relu": (3, 200), "op_clip": (0, 150), "op_identity": (0, 0),
               "op_sigmoid": (10, 2500), "op_tanh": (12, 2800), "op_exp": (8, 2000), "op_gelu": (16, 3500)}
 BINARY_COST = {"op_add": (2, 300), "op_sub": (2, 300), "op_mul": (3, 150), "op_div": (0, 900),
                "op_max": (0, 150), "op_min": (0, 150)}
-WORDS_PER_BRAM18 = 512
-LUTRAM_WORDS = 64
+BRAM18_BITS = 18 * 1024
+LUTRAM_BITS = 64 * 32
 
 
 @dataclass(frozen=True)
@@ -42,60 +45,69 @@ class Cost:
         return {"dsp": self.dsp, "bram": self.bram, "lut": self.lut, "ff": self.ff}
 
 
-def memory(words: int, banks: int = 1) -> Cost:
-    """An array of `words` 32-bit words cut into `banks` partitions."""
+def memory(words: int, banks: int = 1, bits: int = 32) -> Cost:
+    """An array of `words` words of `bits` bits cut into `banks` partitions. A BRAM18K is
+    512 x 36, 1K x 18 or 2K x 9 bits, so narrow words pack more per block."""
     if words <= 0:
         return Cost()
     per_bank = math.ceil(words / banks)
-    if per_bank <= LUTRAM_WORDS:
-        return Cost(lut=banks * math.ceil(per_bank * 32 / 64))
-    return Cost(bram=banks * math.ceil(per_bank / WORDS_PER_BRAM18))
+    if per_bank * bits <= LUTRAM_BITS:
+        return Cost(lut=banks * math.ceil(per_bank * bits / 64))
+    per_block = 512 if bits > 18 else (1024 if bits > 9 else 2048)
+    return Cost(bram=banks * math.ceil(per_bank / per_block))
 
 
-def lanes(n: int) -> Cost:
-    return Cost(dsp=MAC["dsp"] * n, lut=MAC["lut"] * n + LAYER_CONTROL["lut"], ff=MAC["ff"] * n + LAYER_CONTROL["ff"])
+def lanes(n: int, bits: int = 0) -> Cost:
+    """`n` multiply-add lanes: fp32 (bits 0) or fixed point of `bits` bits."""
+    dsp, lut, ff = (MAC["dsp"], MAC["lut"], MAC["ff"]) if not bits else FIXED_MAC[8 if bits <= 8 else 16]
+    return Cost(dsp=math.ceil(dsp * n), lut=lut * n + LAYER_CONTROL["lut"], ff=ff * n + LAYER_CONTROL["ff"])
 
 
-def carried_ii(distance: int) -> int:
-    """II of a pipelined loop whose accumulator is revisited every `distance` iterations."""
-    return max(1, math.ceil(FADD_LATENCY / max(1, distance)))
+def carried_ii(distance: int, bits: int = 0) -> int:
+    """II of a pipelined loop whose accumulator is revisited every `distance` iterations (a
+    fixed-point add completes in one cycle; a float add takes FADD_LATENCY)."""
+    return 1 if bits else max(1, math.ceil(FADD_LATENCY / max(1, distance)))
 
 
-def dataflow_params(layer: Layer, knobs: dict[str, int]) -> dict[str, int]:
+def dataflow_params(layer: Layer, knobs: dict[str, int], bits: int = 0) -> dict[str, int]:
     """The template parameters a knob setting implies (the printer writes the same values)."""
     d = dict(layer.dims)
     if layer.kind == "dense":
-        return {"pi": knobs["pi"], "po": knobs["po"], "ii": carried_ii(d["n_out"] // knobs["po"])}
+        return {"pi": knobs["pi"], "po": knobs["po"], "ii": carried_ii(d["n_out"] // knobs["po"], bits)}
     if layer.kind == "conv":
-        return {"pi": knobs["pi"], "po": knobs["po"], "ii": carried_ii(d["h_out"] * d["w_out"])}
+        return {"pi": knobs["pi"], "po": knobs["po"], "ii": carried_ii(d["h_out"] * d["w_out"], bits)}
     if layer.kind == "pool":
         # Each lane reads its channel's window from one dual-port bank.
         return {"pc": knobs["pc"], "ii": max(1, math.ceil(d["k_h"] * d["k_w"] / 2))}
-    if layer.kind in ("gap", "softmax", "layernorm"):
-        return {"ii": FADD_LATENCY}
+    if layer.kind == "gap":
+        return {"ii": carried_ii(1, bits)}
+    if layer.kind in ("softmax", "layernorm"):
+        return {"ii": FADD_LATENCY}     # these compute in float whatever the data type
     return {}
 
 
-def dataflow_cost(layer: Layer, knobs: dict[str, int]) -> Cost:
-    """One layer of the dataflow pipeline, for one sample."""
-    d, p = dict(layer.dims), dataflow_params(layer, knobs)
+def dataflow_cost(layer: Layer, knobs: dict[str, int], bits: int = 0) -> Cost:
+    """One layer of the dataflow pipeline, for one sample; `bits` 0 is float32."""
+    d, p = dict(layer.dims), dataflow_params(layer, knobs, bits)
+    word = bits or 32
+    mem = lambda words, banks=1: memory(words, banks, word)   # noqa: E731
     if layer.kind == "dense":
         n_in, n_out, pi, po = d["n_in"], d["n_out"], p["pi"], p["po"]
         cycles = n_in + n_out + (n_in // pi) * (n_out // po) * p["ii"] + n_out + 10
-        return (Cost(cycles=cycles) + lanes(pi * po) + memory(n_in * n_out, pi * po) + memory(n_out)
-                + memory(n_in, pi) + memory(n_out, po))
+        return (Cost(cycles=cycles) + lanes(pi * po, bits) + mem(n_in * n_out, pi * po) + mem(n_out)
+                + mem(n_in, pi) + memory(n_out, po))
     if layer.kind == "conv":
         pi, po, g = p["pi"], p["po"], d["groups"]
         icg, hw_in, hw_out = d["c_in"] // g, d["h_in"] * d["w_in"], d["h_out"] * d["w_out"]
         body = (d["c_out"] // po) * (icg // pi) * d["k_h"] * d["k_w"] * hw_out * p["ii"]
         cycles = d["c_in"] * hw_in + 2 * d["c_out"] * hw_out + body + 20
-        return (Cost(cycles=cycles) + lanes(pi * po) + memory(d["c_out"] * icg * d["k_h"] * d["k_w"], pi * po)
-                + memory(d["c_out"]) + memory(d["c_in"] * hw_in, pi) + memory(d["c_out"] * hw_out, po))
+        return (Cost(cycles=cycles) + lanes(pi * po, bits) + mem(d["c_out"] * icg * d["k_h"] * d["k_w"], pi * po)
+                + mem(d["c_out"]) + mem(d["c_in"] * hw_in, pi) + memory(d["c_out"] * hw_out, po))
     if layer.kind == "pool":
         pc, hw_in, hw_out = p["pc"], d["h_in"] * d["w_in"], d["h_out"] * d["w_out"]
         cycles = d["c"] * hw_in + (d["c"] // pc) * hw_out * p["ii"] + d["c"] * hw_out
         return (Cost(cycles=cycles, dsp=0 if d["is_max"] else 2 * pc, lut=200 * pc + LAYER_CONTROL["lut"],
-                     ff=300 * pc + LAYER_CONTROL["ff"]) + memory(d["c"] * hw_in, pc) + memory(d["c"] * hw_out, pc))
+                     ff=300 * pc + LAYER_CONTROL["ff"]) + mem(d["c"] * hw_in, pc) + mem(d["c"] * hw_out, pc))
     if layer.kind == "gap":
         return Cost(cycles=d["c"] * d["hw"] * p["ii"], dsp=2, lut=900, ff=1200)
     if layer.kind == "act":
@@ -103,7 +115,7 @@ def dataflow_cost(layer: Layer, knobs: dict[str, int]) -> Cost:
         return Cost(cycles=d["n"] + 5, dsp=dsp, lut=lut + 200, ff=lut + 300)
     if layer.kind in ("binary", "binary_const"):
         dsp, lut = BINARY_COST[layer.functor]
-        rom = memory(d["n"]) if layer.kind == "binary_const" else Cost()
+        rom = mem(d["n"]) if layer.kind == "binary_const" else Cost()
         return Cost(cycles=d["n"] + 5, dsp=dsp, lut=lut + 200, ff=lut + 300) + rom
     if layer.kind in ("softmax", "layernorm"):
         rows, cols = d["rows"], d["cols"]

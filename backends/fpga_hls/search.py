@@ -77,18 +77,21 @@ class DataflowDesign:
     interval: int                          # cycles between samples (the slowest layer)
 
 
-def _dataflow(layers: tuple[Layer, ...], picks: list[int], options: list[list[dict]], ports: int) -> DataflowDesign:
+def _dataflow(layers: tuple[Layer, ...], picks: list[int], options: list[list[dict]], ports: int,
+              bits: int) -> DataflowDesign:
     knobs = tuple(options[i][picks[i]] for i in range(len(layers)))
-    costs = tuple(dataflow_cost(layer, k) for layer, k in zip(layers, knobs))
+    costs = tuple(dataflow_cost(layer, k, bits) for layer, k in zip(layers, knobs))
     total = sum(costs, io_cost(ports))
     return DataflowDesign(knobs, costs, total, max((c.cycles for c in costs), default=0))
 
 
-def search_dataflow(layers: tuple[Layer, ...], budget: Budget, ports: int) -> tuple[DataflowDesign, bool]:
-    """The best design found and whether it fits (if not: the smallest design, for the error)."""
+def search_dataflow(layers: tuple[Layer, ...], budget: Budget, ports: int,
+                    bits: int = 0) -> tuple[DataflowDesign, bool]:
+    """The best design found and whether it fits (if not: the smallest design, for the error).
+    `bits`: 0 for float32, else the fixed-point width (it changes every layer's cost)."""
     options = [knob_options(layer) for layer in layers]
     picks = [0] * len(layers)
-    smallest = _dataflow(layers, picks, options, ports)
+    smallest = _dataflow(layers, picks, options, ports, bits)
     if not budget.fits(smallest.total):
         return smallest, False
     # Stage 1: DSP shares proportional to multiply-adds, halved until the design fits.
@@ -96,13 +99,13 @@ def search_dataflow(layers: tuple[Layer, ...], budget: Budget, ports: int) -> tu
     share = budget.dsp / 5
     while share >= 1:
         trial = [_largest_within(options[i], layer.macs * share / total_macs) for i, layer in enumerate(layers)]
-        if budget.fits(_dataflow(layers, trial, options, ports).total):
+        if budget.fits(_dataflow(layers, trial, options, ports, bits).total):
             picks = trial
             break
         share /= 2
     # Stage 2: raise the bottleneck while it fits.
     frozen: set[int] = set()
-    design = _dataflow(layers, picks, options, ports)
+    design = _dataflow(layers, picks, options, ports, bits)
     while True:
         order = sorted(range(len(layers)), key=lambda i: -design.costs[i].cycles)
         bottleneck = order[0] if order else None
@@ -110,7 +113,7 @@ def search_dataflow(layers: tuple[Layer, ...], budget: Budget, ports: int) -> tu
             break
         trial = list(picks)
         trial[bottleneck] = _next_larger(options[bottleneck], picks[bottleneck])
-        candidate = _dataflow(layers, trial, options, ports)
+        candidate = _dataflow(layers, trial, options, ports, bits)
         if budget.fits(candidate.total) and candidate.interval <= design.interval:
             picks, design = trial, candidate
         else:

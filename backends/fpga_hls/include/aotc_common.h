@@ -11,10 +11,9 @@
 
 namespace aotc {
 
-// The accumulator of a fixed-point layer is wider than its data; floats accumulate in float.
-template <class T> struct acc_type { typedef T type; };
-template <int W, int I, ap_q_mode Q, ap_o_mode O, int N>
-struct acc_type<ap_fixed<W, I, Q, O, N> > { typedef ap_fixed<W + 16, I + 8> type; };
+// Every layer template takes its input and output element types (TI, TO: float, or ap_fixed
+// with per-layer widths) and reads its weight and accumulator types from its CFG
+// (CFG::weight_t, CFG::acc_t), so one template serves float32 and fixed-point designs.
 
 template <class T> inline float to_float(T x) { return (float)x; }
 

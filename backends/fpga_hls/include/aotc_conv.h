@@ -9,17 +9,19 @@
 
 namespace aotc {
 
-template <class T, class W, class CFG>
-void conv2d(hls::stream<T> &in, hls::stream<T> &out, const W w[], const W b[CFG::c_out]) {
-    typedef typename acc_type<T>::type acc_t;
+template <class TI, class TO, class CFG>
+void conv2d(hls::stream<TI> &in, hls::stream<TO> &out, const typename CFG::weight_t w[],
+            const typename CFG::weight_t b[CFG::c_out]) {
+    typedef typename CFG::acc_t acc_t;
+    typedef typename CFG::weight_t W;
     const unsigned icg = CFG::c_in / CFG::groups, ocg = CFG::c_out / CFG::groups;
     const unsigned hw_out = CFG::h_out * CFG::w_out;
     // Channel-major 2-d buffers, partitioned on the channel: lane q of a cycle reads bank q.
-    T x[CFG::c_in][CFG::h_in * CFG::w_in];
+    TI x[CFG::c_in][CFG::h_in * CFG::w_in];
 #pragma HLS ARRAY_PARTITION variable = x cyclic factor = CFG::pi dim = 1
     acc_t acc[CFG::c_out][CFG::h_out * CFG::w_out];
 #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = CFG::po dim = 1
-    read_channels<T, CFG::c_in, CFG::h_in * CFG::w_in>(in, x);
+    read_channels<TI, CFG::c_in, CFG::h_in * CFG::w_in>(in, x);
 init:
     for (unsigned c = 0; c < CFG::c_out; c++)
         for (unsigned i = 0; i < hw_out; i++) {
@@ -60,7 +62,7 @@ out_blocks:
             }
         }
     }
-    write_channels<T, acc_t, CFG::c_out, CFG::h_out * CFG::w_out>(acc, out);
+    write_channels<TO, acc_t, CFG::c_out, CFG::h_out * CFG::w_out>(acc, out);
 }
 
 } // namespace aotc

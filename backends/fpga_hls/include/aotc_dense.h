@@ -10,15 +10,15 @@
 
 namespace aotc {
 
-template <class T, class W, class CFG>
-void dense(hls::stream<T> &in, hls::stream<T> &out, const W w[CFG::n_in * CFG::n_out],
-           const W b[CFG::n_out]) {
-    typedef typename acc_type<T>::type acc_t;
-    T x[CFG::n_in];
+template <class TI, class TO, class CFG>
+void dense(hls::stream<TI> &in, hls::stream<TO> &out, const typename CFG::weight_t w[CFG::n_in * CFG::n_out],
+           const typename CFG::weight_t b[CFG::n_out]) {
+    typedef typename CFG::acc_t acc_t;
+    TI x[CFG::n_in];
 #pragma HLS ARRAY_PARTITION variable = x cyclic factor = CFG::pi
     acc_t acc[CFG::n_out];
 #pragma HLS ARRAY_PARTITION variable = acc cyclic factor = CFG::po
-    read_frame<T, CFG::n_in>(in, x);
+    read_frame<TI, CFG::n_in>(in, x);
 init:
     for (unsigned o = 0; o < CFG::n_out; o++) {
 #pragma HLS PIPELINE II = 1
@@ -46,7 +46,7 @@ reduce:
 write:
     for (unsigned o = 0; o < CFG::n_out; o++) {
 #pragma HLS PIPELINE II = 1
-        out.write((T)acc[o]);
+        out.write((TO)acc[o]);
     }
 }
 

@@ -34,34 +34,36 @@ struct op_max { template <class T> static T f(T a, T b) { return a > b ? a : b; 
 struct op_min { template <class T> static T f(T a, T b) { return a < b ? a : b; } };
 
 // CFG: n, alpha, beta (the op's two scalar parameters, e.g. Clip's bounds).
-template <class T, class OP, class CFG>
-void activation(hls::stream<T> &in, hls::stream<T> &out) {
+template <class TI, class TO, class OP, class CFG>
+void activation(hls::stream<TI> &in, hls::stream<TO> &out) {
 elements:
     for (unsigned i = 0; i < CFG::n; i++) {
 #pragma HLS PIPELINE II = 1
-        out.write(OP::f(in.read(), CFG::alpha, CFG::beta));
+        out.write((TO)OP::f(in.read(), CFG::alpha, CFG::beta));
     }
 }
 
-// Two streamed operands of the same size (a residual add).
-template <class T, class OP, class CFG>
-void binary(hls::stream<T> &a, hls::stream<T> &b, hls::stream<T> &out) {
+// Two streamed operands of the same size (a residual add), combined at CFG::acc_t precision.
+template <class TA, class TB, class TO, class OP, class CFG>
+void binary(hls::stream<TA> &a, hls::stream<TB> &b, hls::stream<TO> &out) {
+    typedef typename CFG::acc_t acc_t;
 elements:
     for (unsigned i = 0; i < CFG::n; i++) {
 #pragma HLS PIPELINE II = 1
-        out.write(OP::f(a.read(), b.read()));
+        out.write((TO)OP::f((acc_t)a.read(), (acc_t)b.read()));
     }
 }
 
 // One streamed operand and a constant broadcast to its size at compile time (a ROM).
 // `swap` keeps the operand order of non-commutative ops (constant - x).
-template <class T, class W, class OP, class CFG>
-void binary_const(hls::stream<T> &a, hls::stream<T> &out, const W c[CFG::n]) {
+template <class TI, class TO, class OP, class CFG>
+void binary_const(hls::stream<TI> &a, hls::stream<TO> &out, const typename CFG::weight_t c[CFG::n]) {
+    typedef typename CFG::acc_t acc_t;
 elements:
     for (unsigned i = 0; i < CFG::n; i++) {
 #pragma HLS PIPELINE II = 1
-        const T x = a.read(), k = (T)c[i];
-        out.write(CFG::swap ? OP::f(k, x) : OP::f(x, k));
+        const acc_t x = a.read(), k = c[i];
+        out.write((TO)(CFG::swap ? OP::f(k, x) : OP::f(x, k)));
     }
 }
 

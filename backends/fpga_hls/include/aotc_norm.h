@@ -6,8 +6,8 @@
 
 namespace aotc {
 
-template <class T, class CFG>
-void softmax(hls::stream<T> &in, hls::stream<T> &out) {
+template <class TI, class TO, class CFG>
+void softmax(hls::stream<TI> &in, hls::stream<TO> &out) {
 rows:
     for (unsigned r = 0; r < CFG::rows; r++) {
         float row[CFG::cols];
@@ -27,13 +27,14 @@ rows:
     write:
         for (unsigned i = 0; i < CFG::cols; i++) {
 #pragma HLS PIPELINE II = 1
-            out.write((T)(row[i] / total));
+            out.write((TO)(row[i] / total));
         }
     }
 }
 
-template <class T, class W, class CFG>
-void layernorm(hls::stream<T> &in, hls::stream<T> &out, const W gamma[CFG::cols], const W beta[CFG::cols]) {
+template <class TI, class TO, class CFG>
+void layernorm(hls::stream<TI> &in, hls::stream<TO> &out, const typename CFG::weight_t gamma[CFG::cols],
+               const typename CFG::weight_t beta[CFG::cols]) {
 rows:
     for (unsigned r = 0; r < CFG::rows; r++) {
         float row[CFG::cols];
@@ -55,7 +56,7 @@ rows:
     write:
         for (unsigned i = 0; i < CFG::cols; i++) {
 #pragma HLS PIPELINE II = 1
-            out.write((T)((row[i] - mean) * inv * to_float(gamma[i]) + to_float(beta[i])));
+            out.write((TO)((row[i] - mean) * inv * to_float(gamma[i]) + to_float(beta[i])));
         }
     }
 }

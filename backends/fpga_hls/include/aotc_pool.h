@@ -7,15 +7,15 @@
 
 namespace aotc {
 
-template <class T, class CFG>
-void pool2d(hls::stream<T> &in, hls::stream<T> &out) {
-    typedef typename acc_type<T>::type acc_t;
+template <class TI, class TO, class CFG>
+void pool2d(hls::stream<TI> &in, hls::stream<TO> &out) {
+    typedef typename CFG::acc_t acc_t;
     const unsigned hw_out = CFG::h_out * CFG::w_out;
-    T x[CFG::c][CFG::h_in * CFG::w_in];
+    TI x[CFG::c][CFG::h_in * CFG::w_in];
 #pragma HLS ARRAY_PARTITION variable = x cyclic factor = CFG::pc dim = 1
-    T y[CFG::c][CFG::h_out * CFG::w_out];
+    TO y[CFG::c][CFG::h_out * CFG::w_out];
 #pragma HLS ARRAY_PARTITION variable = y cyclic factor = CFG::pc dim = 1
-    read_channels<T, CFG::c, CFG::h_in * CFG::w_in>(in, x);
+    read_channels<TI, CFG::c, CFG::h_in * CFG::w_in>(in, x);
 channels:
     for (unsigned cb = 0; cb < CFG::c / CFG::pc; cb++) {
     pixels:
@@ -45,17 +45,17 @@ channels:
                         count++;
                     }
                 }
-                y[c][pix] = CFG::is_max ? (T)best : (T)(sum / (acc_t)count);
+                y[c][pix] = CFG::is_max ? (TO)best : (TO)(sum / (acc_t)count);
             }
         }
     }
-    write_channels<T, T, CFG::c, CFG::h_out * CFG::w_out>(y, out);
+    write_channels<TO, TO, CFG::c, CFG::h_out * CFG::w_out>(y, out);
 }
 
 // Mean over each channel's h*w values (GlobalAveragePool, and ReduceMean over spatial axes).
-template <class T, class CFG>
-void global_avg_pool(hls::stream<T> &in, hls::stream<T> &out) {
-    typedef typename acc_type<T>::type acc_t;
+template <class TI, class TO, class CFG>
+void global_avg_pool(hls::stream<TI> &in, hls::stream<TO> &out) {
+    typedef typename CFG::acc_t acc_t;
 channels:
     for (unsigned c = 0; c < CFG::c; c++) {
         acc_t sum = 0;
@@ -64,7 +64,7 @@ channels:
 #pragma HLS PIPELINE II = CFG::ii
             sum += (acc_t)in.read();
         }
-        out.write((T)(sum / (acc_t)CFG::hw));
+        out.write((TO)(sum / (acc_t)CFG::hw));
     }
 }
 

@@ -34,7 +34,7 @@ def test_same_model_gives_byte_identical_project(tmp_path):
             "hls/firmware/aotc_tb.cpp", "hls/firmware/weights.h", "hls/firmware/aotc_dense.h"} <= set(a)
     top = a["hls/firmware/aotc_top.cpp"].decode()
     for pragma in ("#pragma HLS DATAFLOW", "#pragma HLS INTERFACE m_axi", "#pragma HLS INTERFACE s_axilite",
-                   "hls::stream<data_t>", "ARRAY_PARTITION"):
+                   "hls::stream<t_s", "ARRAY_PARTITION"):
         assert pragma in top
 
 
