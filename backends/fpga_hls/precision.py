@@ -2,8 +2,8 @@
 
 Fixed point (`ap_fixed<W, I>`): W total bits (16, or 8 as the compact case); I integer bits
 per tensor from the largest magnitude seen on calibration inputs (seeded standard-normal
-samples, run through the graph's numpy reference), plus one bit of headroom for inputs the
-calibration did not see. Activations round and saturate; weights get the integer bits their
+samples, run through the graph's numpy reference), plus (at 16 bits) one bit of headroom for
+inputs the calibration did not see. Activations round and saturate; weights get the integer bits their
 largest value needs; accumulators keep every product's fractional bits (up to 24) and 6 integer
 bits more than the layer's output, as partial sums may run past the final value.
 """
@@ -33,6 +33,16 @@ class Format:
     @property
     def fraction(self) -> int:
         return self.bits - self.integer
+
+    def store_type(self) -> str:
+        """The plain C type a ROM keeps this format's raw bits in."""
+        return "float" if not self.bits else ("signed char" if self.bits <= 8 else
+                                              "short" if self.bits <= 16 else "int")
+
+    def raw_bits(self, values: np.ndarray) -> np.ndarray:
+        """Round to nearest and saturate: the two's-complement integers ap_fixed<bits, integer> holds."""
+        scaled = np.round(values * 2.0 ** self.fraction)
+        return np.clip(scaled, -2 ** (self.bits - 1), 2 ** (self.bits - 1) - 1).astype(np.int64)
 
     def c_type(self, saturate: bool = True) -> str:
         if not self.bits:
@@ -82,7 +92,8 @@ def plan_formats(graph: Graph, layers: tuple[Layer, ...], precision: str
     if not bits:
         return ({}, {})
     ranges = calibration_ranges(graph)
-    values = {name: Format(bits, min(bits, integer_bits(m, 1))) for name, m in ranges.items()}
+    headroom = 1 if bits > 8 else 0     # 8 bits cannot spare one for values calibration missed
+    values = {name: Format(bits, min(bits, integer_bits(m, headroom))) for name, m in ranges.items()}
     per_layer = {}
     for layer in layers:
         out = values.get(layer.output, Format(bits, bits // 2))

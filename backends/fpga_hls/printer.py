@@ -61,7 +61,8 @@ def weight_names(layer: Layer) -> tuple[str, ...]:
 def config_struct(layer: Layer, params: Mapping[str, int], formats: LayerFormats | None) -> str:
     lines = [f"struct cfg_{layer.name} {{  // {layer.op} '{layer.node}'",
              f"    typedef {formats.weight.c_type(saturate=False) if formats else 'float'} weight_t;",
-             f"    typedef {formats.acc.c_type(saturate=False) if formats else 'float'} acc_t;"]
+             f"    typedef {formats.acc.c_type(saturate=False) if formats else 'float'} acc_t;",
+             f"    typedef {formats.weight.store_type() if formats else 'float'} store_t;"]
     for key, value in list(layer.dims) + sorted(params.items()):
         lines.append(f"    static const unsigned {key} = {value};")
     if layer.kind == "act":
@@ -72,9 +73,14 @@ def config_struct(layer: Layer, params: Mapping[str, int], formats: LayerFormats
     return "\n".join(lines + ["};"])
 
 
-def rom(name: str, ctype: str, values: np.ndarray) -> str:
-    flat = np.asarray(values, np.float32).reshape(-1).tolist()
-    rows = [", ".join(c_float(v) for v in flat[i:i + 8]) for i in range(0, len(flat), 8)]
+def rom(name: str, ctype: str, values: np.ndarray, fmt: Format = FLOAT) -> str:
+    """A weight ROM: float literals, or a fixed-point weight's raw bits (rounded to nearest)."""
+    if fmt.bits:
+        flat = fmt.raw_bits(np.asarray(values, np.float64)).reshape(-1).tolist()
+        rows = [", ".join(str(v) for v in flat[i:i + 16]) for i in range(0, len(flat), 16)]
+    else:
+        flat = np.asarray(values, np.float32).reshape(-1).tolist()
+        rows = [", ".join(c_float(v) for v in flat[i:i + 8]) for i in range(0, len(flat), 8)]
     return f"static const {ctype} {name}[{len(flat)}] = {{\n    " + ",\n    ".join(rows) + "\n};"
 
 
@@ -108,7 +114,8 @@ def print_dataflow(layers: tuple[Layer, ...], design: DataflowDesign, inputs: tu
                "#ifndef AOTC_WEIGHTS_H", "#define AOTC_WEIGHTS_H", '#include "aotc_top.h"', ""]
     for layer, knobs in zip(layers, design.knobs):
         for name, array in zip(weight_names(layer), pack(layer, knobs)):
-            weights.append(rom(name, f"cfg_{layer.name}::weight_t", array))
+            fmt = layer_formats[layer.name].weight if layer.name in layer_formats else FLOAT
+            weights.append(rom(name, f"cfg_{layer.name}::store_t", array, fmt))
     source, readers = streams_for(layers, tuple(n for n, _ in inputs), tuple(n for n, _ in outputs))
     ids = {value: f"s{i}" for i, value in enumerate(sorted(readers))}
     produced = [layer.output for layer in layers if layer.kind != "alias"]

@@ -113,6 +113,9 @@ def search_dataflow(layers: tuple[Layer, ...], budget: Budget, ports: int,
             break
         trial = list(picks)
         trial[bottleneck] = _next_larger(options[bottleneck], picks[bottleneck])
+        if trial[bottleneck] == picks[bottleneck]:      # no setting with more lanes left
+            frozen.add(bottleneck)
+            continue
         candidate = _dataflow(layers, trial, options, ports, bits)
         if budget.fits(candidate.total) and candidate.interval <= design.interval:
             picks, design = trial, candidate

@@ -14,6 +14,24 @@ namespace aotc {
 // Every layer template takes its input and output element types (TI, TO: float, or ap_fixed
 // with per-layer widths) and reads its weight and accumulator types from its CFG
 // (CFG::weight_t, CFG::acc_t), so one template serves float32 and fixed-point designs.
+//
+// Weight ROMs hold CFG::store_t words: float for float designs, the raw two's-complement bits
+// (short / signed char) of a fixed-point weight otherwise. Reinterpreting bits costs no logic,
+// and a ROM of plain integers compiles in a blink, where tens of thousands of ap_fixed
+// constructors in a static initialiser take g++ minutes.
+template <class W> struct weight_bits {
+    template <class R> static W get(R raw) {
+        W v;
+        v.range() = raw;
+        return v;
+    }
+};
+template <> struct weight_bits<float> {
+    template <class R> static float get(R raw) { return raw; }
+};
+template <class CFG, class R> inline typename CFG::weight_t weight(R raw) {
+    return weight_bits<typename CFG::weight_t>::get(raw);
+}
 
 template <class T> inline float to_float(T x) { return (float)x; }
 

@@ -10,8 +10,8 @@
 namespace aotc {
 
 template <class TI, class TO, class CFG>
-void conv2d(hls::stream<TI> &in, hls::stream<TO> &out, const typename CFG::weight_t w[],
-            const typename CFG::weight_t b[CFG::c_out]) {
+void conv2d(hls::stream<TI> &in, hls::stream<TO> &out, const typename CFG::store_t w[],
+            const typename CFG::store_t b[CFG::c_out]) {
     typedef typename CFG::acc_t acc_t;
     typedef typename CFG::weight_t W;
     const unsigned icg = CFG::c_in / CFG::groups, ocg = CFG::c_out / CFG::groups;
@@ -26,7 +26,7 @@ init:
     for (unsigned c = 0; c < CFG::c_out; c++)
         for (unsigned i = 0; i < hw_out; i++) {
 #pragma HLS PIPELINE II = 1
-            acc[c][i] = b[c];
+            acc[c][i] = weight<CFG>(b[c]);
         }
 out_blocks:
     for (unsigned ob = 0; ob < CFG::c_out / CFG::po; ob++) {
@@ -51,8 +51,8 @@ out_blocks:
                             for (unsigned q = 0; q < CFG::pi; q++) {
 #pragma HLS UNROLL
                                 const unsigned c = g * icg + ib * CFG::pi + q;
-                                const W wv = w[((((ob * (icg / CFG::pi) + ib) * CFG::k_h + kh) * CFG::k_w + kw) *
-                                                    CFG::po + p) * CFG::pi + q];
+                                const W wv = weight<CFG>(w[((((ob * (icg / CFG::pi) + ib) * CFG::k_h + kh) * CFG::k_w + kw) *
+                                                    CFG::po + p) * CFG::pi + q]);
                                 if (inside) sum += (acc_t)x[c][ih * CFG::w_in + iw] * wv;
                             }
                             acc[ob * CFG::po + p][pix] = sum;

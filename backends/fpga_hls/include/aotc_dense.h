@@ -11,8 +11,8 @@
 namespace aotc {
 
 template <class TI, class TO, class CFG>
-void dense(hls::stream<TI> &in, hls::stream<TO> &out, const typename CFG::weight_t w[CFG::n_in * CFG::n_out],
-           const typename CFG::weight_t b[CFG::n_out]) {
+void dense(hls::stream<TI> &in, hls::stream<TO> &out, const typename CFG::store_t w[CFG::n_in * CFG::n_out],
+           const typename CFG::store_t b[CFG::n_out]) {
     typedef typename CFG::acc_t acc_t;
     TI x[CFG::n_in];
 #pragma HLS ARRAY_PARTITION variable = x cyclic factor = CFG::pi
@@ -22,7 +22,7 @@ void dense(hls::stream<TI> &in, hls::stream<TO> &out, const typename CFG::weight
 init:
     for (unsigned o = 0; o < CFG::n_out; o++) {
 #pragma HLS PIPELINE II = 1
-        acc[o] = b[o];
+        acc[o] = weight<CFG>(b[o]);
     }
 reduce:
     for (unsigned ib = 0; ib < CFG::n_in / CFG::pi; ib++) {
@@ -37,7 +37,7 @@ reduce:
                 for (unsigned q = 0; q < CFG::pi; q++) {
 #pragma HLS UNROLL
                     sum += (acc_t)x[ib * CFG::pi + q] *
-                           w[((ob * (CFG::n_in / CFG::pi) + ib) * CFG::po + p) * CFG::pi + q];
+                           weight<CFG>(w[((ob * (CFG::n_in / CFG::pi) + ib) * CFG::po + p) * CFG::pi + q]);
                 }
                 acc[ob * CFG::po + p] = sum;
             }

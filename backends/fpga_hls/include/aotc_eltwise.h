@@ -57,12 +57,12 @@ elements:
 // One streamed operand and a constant broadcast to its size at compile time (a ROM).
 // `swap` keeps the operand order of non-commutative ops (constant - x).
 template <class TI, class TO, class OP, class CFG>
-void binary_const(hls::stream<TI> &a, hls::stream<TO> &out, const typename CFG::weight_t c[CFG::n]) {
+void binary_const(hls::stream<TI> &a, hls::stream<TO> &out, const typename CFG::store_t c[CFG::n]) {
     typedef typename CFG::acc_t acc_t;
 elements:
     for (unsigned i = 0; i < CFG::n; i++) {
 #pragma HLS PIPELINE II = 1
-        const acc_t x = a.read(), k = c[i];
+        const acc_t x = a.read(), k = weight<CFG>(c[i]);
         out.write((TO)(CFG::swap ? OP::f(k, x) : OP::f(x, k)));
     }
 }

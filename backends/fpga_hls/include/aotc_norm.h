@@ -33,8 +33,8 @@ rows:
 }
 
 template <class TI, class TO, class CFG>
-void layernorm(hls::stream<TI> &in, hls::stream<TO> &out, const typename CFG::weight_t gamma[CFG::cols],
-               const typename CFG::weight_t beta[CFG::cols]) {
+void layernorm(hls::stream<TI> &in, hls::stream<TO> &out, const typename CFG::store_t gamma[CFG::cols],
+               const typename CFG::store_t beta[CFG::cols]) {
 rows:
     for (unsigned r = 0; r < CFG::rows; r++) {
         float row[CFG::cols];
@@ -56,7 +56,7 @@ rows:
     write:
         for (unsigned i = 0; i < CFG::cols; i++) {
 #pragma HLS PIPELINE II = 1
-            out.write((TO)((row[i] - mean) * inv * to_float(gamma[i]) + to_float(beta[i])));
+            out.write((TO)((row[i] - mean) * inv * to_float(weight<CFG>(gamma[i])) + to_float(weight<CFG>(beta[i]))));
         }
     }
 }

@@ -12,9 +12,9 @@
 template <unsigned N> static void push(hls::stream<float> &s, const float *x) { for (unsigned i = 0; i < N; i++) s.write(x[i]); }
 template <unsigned N> static void pull(hls::stream<float> &s, float *y) { for (unsigned i = 0; i < N; i++) y[i] = s.read(); }
 
-#define FLOAT_TYPES typedef float weight_t; typedef float acc_t;
+#define FLOAT_TYPES typedef float weight_t; typedef float acc_t; typedef float store_t;
 struct dense_cfg { FLOAT_TYPES static const unsigned n_in = 12, n_out = 6, pi = 4, po = 3, ii = 2; };
-struct fixed_dense_cfg { typedef ap_fixed<16, 6> weight_t; typedef ap_fixed<40, 14> acc_t;
+struct fixed_dense_cfg { typedef ap_fixed<16, 6> weight_t; typedef ap_fixed<40, 14> acc_t; typedef short store_t;
     static const unsigned n_in = 12, n_out = 6, pi = 4, po = 3, ii = 1; };
 struct conv_cfg {   // grouped, strided, padded, dilated
     FLOAT_TYPES
@@ -104,10 +104,10 @@ void t_engine_pool(const float *x, float *y, int is_max) {
 void t_fixed_dense(const float *x, const float *w, const float *b, float *y) {
     typedef ap_fixed<16, 6> fx;
     fx xs[12];
-    fixed_dense_cfg::weight_t ws[72], bs[6];
+    short ws[72], bs[6];   // raw bits, as the printer writes ROMs
     for (int i = 0; i < 12; i++) xs[i] = x[i];
-    for (int i = 0; i < 72; i++) ws[i] = w[i];
-    for (int i = 0; i < 6; i++) bs[i] = b[i];
+    for (int i = 0; i < 72; i++) ws[i] = (short)fx(w[i]).range(15, 0).to_int();
+    for (int i = 0; i < 6; i++) bs[i] = (short)fx(b[i]).range(15, 0).to_int();
     hls::stream<fx> in, out;
     for (int i = 0; i < 12; i++) in.write(xs[i]);
     aotc::dense<fx, fx, fixed_dense_cfg>(in, out, ws, bs);

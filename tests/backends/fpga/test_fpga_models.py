@@ -61,3 +61,30 @@ def test_resnet18_streams_weights_on_zcu102(zoo_path):
     x = np.random.default_rng(13).standard_normal((1, 3, 224, 224)).astype(np.float32)
     error = rel_l2(art(x), onnxruntime_outputs(path, {"x": x})[0])
     assert error <= TOLERANCE, f"resnet18 on xczu9eg: rel. L2 {error:.2e}"
+
+
+def _fixed(model, target, precision, shape):
+    from dataclasses import replace
+    from compiler.api import default_options
+    art = compiler.compile(model, target=target, options=replace(default_options(), fpga_precision=precision))
+    x = np.random.default_rng(21).standard_normal(shape).astype(np.float32)
+    y, ref = art(x), onnxruntime_outputs(model, {"x": x})[0]
+    return art, float(np.mean(y.argmax(1) == ref.argmax(1))), rel_l2(y, ref)
+
+
+@pytest.mark.parametrize("target", PARTS)
+def test_lenet_fixed16_agrees_on_top1(target):
+    art, agreement, error = _fixed(lenet(seed=0), target, "fixed16", (200, 1, 28, 28))
+    assert agreement >= 0.98, f"lenet fixed16 on {target}: top-1 agreement {agreement:.1%} (rel. L2 {error:.2e})"
+    est = estimate(art.directory)
+    assert est["precision"] == "fixed16" and "ap_fixed<16" in est["layers"][0]["format"]
+    assert_fits(est)
+
+
+@pytest.mark.zoo
+@pytest.mark.parametrize("target", PARTS)
+def test_mlp_fixed16_agrees_on_top1(zoo_path, target):
+    path = str(zoo_path("mlp", "torchscript"))
+    art, agreement, error = _fixed(path, target, "fixed16", (200, 784))
+    assert agreement >= 0.98, f"mlp fixed16 on {target}: top-1 agreement {agreement:.1%} (rel. L2 {error:.2e})"
+    assert_fits(estimate(art.directory))

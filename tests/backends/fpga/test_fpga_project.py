@@ -91,3 +91,26 @@ def test_model_that_cannot_fit_names_its_smallest_need(tmp_path):
     message = str(error.value)
     assert "does not fit fpga:xczu9eg: its smallest design" in message and "DSP" in message
     assert "\n" not in message and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("precision", ["float32", "fixed16"])
+@pytest.mark.parametrize("scale", [0.02, 0.1, 0.5, 1.0])
+def test_search_keeps_every_design_within_the_part(scale, precision):
+    """Shrink the part: the search either fits (80% DSP/LUT/FF, 90% BRAM) or says it cannot."""
+    from backends.fpga_hls.design import estimate_report, plan_design
+    from compiler.frontends.onnx import import_onnx_specialised
+    from compiler.pipeline import graph_passes
+    part = resolve_target("fpga:xczu9eg")
+    limits = tuple((k, max(1, int(v * scale)) if k in ("dsp", "bram18k", "lut", "ff") else v) for k, v in part.limits)
+    target = dataclasses.replace(part, limits=limits)
+    graph = import_onnx_specialised(lenet(seed=0)).graph
+    for graph_pass in graph_passes(target):
+        graph = graph_pass(graph)
+    try:
+        design = plan_design(graph, target, precision)
+    except UnsupportedError as error:
+        assert "does not fit" in str(error)
+        return
+    report = estimate_report(design, target)
+    for key, share in report["share"].items():
+        assert share <= (0.9 if key == "bram" else 0.8), f"{key} {share:.1%} at scale {scale}"
