@@ -16,7 +16,7 @@ from compiler.ir.graph import Graph
 from compiler.target import Target, fpga_part_number
 from backends.fpga_hls.engine import Step, engine_bounds, step_cycles, to_steps
 from backends.fpga_hls.engine_printer import print_engine
-from backends.fpga_hls.estimate import MAC, Cost
+from backends.fpga_hls.estimate import FIXED_MAC, MAC, Cost
 from backends.fpga_hls.layers import Layer, per_sample, to_layers
 from backends.fpga_hls.precision import PRECISIONS, Format, LayerFormats, plan_formats
 from backends.fpga_hls.printer import LIBRARY, pack, print_dataflow, weight_names
@@ -118,7 +118,8 @@ def estimate_report(design: Design, target: Target) -> dict:
                      "config": {"tm": en.tm, "tn": en.tn, "tr": en.tr}, **en.resources.resources()})
         total, interval, latency = en.resources, en.cycles, en.cycles
     seconds = interval / (mhz * 1e6) if interval else 0.0
-    peak = part["dsp"] * mhz * 1e6 / MAC["dsp"]       # multiply-adds per second at every DSP busy
+    per_mac = FIXED_MAC[8 if design.bits <= 8 else 16][0] if design.bits else MAC["dsp"]
+    peak = part["dsp"] * mhz * 1e6 / per_mac       # multiply-adds per second with every DSP busy
     return {"style": design.style, "precision": design.precision, "part": target.name, "mhz": mhz, "layers": rows,
             "total": total.resources(), "limits": part,
             "share": {k: round(total.resources()[k] / part[k], 4) for k in part},
