@@ -21,8 +21,8 @@ from backends.fpga_hls.layers import Layer, per_sample, to_layers
 from backends.fpga_hls.precision import PRECISIONS, Format, LayerFormats, plan_formats
 from backends.fpga_hls.printer import LIBRARY, pack, print_dataflow, weight_names
 from backends.fpga_hls.project import bridge, hls_config, library_files, run_hls_tcl, testbench, top_header
-from backends.fpga_hls.search import (Budget, DataflowDesign, EngineDesign, no_fit_error, part_resources,
-                                      search_dataflow, search_engine)
+from backends.fpga_hls.search import (Budget, DataflowDesign, EngineDesign, fifo_cost, no_fit_error,
+                                      part_resources, search_dataflow, search_engine)
 
 FIRMWARE = "hls/firmware/"
 
@@ -59,7 +59,8 @@ def plan_design(graph: Graph, target: Target, precision: str = "float32") -> Des
     outputs = _ports(graph, graph.outputs, target)
     budget = Budget.of(target)
     ports = len(inputs) + len(outputs)
-    dataflow, fits = search_dataflow(layers, budget, ports, PRECISIONS[precision])
+    bits = PRECISIONS[precision]
+    dataflow, fits = search_dataflow(layers, budget, ports, bits, fifo_cost(layers, graph.outputs, bits))
     if fits:
         return Design("dataflow", layers, inputs, outputs, dataflow=dataflow, precision=precision,
                       value_formats=value_formats, layer_formats=layer_formats)

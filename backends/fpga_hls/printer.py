@@ -127,18 +127,20 @@ def print_dataflow(layers: tuple[Layer, ...], design: DataflowDesign, inputs: tu
     taken: dict[str, int] = {}
     body, decls = [], []
 
-    def declare(name: str, value: str) -> str:
+    def declare(name: str, value: str, depth: int = 2) -> str:
         decls.append(f"    hls::stream<{stream_type(value)}> {name}(\"{name}\");")
-        decls.append(f"#pragma HLS STREAM variable = {name} depth = 2")
+        decls.append(f"#pragma HLS STREAM variable = {name} depth = {depth}")
         return name
 
     def fan_out(value: str, size: int) -> None:
-        """A value with several readers is cloned down a chain: base -> r0 + t0 -> r1 + t1 ..."""
+        """A value with several readers is cloned down a chain: base -> r0 + t0 -> r1 + t1 ...
+        Each branch holds a whole frame: a reader that needs another branch's result first (a
+        residual Add waiting for its convolution) would otherwise stall the clone and deadlock."""
         count, base = readers[value], ids[value]
         previous = base
         for i in range(count - 1):
-            left = declare(f"{base}_r{i}", value)
-            right = declare(f"{base}_r{count - 1}" if i == count - 2 else f"{base}_t{i}", value)
+            left = declare(f"{base}_r{i}", value, size)
+            right = declare(f"{base}_r{count - 1}" if i == count - 2 else f"{base}_t{i}", value, size)
             body.append(f"    aotc::clone<{stream_type(value)}, {size}>({previous}, {left}, {right});")
             previous = right
 

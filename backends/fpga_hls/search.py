@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from compiler.errors import UnsupportedError
 from compiler.target import Target
-from backends.fpga_hls.estimate import AXI_PORT, Cost, dataflow_cost, engine_resources
+from backends.fpga_hls.estimate import AXI_PORT, Cost, dataflow_cost, engine_resources, memory
 from backends.fpga_hls.layers import Layer
 
 SHARES = {"dsp": 0.8, "lut": 0.8, "ff": 0.8, "bram": 0.9}
@@ -69,6 +69,22 @@ def io_cost(ports: int) -> Cost:
     return Cost(lut=AXI_PORT["lut"] * ports, ff=AXI_PORT["ff"] * ports, bram=AXI_PORT["bram"] * ports)
 
 
+def fifo_cost(layers: tuple[Layer, ...], outputs: tuple[str, ...], bits: int) -> Cost:
+    """The frame-deep FIFOs of every cloned value (printer.py's fan_out): 2 per extra reader."""
+    source, readers = {}, {}
+    for layer in layers:
+        source[layer.output] = source.get(layer.inputs[0], layer.inputs[0]) if layer.kind == "alias" else layer.output
+    sizes = {layer.output: layer.out_size for layer in layers}
+    for value in [v for layer in layers if layer.kind != "alias" for v in layer.inputs] + list(outputs):
+        readers[source.get(value, value)] = readers.get(source.get(value, value), 0) + 1
+    total = Cost()
+    for value, count in sorted(readers.items()):
+        if count > 1 and value in sizes:
+            fifo = memory(sizes[value], 1, bits or 32)
+            total += sum([fifo] * (2 * (count - 1)), Cost(lut=300 * (count - 1)))
+    return total
+
+
 @dataclass(frozen=True)
 class DataflowDesign:
     knobs: tuple[dict[str, int], ...]      # per layer, in layer order
@@ -78,20 +94,21 @@ class DataflowDesign:
 
 
 def _dataflow(layers: tuple[Layer, ...], picks: list[int], options: list[list[dict]], ports: int,
-              bits: int) -> DataflowDesign:
+              bits: int, extra: Cost) -> DataflowDesign:
     knobs = tuple(options[i][picks[i]] for i in range(len(layers)))
     costs = tuple(dataflow_cost(layer, k, bits) for layer, k in zip(layers, knobs))
-    total = sum(costs, io_cost(ports))
+    total = sum(costs, io_cost(ports) + extra)
     return DataflowDesign(knobs, costs, total, max((c.cycles for c in costs), default=0))
 
 
 def search_dataflow(layers: tuple[Layer, ...], budget: Budget, ports: int,
-                    bits: int = 0) -> tuple[DataflowDesign, bool]:
+                    bits: int = 0, extra: Cost = Cost()) -> tuple[DataflowDesign, bool]:
     """The best design found and whether it fits (if not: the smallest design, for the error).
-    `bits`: 0 for float32, else the fixed-point width (it changes every layer's cost)."""
+    `bits`: 0 for float32, else the fixed-point width (it changes every layer's cost); `extra`:
+    what the design needs whatever the layers' settings (fan-out FIFOs)."""
     options = [knob_options(layer) for layer in layers]
     picks = [0] * len(layers)
-    smallest = _dataflow(layers, picks, options, ports, bits)
+    smallest = _dataflow(layers, picks, options, ports, bits, extra)
     if not budget.fits(smallest.total):
         return smallest, False
     # Stage 1: DSP shares proportional to multiply-adds, halved until the design fits.
@@ -99,13 +116,13 @@ def search_dataflow(layers: tuple[Layer, ...], budget: Budget, ports: int,
     share = budget.dsp / 5
     while share >= 1:
         trial = [_largest_within(options[i], layer.macs * share / total_macs) for i, layer in enumerate(layers)]
-        if budget.fits(_dataflow(layers, trial, options, ports, bits).total):
+        if budget.fits(_dataflow(layers, trial, options, ports, bits, extra).total):
             picks = trial
             break
         share /= 2
     # Stage 2: raise the bottleneck while it fits.
     frozen: set[int] = set()
-    design = _dataflow(layers, picks, options, ports, bits)
+    design = _dataflow(layers, picks, options, ports, bits, extra)
     while True:
         order = sorted(range(len(layers)), key=lambda i: -design.costs[i].cycles)
         bottleneck = order[0] if order else None
@@ -116,7 +133,7 @@ def search_dataflow(layers: tuple[Layer, ...], budget: Budget, ports: int,
         if trial[bottleneck] == picks[bottleneck]:      # no setting with more lanes left
             frozen.add(bottleneck)
             continue
-        candidate = _dataflow(layers, trial, options, ports, bits)
+        candidate = _dataflow(layers, trial, options, ports, bits, extra)
         if budget.fits(candidate.total) and candidate.interval <= design.interval:
             picks, design = trial, candidate
         else:
