@@ -25,7 +25,7 @@ from compiler.ir.types import Sym, TensorType, bind_symbols, format_dim
 SCHEMA_VERSION = 1
 AOTC_VERSION = "0.1.0"
 # Changes only when a printer or template changes output: tuning records key on it.
-CODEGEN_VERSION = {"cpu": "cpu-c-1", "cuda": "cuda-1", "webgpu": "webgpu-1"}
+CODEGEN_VERSION = {"cpu": "cpu-c-1", "cuda": "cuda-1", "webgpu": "webgpu-1", "fpga": "fpga-hls-1"}
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.bin"
 GRAPH_IR = "graph.ir"
@@ -106,7 +106,8 @@ def build_manifest(compiled, model, options: Mapping[str, Any], files: Mapping[s
 def artifact_files(compiled, graph_text: str) -> dict[str, bytes]:
     files: dict[str, bytes] = {WEIGHTS: weights_blob(compiled), GRAPH_IR: graph_text.encode()}
     for name, text in compiled.source.files.items():
-        target_name = name if name.endswith(".h") else f"kernels/{name}"
+        # An FPGA project keeps its own tree (DIR/hls/...), as Vitis expects it.
+        target_name = name if name.endswith(".h") or name.startswith("hls/") else f"kernels/{name}"
         files[target_name] = text.encode()
     for name, data in compiled.binary.files.items():
         files[name] = data

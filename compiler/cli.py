@@ -29,7 +29,8 @@ def cmd_compile(args) -> int:
     from compiler.api import compile_to_directory, default_options
     layouts = {"nchw": "NCHW", "nhwc": "NHWC", "auto": "auto"}
     options = replace(default_options(), profile=args.profile,
-                      activation_layout=layouts[args.layout] if args.layout else None, dtype=args.dtype)
+                      activation_layout=layouts[args.layout] if args.layout else None, dtype=args.dtype,
+                      fpga_precision=args.fpga_precision)
     out = compile_to_directory(args.model, args.target, Path(args.output), options=options,
                                on_step=_progress(not args.quiet))
     print(f"wrote {out}")
@@ -97,7 +98,12 @@ def cmd_inspect(args) -> int:
     manifest = read_manifest(Path(args.artifact))
     verify_files(Path(args.artifact), manifest)
     report = inspect_report(manifest)
-    print(json.dumps(report, indent=1, sort_keys=True) if args.json else format_report(report))
+    from compiler.inspect_fpga import format_estimate, read_estimate
+    estimate = read_estimate(Path(args.artifact))   # FPGA artifacts: the resource/latency estimate
+    if estimate is not None:
+        report["fpga_estimate"] = estimate
+    text = format_report(report) + (f"\n\n{format_estimate(estimate)}" if estimate is not None else "")
+    print(json.dumps(report, indent=1, sort_keys=True) if args.json else text)
     return 0
 
 
@@ -194,13 +200,15 @@ def cmd_targets(args) -> int:
     from compiler.target import known_targets, resolve_target
     if args.ops:
         from passes.lower import LOWERINGS
+        from backends.fpga_hls.layers import SUPPORTED as FPGA_OPS
         for name in sorted(OPS):
             mark = "cpu" if name in LOWERINGS else "-"
-            print(f"{name:<22} {mark:<5} {OPS[name].doc}")
+            fpga = "fpga" if name in FPGA_OPS else "-"
+            print(f"{name:<22} {mark:<5} {fpga:<5} {OPS[name].doc}")
         return 0
     for name in known_targets():
         target = resolve_target(name)
-        backend = "yes" if target.kind in ("cpu", "cuda", "webgpu") else "not yet"
+        backend = "yes" if target.kind in ("cpu", "cuda", "webgpu", "fpga") else "not yet"
         detail = f"isa {target.isa.name} ({', '.join(target.isa.features) or 'baseline'})" if target.isa else \
             ", ".join(f"{k}={v}" for k, v in target.limits)
         print(f"{name:<20} backend: {backend:<8} {detail}")
@@ -213,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compile", help="compile a model into an artifact directory")
     p.add_argument("model", help="an .onnx file, or a .pt2 file from torch.export.save")
-    p.add_argument("--target", default="cpu", help="cpu (this host), cpu:<isa>, cuda:sm_90, cuda:sm_80, webgpu; see `aotc targets`")
+    p.add_argument("--target", default="cpu", help="cpu (this host), cpu:<isa>, cuda:sm_90, cuda:sm_80, webgpu, fpga:xcu280, fpga:xczu9eg; see `aotc targets`")
     p.add_argument("-o", "--output", required=True, help="artifact directory to write")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--profile", action="store_true", help="time every kernel call (see `aotc run --profile`)")
@@ -222,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32",
                    help="precision of weights and activations (inputs/outputs keep the model's types; "
                         "softmax, norms, sums and exp/erf stay float32 inside)")
+    p.add_argument("--fpga-precision", choices=("float32", "fixed16", "fixed8"), default="float32",
+                   help="fpga targets: number format (fixed: ap_fixed with per-layer widths from calibration)")
     p.set_defaults(fn=cmd_compile)
 
     p = sub.add_parser("run", help="run an artifact on .npy inputs")

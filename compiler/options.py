@@ -22,9 +22,12 @@ class CompileOptions:
     # Precision of weights and activations: "fp32" (as the model declares), "fp16" or "bf16"
     # (passes/convert_precision.py; the model's float32 inputs and outputs keep their type).
     dtype: str = "fp32"
+    # FPGA number format: "float32", or "fixed16"/"fixed8" (ap_fixed, per-layer widths).
+    fpga_precision: str = "float32"
 
     def manifest_fields(self) -> dict:
         """What of these options can change the artifact (caches cannot)."""
         return {"tuning_db": bool(self.tuning_db), "profile": self.profile,
                 "activation_layout": self.activation_layout, "memory_planner": self.memory_planner, "c_opt_level": self.c_opt_level,
-                "dtype": self.dtype}
+                "dtype": self.dtype,
+                **({"fpga_precision": self.fpga_precision} if self.fpga_precision != "float32" else {})}

@@ -46,6 +46,11 @@ def graph_passes(target: Target, dtype: DType = DType.float32) -> tuple:
         convert = (ConvertPrecision(dtype),) if dtype is not DType.float32 else ()
         return (Simplify(), *convert, ConvertLayout(target.activation_layout), EliminateDeadCode(),
                 MaterializeOutputs())
+    if target.kind == "fpga":   # NCHW throughout: the layer library streams tensors in ONNX's order
+        if dtype is not DType.float32:
+            raise TargetError(f"target {target.name}: --dtype {dtype.value} is for cpu/cuda/webgpu; FPGA number "
+                              "formats are chosen with --fpga-precision")
+        return (Simplify(), EliminateDeadCode(), MaterializeOutputs())
     raise TargetError(f"target {target.name} has no graph pipeline yet")
 
 
@@ -59,8 +64,11 @@ def backend_for(target: Target, options: CompileOptions):
     if target.kind == "webgpu":
         from backends.webgpu import WebGpuBackend
         return WebGpuBackend()
+    if target.kind == "fpga":
+        from backends.fpga_hls import FpgaHlsBackend
+        return FpgaHlsBackend(cache_dir=options.build_cache, precision=options.fpga_precision)
     raise TargetError(f"target {target.name} has no backend in this version of aotc yet "
-                      f"(available: cpu, cpu:<isa>, cuda:<sm>, webgpu; see `aotc targets`)")
+                      f"(available: cpu, cpu:<isa>, cuda:<sm>, webgpu, fpga:<part>; see `aotc targets`)")
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ class Artifact:
         if kind == "webgpu":
             from backends.webgpu import WebGpuBackend
             return WebGpuBackend().load(self.directory, weights, threads)
+        if kind == "fpga":
+            from backends.fpga_hls import FpgaHlsBackend
+            return FpgaHlsBackend().load(self.directory, weights, self.manifest)
         raise TargetError(f"{self.directory}: artifacts for {self.target} cannot run in this aotc yet")
 
     @property

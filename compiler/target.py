@@ -81,6 +81,20 @@ WEBGPU_LIMITS = (("invocations_per_workgroup", 256), ("workgroup_storage", 16384
                  ("storage_buffers_per_stage", 8), ("binding_bytes", 128 * 1024 * 1024),
                  ("offset_alignment", 256))
 
+# FPGA parts: the device (for Vitis's set_part) and its resources, from AMD's data sheets
+# (DS962 for the U280's XCU280, DS891 for the ZCU102's XCZU9EG). One BRAM36 is two BRAM18K;
+# "mhz" is the default kernel clock the designs are estimated and constrained at.
+FPGA_PARTS = {
+    "xcu280": ("xcu280-fsvh2892-2L-e", (("dsp", 9024), ("bram36", 2016), ("bram18k", 4032), ("uram", 960),
+                                        ("lut", 1303680), ("ff", 2607360), ("mhz", 300))),
+    "xczu9eg": ("xczu9eg-ffvb1156-2-e", (("dsp", 2520), ("bram36", 912), ("bram18k", 1824), ("uram", 0),
+                                         ("lut", 274080), ("ff", 548160), ("mhz", 300))),
+}
+
+
+def fpga_part_number(target: Target) -> str:
+    return FPGA_PARTS[target.name.partition(":")[2]][0]
+
 
 def host_cpu_flags() -> frozenset[str]:
     try:
@@ -151,12 +165,9 @@ def resolve_target(spec: "str | Target") -> Target:
         return Target(name="webgpu", kind="webgpu", memory_alignment=256, limits=WEBGPU_LIMITS,
                       fusible=_WEBGPU_FUSIBLE)
     if kind == "fpga":
-        parts = {"xcu280": (("dsp", 9024), ("bram36", 2016), ("uram", 960), ("lut", 1304000),
-                            ("ff", 2607000), ("mhz", 300)),
-                 "xczu9eg": (("dsp", 2520), ("bram36", 912), ("lut", 274000), ("ff", 548000), ("mhz", 300))}
-        if variant not in parts:
-            raise TargetError(f"unknown FPGA part '{variant}'; known: {', '.join(sorted(parts))}")
-        return Target(name=f"fpga:{variant}", kind="fpga", limits=parts[variant])
+        if variant not in FPGA_PARTS:
+            raise TargetError(f"unknown FPGA part '{variant}'; known: {', '.join(sorted(FPGA_PARTS))}")
+        return Target(name=f"fpga:{variant}", kind="fpga", limits=FPGA_PARTS[variant][1], memory_alignment=64)
     raise TargetError(f"unknown target '{spec}'; see `aotc targets`")
 
 

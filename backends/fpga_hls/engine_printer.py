@@ -1,0 +1,97 @@
+"""Print the engine design: a top function that runs every step, in order, on the one shared
+engine instance (ALLOCATION limit=1), with activations at fixed offsets of a DDR arena.
+
+    // Conv 'conv1' + Relu 'relu'
+    { const aotc::conv_args a = {3, 224, 224, 64, 112, 112, 7, 2, 3, true, false};
+      for (unsigned g = 0; g < 1; g++)
+          aotc::engine_conv<data_t, engine_cfg>(x0 + g * 150528, arena + 0 + g * 802816, ...); }
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from backends.fpga_hls.engine import Step
+from backends.fpga_hls.printer import axi_pragmas, top_signature
+from backends.fpga_hls.search import EngineDesign
+
+ARENA_ALIGN = 16     # floats: 64-byte bursts
+
+
+def plan_arena(steps: tuple[Step, ...], sizes: Mapping[str, int], fixed: set[str]) -> tuple[dict[str, int], int]:
+    """First-fit offsets (floats) for step outputs not bound to a port; returns (offsets, total)."""
+    last: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        for v in step.inputs:
+            last[v] = i
+    offsets: dict[str, int] = {}
+    live: list[tuple[int, int, str]] = []       # (offset, size, value)
+    total = 0
+    for i, step in enumerate(steps):
+        live = [item for item in live if last.get(item[2], -1) >= i]
+        if step.output in fixed:
+            continue
+        size = -(-sizes[step.output] // ARENA_ALIGN) * ARENA_ALIGN
+        offset = 0
+        for start, length, _ in sorted(live):
+            if offset + size <= start:
+                break
+            offset = max(offset, start + length)
+        offsets[step.output] = offset
+        live.append((offset, size, step.output))
+        total = max(total, offset + size)
+    return offsets, total
+
+
+def print_engine(steps: tuple[Step, ...], design: EngineDesign, bounds: Mapping[str, int],
+                 inputs: tuple[tuple[str, int], ...], outputs: tuple[tuple[str, int], ...],
+                 weight_offsets: Mapping[str, int], sizes: Mapping[str, int]) -> tuple[dict[str, str], int]:
+    """Returns the files and the arena size in floats. `weight_offsets`: constant -> float offset."""
+    ports = {name: f"x{i}" for i, (name, _) in enumerate(inputs)}
+    ports.update({name: f"y{i}" for i, (name, _) in enumerate(outputs)})
+    offsets, arena = plan_arena(steps, sizes, set(ports))
+    where = lambda v: ports.get(v) or f"(arena + {offsets[v]})"   # noqa: E731
+    body = []
+    for step in steps:
+        what = " + ".join(f"'{n}'" for n in step.nodes)
+        body.append(f"        // {step.kind}: {what}")
+        d = dict(step.layer.dims)
+        x, y = where(step.inputs[0]), where(step.output)
+        if step.kind == "conv":
+            c = step.conv_dims()
+            args = [c[k] for k in ("c_in", "h_in", "w_in", "c_out", "h_out", "w_out", "k", "s", "pad")]
+            flags = ["true" if step.relu else "false", "true" if step.residual else "false"]
+            w, b = weight_offsets[f"{step.layer.name}_w"], weight_offsets[f"{step.layer.name}_b"]
+            res = where(step.inputs[1]) if step.residual else y
+            x_g, y_g = c["c_in"] * c["h_in"] * c["w_in"], c["c_out"] * c["h_out"] * c["w_out"]
+            w_g = c["c_out"] * c["c_in"] * c["k"] * c["k"]
+            body += [f"        {{ const aotc::conv_args a = {{{', '.join(map(str, args))}, {', '.join(flags)}}};",
+                     f"          for (unsigned g = 0; g < {c['groups']}; g++)",
+                     f"              aotc::engine_conv<data_t, engine_cfg>({x} + g * {x_g}, {y} + g * {y_g}, "
+                     f"weights + {w} + g * {w_g}, weights + {b} + g * {c['c_out']}, {res} + g * {y_g}, a); }}"]
+        elif step.kind == "pool":
+            args = [d[k] for k in ("c", "h_in", "w_in", "h_out", "w_out", "k_h", "k_w", "s_h", "s_w", "p_t", "p_l")]
+            flags = ["true" if d["is_max"] else "false", "true" if d["count_pad"] else "false"]
+            body.append(f"        {{ const aotc::pool_args a = {{{', '.join(map(str, args))}, {', '.join(flags)}}};"
+                        f" aotc::engine_pool<data_t>({x}, {y}, a); }}")
+        elif step.kind == "gap":
+            body.append(f"        aotc::engine_global_avg_pool<data_t>({x}, {y}, {d['c']}, {d['hw']});")
+        else:
+            other = where(step.inputs[1]) if len(step.inputs) > 1 else x
+            body.append(f"        aotc::engine_add_relu<data_t>({x}, {other}, {y}, {step.layer.out_size}, "
+                        f"{'true' if len(step.inputs) > 1 else 'false'}, {'true' if step.relu else 'false'});")
+    cfg = ["struct engine_cfg {  // the shared compute array and its tile buffers (chosen by the search)",
+           f"    static const unsigned tm = {design.tm};", f"    static const unsigned tn = {design.tn};",
+           f"    static const unsigned tr = {design.tr};"]
+    cfg += [f"    static const unsigned {k} = {v};" for k, v in sorted(bounds.items())] + ["};"]
+    parameters = ["// Engine configuration (generated by aotc).", "#ifndef AOTC_PARAMETERS_H",
+                  "#define AOTC_PARAMETERS_H", '#include "aotc_top.h"', "", *cfg, "",
+                  f"static const unsigned AOTC_ARENA_WORDS = {max(arena, 1)};", "", "#endif", ""]
+    pointers = [f"        const float *x{i} = in{i} + n * {s};" for i, (_, s) in enumerate(inputs)]
+    pointers += [f"        float *y{i} = out{i} + n * {s};" for i, (_, s) in enumerate(outputs)]
+    top = ["// The top function of the streaming engine: every step runs in turn on one engine",
+           "// instance; weights and activations stay in DDR (generated by aotc).",
+           '#include "aotc_top.h"', '#include "parameters.h"', '#include "aotc_engine.h"', "",
+           top_signature(len(inputs), len(outputs), True) + " {", *axi_pragmas(inputs, outputs, True),
+           "#pragma HLS ALLOCATION function instances = aotc::engine_conv<data_t, engine_cfg> limit = 1",
+           "samples:", "    for (unsigned n = 0; n < batch; n++) {", *pointers, *body, "    }", "}", ""]
+    return {"parameters.h": "\n".join(parameters), "aotc_top.cpp": "\n".join(top)}, arena
