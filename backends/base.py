@@ -17,7 +17,8 @@ from compiler.ir.loops import Kernel
 from compiler.ir.program import MemoryPlan, Program, WeightsLayout
 from compiler.target import Target
 
-__all__ = ["Backend", "BuildError", "Binary", "LoweredModel", "Source", "constants_used"]
+__all__ = ["Backend", "BuildError", "Binary", "GraphLayoutConstants", "LoweredModel", "NoKernelConfigs",
+           "Source", "constants_used"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,27 @@ class Backend(Protocol):
     def build(self, source: Source, target: Target) -> Binary: ...
 
     def load(self, directory: str, manifest: Mapping) -> Callable: ...
+
+
+class NoKernelConfigs:
+    """For backends that tune nothing per kernel: an empty space, the empty config. (The CUDA
+    GEMM's tile choice is a cost model inside its template; FPGA parallelism is searched for
+    the whole design.)"""
+
+    def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace:
+        return ConfigSpace()
+
+    def default_config(self, kernel: Kernel, target: Target) -> KernelConfig:
+        return KernelConfig()
+
+
+class GraphLayoutConstants:
+    """prepare for backends whose templates read constants through strides, in their graph
+    layout: nothing packed, weights.bin holds the constants some call reads."""
+
+    def prepare(self, program: Program, configs: Mapping[str, KernelConfig],
+                target: Target) -> tuple[Program, dict[str, np.ndarray]]:
+        return program, constants_used(program)
 
 
 def constants_used(program: Program) -> dict[str, np.ndarray]:

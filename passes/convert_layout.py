@@ -23,6 +23,7 @@ from compiler.ir.ops.elementwise import ARITHMETIC, COMPARISON, LOGICAL, UNARY
 from compiler.ir.ops.reduce import REDUCTIONS, ReduceAttrs, reduced_axes
 from compiler.ir.ops.shape import PermAttrs, ReshapeAttrs
 from compiler.ir.types import Sym, TensorType
+from passes.pattern import FreshNames
 
 TO_LAST = (0, 2, 3, 1)
 TO_FIRST = (0, 3, 1, 2)
@@ -47,14 +48,7 @@ class _Rewriter:
         self.converted: set[str] = set()      # values only produced channels-last (so far)
         self.produced_last: set[str] = set()  # values whose producer runs channels-last
         self.twin_types: dict[str, TensorType] = {}
-        self.taken = set(graph.types) | {n.name for n in graph.nodes}
-
-    def fresh(self, base: str) -> str:
-        name = base
-        while name in self.taken:
-            name += "_"
-        self.taken.add(name)
-        return name
+        self.fresh = FreshNames(graph)
 
     def transpose(self, source: str, target: str, perm, ttype: TensorType) -> None:
         source_type = self.twin_types.get(source) or self.graph.type_of(source)

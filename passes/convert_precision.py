@@ -28,6 +28,7 @@ from compiler.ir.graph import Graph, Node, Value
 from compiler.ir.ops import OpError, op_def
 from compiler.ir.ops.elementwise import CastAttrs
 from compiler.ir.types import TensorType
+from passes.pattern import FreshNames
 
 HALF_TYPES = (DType.float16, DType.bfloat16)
 
@@ -74,17 +75,10 @@ class _Converter:
         self.graph, self.dtype = graph, dtype
         self.types: dict[str, TensorType] = dict(graph.types)
         self.constants = dict(graph.constants)
-        self.taken = set(self.types) | {node.name for node in graph.nodes}
+        self.fresh = FreshNames(graph)
         self.nodes: list[Node] = []
         self.converted: dict[tuple[str, DType], str] = {}   # (value, dtype) -> its cast copy
         self.origin: dict[str, str] = {}                     # half constant -> its float32 original
-
-    def fresh(self, base: str) -> str:
-        name = base
-        while name in self.taken:
-            name += "_"
-        self.taken.add(name)
-        return name
 
     def as_dtype(self, name: str, dtype: DType) -> str:
         """`name` as a tensor of `dtype`: itself, a converted constant, or a (shared) Cast."""

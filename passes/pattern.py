@@ -31,6 +31,21 @@ def produced_by(graph: Graph, value: str, op: str) -> Node | None:
     return producer if producer is not None and producer.op == op else None
 
 
+class FreshNames:
+    """Names not yet used by a graph's values or nodes, each handed out once (for rewriters
+    that add many values in one walk, where `fresh` alone would hand out a name twice)."""
+
+    def __init__(self, graph: Graph):
+        self.taken = set(graph.types) | {node.name for node in graph.nodes}
+
+    def __call__(self, base: str) -> str:
+        name = base
+        while name in self.taken:
+            name += "_"
+        self.taken.add(name)
+        return name
+
+
 def fresh(graph: Graph, base: str) -> str:
     name = base
     while name in graph.types:

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
-import numpy as np
-
-from compiler.ir.config import ConfigSpace, KernelConfig
-from compiler.ir.loops import Kernel
-from compiler.ir.program import Program
 from compiler.target import Target
-from backends.base import Binary, LoweredModel, Source, constants_used
+from backends.base import Binary, GraphLayoutConstants, LoweredModel, NoKernelConfigs, Source
 from backends.cpu.build import LIBRARY_NAME
 from backends.cpu.printer import HEADER_NAME
 from backends.cuda.build import KERNELS_NAME, build_cuda
@@ -22,21 +16,9 @@ from backends.cuda.runtime import CudaModel
 
 
 @dataclass(frozen=True)
-class CudaBackend:
+class CudaBackend(NoKernelConfigs, GraphLayoutConstants):
     name: str = "cuda"
     cache_dir: Path | None = None
-
-    def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace:
-        """Nothing to tune in this first slice: fixed GEMM tiles, grid-stride loop kernels."""
-        return ConfigSpace()
-
-    def default_config(self, kernel: Kernel, target: Target) -> KernelConfig:
-        return KernelConfig()
-
-    def prepare(self, program: Program, configs: Mapping[str, KernelConfig],
-                target: Target) -> tuple[Program, dict[str, np.ndarray]]:
-        """Constants stay in their graph layout: the GEMM template reads them through strides."""
-        return program, constants_used(program)
 
     def lower(self, model: LoweredModel, target: Target) -> Source:
         kernels, launches = print_kernels(model, target)

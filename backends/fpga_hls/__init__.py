@@ -13,27 +13,19 @@ from typing import Mapping
 
 import numpy as np
 
-from compiler.ir.config import ConfigSpace, KernelConfig
-from compiler.ir.loops import Kernel
+from compiler.ir.config import KernelConfig
 from compiler.ir.program import Program
 from compiler.target import Target
-from backends.base import Binary, LoweredModel, Source
+from backends.base import Binary, LoweredModel, NoKernelConfigs, Source
 from backends.fpga_hls.build import build_csim
 from backends.fpga_hls.design import packed_constants, plan_design, project_files
 
 
 @dataclass(frozen=True)
-class FpgaHlsBackend:
+class FpgaHlsBackend(NoKernelConfigs):   # parallelism: search.py, per design
     cache_dir: Path | None = None
     precision: str = "float32"       # or "fixed16" / "fixed8": ap_fixed, widths from calibration
     name: str = "fpga_hls"
-
-    def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace:
-        """Layer parallelism is chosen for the whole design at once (search.py), not per kernel."""
-        return ConfigSpace()
-
-    def default_config(self, kernel: Kernel, target: Target) -> KernelConfig:
-        return KernelConfig()
 
     def prepare(self, program: Program, configs: Mapping[str, KernelConfig],
                 target: Target) -> tuple[Program, dict[str, np.ndarray]]:

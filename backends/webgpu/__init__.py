@@ -4,34 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
-import numpy as np
-
-from compiler.ir.config import ConfigSpace, KernelConfig
-from compiler.ir.loops import Kernel
-from compiler.ir.program import Program
 from compiler.target import Target
-from backends.base import Binary, LoweredModel, Source, constants_used
+from backends.base import Binary, GraphLayoutConstants, LoweredModel, NoKernelConfigs, Source
 from backends.webgpu.build import build_web
 from backends.webgpu.plan import PLAN_NAME, plan
 
 
 @dataclass(frozen=True)
-class WebGpuBackend:
+class WebGpuBackend(NoKernelConfigs, GraphLayoutConstants):
     name: str = "webgpu"
-
-    def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace:
-        """Nothing to tune in this first slice: fixed GEMM tiles, grid-stride loop kernels."""
-        return ConfigSpace()
-
-    def default_config(self, kernel: Kernel, target: Target) -> KernelConfig:
-        return KernelConfig()
-
-    def prepare(self, program: Program, configs: Mapping[str, KernelConfig],
-                target: Target) -> tuple[Program, dict[str, np.ndarray]]:
-        """Constants stay in their graph layout: the GEMM template reads them through strides."""
-        return program, constants_used(program)
 
     def lower(self, model: LoweredModel, target: Target) -> Source:
         return Source(plan(model, target), entry=PLAN_NAME)
