@@ -13,7 +13,7 @@ fused epilogue (bias, residual, ReLU/Clip) is applied to the accumulator before 
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 
 from compiler.ir.graph import Node
@@ -51,6 +51,49 @@ def is_window_pool(node: Node, in_types) -> bool:
     return node.op == "MaxPool" and len(node.attrs.kernel_shape) == 2 and in_types[0].dtype.is_float
 
 
+class _Geometry(NamedTuple):
+    dt: DType
+    is_conv: bool
+    channels_in: int
+    channels_out: int
+    multiplier: int             # output channels per input channel (depthwise: 1)
+    height: int
+    width: int
+    out_h: int
+    out_w: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pad: tuple[int, int]        # begin padding (top, left)
+    dilation: tuple[int, int]
+
+
+def _geometry(node: Node, in_types, out_types) -> _Geometry:
+    """Sizes of a window op in either layout (channels-last: (N, H, W, C))."""
+    attrs, x_type, out_type = node.attrs, in_types[0], out_types[0]
+    if attrs.channels_last:
+        (height, width, channels_in), (out_h, out_w, channels_out) = x_type.shape[1:], out_type.shape[1:]
+    else:
+        (channels_in, height, width), (channels_out, out_h, out_w) = x_type.shape[1:], out_type.shape[1:]
+    channels_in, channels_out = int(channels_in), int(channels_out)
+    return _Geometry(x_type.dtype, node.op == "Conv", channels_in, channels_out, channels_out // channels_in,
+                     int(height), int(width), int(out_h), int(out_w), tuple(attrs.kernel_shape),
+                     tuple(attrs.strides), tuple(attrs.pads[:2]), tuple(attrs.dilations))
+
+
+def _start(g: _Geometry, ins, channel: Expr) -> Expr:
+    """The accumulator's first value: the bias (or 0) for a convolution, lowest for a max."""
+    if not g.is_conv:
+        return lowest(g.dt)
+    bias = ins[2] if len(ins) > 2 and ins[2] is not None else None
+    return load(bias, channel) if bias is not None else const(0, g.dt)
+
+
+def _window_kernel(node: Node, in_types, out_types, g: _Geometry, body) -> Kernel:
+    taps = g.kernel[0] * g.kernel[1]
+    flops = out_types[0].numel().scaled(2 * taps if g.is_conv else taps)
+    return make_kernel(node.op, in_types, out_types, body, flops=flops)
+
+
 def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
                  per_point: bool = False) -> Kernel:
     """`per_point` (GPU targets): one parallel iteration per output element instead of one per
@@ -59,17 +102,10 @@ def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
         return lower_window_channels_last(node, in_types, out_types, finish)
     if per_point:
         return lower_window_points(node, in_types, out_types, finish)
-    attrs = node.attrs
-    x_type, out_type = in_types[0], out_types[0]
-    dt = x_type.dtype
-    is_conv = node.op == "Conv"
-    channels_in = int(x_type.shape[1])
-    channels_out = int(out_type.shape[1])
-    multiplier = channels_out // channels_in
-    height, width = int(x_type.shape[2]), int(x_type.shape[3])
-    out_h, out_w = int(out_type.shape[2]), int(out_type.shape[3])
-    (kh, kw), (sh, sw) = attrs.kernel_shape, attrs.strides
-    (ph, pw), (dh, dw) = attrs.pads[:2], attrs.dilations
+    x_type = in_types[0]
+    g = _geometry(node, in_types, out_types)
+    dt, is_conv, channels_in, channels_out, multiplier, height, width, out_h, out_w = g[:9]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g.kernel, g.stride, g.pad, g.dilation
     rows = interior(height, out_h, kh, sh, ph, dh)
     cols = interior(width, out_w, kw, sw, pw, dw)
 
@@ -78,8 +114,7 @@ def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
         n, c = Var("n"), Var("c")
         source_channel = binary("div", c, const(multiplier)) if multiplier > 1 else c
         plane_in = add(mul(n, const(channels_in * height * width)), mul(source_channel, const(height * width)))
-        bias = ins[2] if is_conv and len(ins) > 2 and ins[2] is not None else None
-        start = (load(bias, c) if bias is not None else const(0, dt)) if is_conv else lowest(dt)
+        start = _start(g, ins, c)
 
         def tap(ky: int, kx: int, acc: Expr, iy: Expr, ix: Expr) -> Expr:
             value = load(x, add(plane_in, mul(iy, const(width)), ix))
@@ -139,23 +174,16 @@ def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
         return For("n", dim_expr(x_type.shape[0]),
                    For("c", const(channels_out), plane, LoopKind.PARALLEL), LoopKind.PARALLEL)
 
-    taps = kh * kw
-    flops = out_type.numel().scaled(2 * taps if is_conv else taps)
-    return make_kernel(node.op, in_types, out_types, body, flops=flops)
+    return _window_kernel(node, in_types, out_types, g, body)
 
 
 def lower_window_points(node: Node, in_types, out_types, finish: Finish | None = None) -> Kernel:
     """NCHW, one output element per iteration of a fully parallel nest: the kh x kw taps
     unrolled, each guarded by its bounds test, into one accumulator; the tail before the store."""
-    attrs = node.attrs
-    x_type, out_type = in_types[0], out_types[0]
-    dt = x_type.dtype
-    is_conv = node.op == "Conv"
-    channels_in, height, width = (int(d) for d in x_type.shape[1:])
-    channels_out, out_h, out_w = (int(d) for d in out_type.shape[1:])
-    multiplier = channels_out // channels_in
-    (kh, kw), (sh, sw) = attrs.kernel_shape, attrs.strides
-    (ph, pw), (dh, dw) = attrs.pads[:2], attrs.dilations
+    out_type = out_types[0]
+    g = _geometry(node, in_types, out_types)
+    dt, is_conv, channels_in, channels_out, multiplier, height, width, out_h, out_w = g[:9]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g.kernel, g.stride, g.pad, g.dilation
 
     def body(ins, outs):
         x, out = ins[0], outs[0]
@@ -164,8 +192,7 @@ def lower_window_points(node: Node, in_types, out_types, finish: Finish | None =
             n, c, oy, ox = idx
             source = binary("div", c, const(multiplier)) if multiplier > 1 else c
             plane = add(mul(n, const(channels_in * height * width)), mul(source, const(height * width)))
-            bias = ins[2] if is_conv and len(ins) > 2 and ins[2] is not None else None
-            start = (load(bias, c) if bias is not None else const(0, dt)) if is_conv else lowest(dt)
+            start = _start(g, ins, c)
             taps = []
             for ky in range(kh):
                 iy = add(sub(mul(oy, const(sh)), const(ph)), const(ky * dh))
@@ -188,23 +215,16 @@ def lower_window_points(node: Node, in_types, out_types, finish: Finish | None =
                          store(out, index, finish(value, list(idx), ins) if finish else value))
         return parallel_nest("i", out_type.shape, point)
 
-    taps = kh * kw
-    flops = out_type.numel().scaled(2 * taps if is_conv else taps)
-    return make_kernel(node.op, in_types, out_types, body, flops=flops)
+    return _window_kernel(node, in_types, out_types, g, body)
 
 
 def lower_window_channels_last(node: Node, in_types, out_types, finish: Finish | None = None) -> Kernel:
     """Channels-last (N, H, W, C): per output pixel, each valid tap is one vector pass over
     the channels (contiguous), accumulating into the output pixel's row of C values."""
-    attrs = node.attrs
-    x_type, out_type = in_types[0], out_types[0]
-    dt = x_type.dtype
-    is_conv = node.op == "Conv"
-    height, width, channels_in = (int(d) for d in x_type.shape[1:])
-    out_h, out_w, channels_out = (int(d) for d in out_type.shape[1:])
-    multiplier = channels_out // channels_in
-    (kh, kw), (sh, sw) = attrs.kernel_shape, attrs.strides
-    (ph, pw), (dh, dw) = attrs.pads[:2], attrs.dilations
+    x_type = in_types[0]
+    g = _geometry(node, in_types, out_types)
+    dt, is_conv, channels_in, channels_out, multiplier, height, width, out_h, out_w = g[:9]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g.kernel, g.stride, g.pad, g.dilation
 
     def body(ins, outs):
         x, out = ins[0], outs[0]
@@ -214,8 +234,7 @@ def lower_window_channels_last(node: Node, in_types, out_types, finish: Finish |
                     mul(ox, const(channels_out)))
         at = add(pixel, c)
         source_channel = binary("div", c, const(multiplier)) if multiplier > 1 else c
-        bias = ins[2] if is_conv and len(ins) > 2 and ins[2] is not None else None
-        start = (load(bias, c) if bias is not None else const(0, dt)) if is_conv else lowest(dt)
+        start = _start(g, ins, c)
         iy, ix = Var("iy"), Var("ix")
         value = load(x, add(mul(n, const(height * width * channels_in)), mul(iy, const(width * channels_in)),
                             mul(ix, const(channels_in)), source_channel))
@@ -237,6 +256,4 @@ def lower_window_channels_last(node: Node, in_types, out_types, finish: Finish |
         return For("n", dim_expr(x_type.shape[0]), For("oy", const(out_h), For("ox", const(out_w), block(*steps)),
                                                         LoopKind.PARALLEL), LoopKind.PARALLEL)
 
-    taps = kh * kw
-    flops = out_type.numel().scaled(2 * taps if is_conv else taps)
-    return make_kernel(node.op, in_types, out_types, body, flops=flops)
+    return _window_kernel(node, in_types, out_types, g, body)
