@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compiler.ir.loops import (Assign, Binary, Block, Call, Cast, Const, Declare, Expr, For, If, Load, LoopKind,
+from compiler.ir.loops import (INDEX, Assign, Binary, Block, Call, Cast, Const, Declare, Expr, For, If, Load, LoopKind,
                                Select, Stmt, Store, Var)
 
 
@@ -23,6 +23,15 @@ from compiler.ir.loops import (Assign, Binary, Block, Call, Cast, Const, Declare
 class Phase:
     loops: tuple[For, ...]      # flattened into the grid, outermost first
     body: Stmt                  # what each grid index runs
+
+    def grid_size(self) -> Expr:
+        """Grid indices: the product of the flattened loops' extents (1 without loops)."""
+        if not self.loops:
+            return Const(1, INDEX)
+        total = self.loops[0].extent
+        for loop in self.loops[1:]:
+            total = Binary("mul", total, loop.extent)
+        return total
 
 
 def flatten(stmt: Stmt) -> list[Stmt]:

@@ -159,9 +159,7 @@ def _grid_stride(phase: Phase, target: Target, threads_per_index: int = 1, indic
     one = Const(1, INDEX)
     if not phase.loops:
         return (one, one, one)
-    total = phase.loops[0].extent
-    for loop in phase.loops[1:]:
-        total = Binary("mul", total, loop.extent)
+    total = phase.grid_size()
     per_block = THREADS * indices_per_thread // threads_per_index
     blocks = Binary("div", Binary("add", total, Const(per_block - 1, INDEX)), Const(per_block, INDEX))
     cap = Const(target.limit("sms") * BLOCKS_PER_SM, INDEX)

@@ -75,9 +75,7 @@ def _grid_stride(phase: Phase) -> tuple[Expr, Expr, Expr]:
     one = Const(1, INDEX)
     if not phase.loops:
         return (one, one, one)
-    total = phase.loops[0].extent
-    for loop in phase.loops[1:]:
-        total = Binary("mul", total, loop.extent)
+    total = phase.grid_size()
     groups = Binary("div", Binary("add", total, Const(THREADS - 1, INDEX)), Const(THREADS, INDEX))
     return (Binary("min", groups, Const(MAX_WORKGROUPS, INDEX)), one, one)
 
