@@ -233,13 +233,19 @@ def print_kernels(model: LoweredModel, target: Target) -> tuple[str, dict[str, t
         printed = kernel_functions(model.program.kernels[name], target, model.configs.get(name, KernelConfig()))
         functions.update((function, text) for function, text, _ in printed)
         launches[name] = tuple(launch for _, _, launch in printed)
+    workspace = max((launch.workspace for group in launches.values() for launch in group), default=0)
+    body = "\n".join(functions[f] for f in sorted(functions))
+    return module_header(workspace) + "\n" + body, launches
+
+
+def module_header(workspace: int) -> str:
+    """model.cu's text before its functions: includes, device helpers, and split-K's
+    workspace of `workspace` floats (none for 0)."""
     header = ("/* aotc generated CUDA kernels. Do not edit. */\n"
               "#include <stdint.h>\n#include <math.h>\n#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n\n" + MATHLIB_CU + "\n" + gemm.SUPPORT)
-    workspace = max((launch.workspace for group in launches.values() for launch in group), default=0)
     if workspace:
         header += f"\n__device__ float {gemm.WORKSPACE}[{workspace}];\n"
-    body = "\n".join(functions[f] for f in sorted(functions))
-    return header + "\n" + body, launches
+    return header
 
 
-__all__ = ["CudaPrinter", "Launch", "kernel_functions", "print_kernels"]
+__all__ = ["CudaPrinter", "Launch", "kernel_functions", "module_header", "print_kernels"]
