@@ -5,15 +5,17 @@ copies); torch (or else cupy) on the GPU host provides the device buffers and CU
 the artifact's C runtime exposes no allocator. Inputs are fresh seeded random non-zero values
 (floats ~ N(0.1, 1), integers in [1, 100) as for index inputs, booleans), made once.
 
-With torch, one run is captured into a CUDA graph and its replays are timed, so the host's
-launch overhead (Python, ctypes, one cuLaunchKernel per kernel) stays out of the numbers, as
-in `aotc bench`; and before the timed runs a GPU sleep is enqueued so the host has queued every
-run before the GPU reaches the first one: each pair of events then brackets the device's own
-time for that run. With cupy the runs are timed as enqueued (events only).
+One run is captured into a CUDA graph and its replays are timed, so the host's launch overhead
+(Python, ctypes, one cuLaunchKernel per kernel) stays out of the numbers, as in `aotc bench`.
+With torch, a GPU sleep enqueued before the timed runs lets the host queue every run before the
+GPU reaches the first one, so each pair of events brackets the device's own time for its run;
+with CuPy (no sleep kernel) a graph replay costs the host a few microseconds, less than the
+kernels it replays.
 """
 from __future__ import annotations
 
 import ctypes
+import importlib
 import json
 from pathlib import Path
 from typing import Callable
@@ -23,6 +25,7 @@ import numpy as np
 from compiler.errors import ArtifactError, TargetError
 from compiler.ir.dtypes import DType
 from backends.cpu.build import LIBRARY_NAME
+from backends.cuda import device_io
 from backends.cuda.runtime import CudaModel
 
 # About a millisecond of GPU sleep (cycles at ~1.8 GHz) per 50 timed runs queued behind it.
@@ -63,25 +66,28 @@ def load(artifact_dir: Path) -> tuple[CudaModel, dict]:
     return CudaModel(artifact_dir / LIBRARY_NAME, weights), manifest
 
 
-def benchmark(artifact_dir: Path, *, repeats: int, warmup: int, seed: int) -> list[float]:
-    """Seconds of each of `repeats` runs after `warmup` untimed ones."""
+def benchmark(artifact_dir: Path, *, repeats: int, warmup: int, seed: int, library: str | None = None) -> list[float]:
+    """Seconds of each of `repeats` runs after `warmup` untimed ones. `library`: "cupy" or
+    "torch" for the device buffers and events (default: cupy where installed, its import being
+    the faster in a measuring process that starts per candidate, else torch)."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"benchmark: repeats must be >= 1 and warmup >= 0 (got {repeats}, {warmup})")
     require_driver()
     model, manifest = load(Path(artifact_dir))
     host = random_inputs(manifest["signature"]["inputs"], seed)
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    if torch is not None and torch.cuda.is_available():
-        return _with_torch(torch, model, host, repeats, warmup)
-    try:
-        import cupy
-    except ImportError:
-        raise TargetError("benchmark: needs torch (with CUDA) or cupy on the GPU host for device buffers "
-                          "and CUDA events") from None
-    return _with_cupy(cupy, model, host, repeats, warmup)
+    if not host and any(not isinstance(d, int) for o in manifest["signature"]["outputs"] for d in o["shape"]):
+        raise TargetError(f"{artifact_dir}: no inputs and a symbolic output shape: nothing to size the outputs by")
+    for name in ([library] if library else ["cupy", "torch"]):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if name == "torch" and module.cuda.is_available():
+            return _with_torch(module, model, manifest, host, repeats, warmup)
+        if name == "cupy":
+            return _with_cupy(module, model, manifest, host, repeats, warmup)
+    raise TargetError(f"benchmark: needs {library or 'cupy or torch (with CUDA)'} on the GPU host for device "
+                      f"buffers and CUDA events")
 
 
 def captured(torch, run: Callable[[], object], warmup: int) -> Callable[[], object]:
@@ -98,10 +104,21 @@ def captured(torch, run: Callable[[], object], warmup: int) -> Callable[[], obje
     return graph.replay
 
 
-def _with_torch(torch, model: CudaModel, host: list[np.ndarray], repeats: int, warmup: int) -> list[float]:
+def _outputs(model: CudaModel, manifest: dict, inputs: list, template) -> list:
+    """Output tensors: as run_device allocates them, or (a model without inputs, whose output
+    shapes are static) from the signature."""
+    if inputs:
+        return model.run_device(inputs)
+    return [device_io.allocate(template, tuple(o["shape"]), slot.dtype)
+            for o, slot in zip(manifest["signature"]["outputs"], model.output_slots)]
+
+
+def _with_torch(torch, model: CudaModel, manifest: dict, host: list[np.ndarray], repeats: int, warmup: int
+                ) -> list[float]:
     inputs = [torch.from_numpy(a).cuda() for a in host]
-    outputs = model.run_device(inputs)
-    run = lambda: model.run_device(inputs, outputs)  # noqa: E731
+    outputs = _outputs(model, manifest, inputs, torch.empty(0, device="cuda"))
+    # On the current stream explicitly: inside a graph capture that is the capturing stream.
+    run = lambda: model.run_device(inputs, outputs, torch.cuda.current_stream())  # noqa: E731
     try:
         timed = captured(torch, run, warmup)
     except RuntimeError:       # a runtime that cannot be captured: time the plain calls
@@ -118,17 +135,36 @@ def _with_torch(torch, model: CudaModel, host: list[np.ndarray], repeats: int, w
     return [start.elapsed_time(end) / 1e3 for start, end in events]
 
 
-def _with_cupy(cupy, model: CudaModel, host: list[np.ndarray], repeats: int, warmup: int) -> list[float]:
-    inputs = [cupy.asarray(a) for a in host]
-    outputs = model.run_device(inputs)
-    for _ in range(warmup):
-        model.run_device(inputs, outputs)
-    events = [(cupy.cuda.Event(), cupy.cuda.Event()) for _ in range(repeats)]
-    for start, end in events:
-        start.record()
-        model.run_device(inputs, outputs)
-        end.record()
-    events[-1][1].synchronize()
+def _with_cupy(cupy, model: CudaModel, manifest: dict, host: list[np.ndarray], repeats: int, warmup: int
+               ) -> list[float]:
+    """As _with_torch: one run captured into a CUDA graph (plain calls where capture fails),
+    replays timed with events; everything on one stream of our own, current while the inputs
+    are made and the run is captured (so DLPack hands them over without a cross-stream wait)."""
+    stream = cupy.cuda.Stream(non_blocking=True)
+    with stream:
+        inputs = [cupy.asarray(a) for a in host]
+        outputs = _outputs(model, manifest, inputs, cupy.empty(0))
+        run = lambda: model.run_device(inputs, outputs, stream)  # noqa: E731
+        for _ in range(max(warmup, 3)):
+            run()
+        stream.synchronize()
+        try:
+            stream.begin_capture()
+            try:
+                run()
+            finally:
+                graph = stream.end_capture()
+            timed = lambda: graph.launch(stream)  # noqa: E731
+            timed()
+        except Exception:        # a runtime or CuPy that cannot capture: time the plain calls
+            stream.synchronize()
+            timed = run
+        events = [(cupy.cuda.Event(), cupy.cuda.Event()) for _ in range(repeats)]
+        for start, end in events:
+            start.record(stream)
+            timed()
+            end.record(stream)
+        stream.synchronize()
     return [cupy.cuda.get_elapsed_time(start, end) / 1e3 for start, end in events]
 
 

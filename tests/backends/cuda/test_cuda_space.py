@@ -220,10 +220,17 @@ def test_random_configs_match_onnxruntime_on_gpu(monkeypatch, model_name, draw):
 
 @on_gpu
 def test_benchmark_returns_sane_timings_on_gpu(tmp_path):
+    """Through CuPy and through torch (graph replays, CUDA events): positive, steady, and the
+    two libraries agree on the same artifact within a factor of two."""
     import compiler
+    from backends.cuda.benchmark import benchmark
     from test_cuda_run import gpu_target
-    model = _models()["mlp"]
-    compiler.compile(model, target=gpu_target()).save(tmp_path / "mlp")
-    runs = BACKEND.benchmark(tmp_path / "mlp", repeats=20, warmup=3, seed=0)
-    assert len(runs) == 20 and all(1e-7 < r < 0.1 for r in runs)
-    assert max(runs) < 20 * float(np.median(runs))
+    compiler.compile(_models()["mlp"], target=gpu_target()).save(tmp_path / "mlp")
+    medians = []
+    for library in ("cupy", "torch"):
+        runs = benchmark(tmp_path / "mlp", repeats=20, warmup=3, seed=0, library=library)
+        assert len(runs) == 20 and all(1e-7 < r < 0.1 for r in runs), (library, runs)
+        medians.append(float(np.median(runs)))
+        assert max(runs) < 20 * medians[-1], (library, runs)
+    assert 0.5 < medians[0] / medians[1] < 2.0, medians
+    assert len(BACKEND.benchmark(tmp_path / "mlp", repeats=3, warmup=1, seed=1)) == 3
