@@ -19,6 +19,12 @@ host launch overhead hides), the median over rounds, per launch.
 The JSON has, per kernel: its shape, calls, space size, and every sampled config with its
 median seconds, the roofline estimate (backends/cuda/estimate.py), its errors; the best config
 and the time saved per model run if it replaced the default (calls x difference).
+
+--apply-best then compiles the whole model twice, with the defaults and with each measured
+kernel's best config (a stand-in for `aotc tune` + a tuning database until those land: the
+backend's default_config is swapped for the run), checks the tuned artifact against
+onnxruntime, and benches both as `aotc bench` does (CUDA graphs, TF32 off), the tuned one
+against torch.compile in the same process (about three more minutes for BERT-base).
 """
 from __future__ import annotations
 
@@ -216,6 +222,36 @@ def measure_kernel(cp, torch, entry: dict, program, target, backend, configs: li
     return results
 
 
+def apply_best(model_name: str, target_name: str, best: dict[str, KernelConfig], rounds: int) -> dict:
+    """Default and tuned whole-model artifacts: rel. L2 of the tuned one against onnxruntime,
+    both benched (the tuned one against torch.compile)."""
+    from bench_zoo import check_against_onnxruntime
+    from compiler.api import compile_to_directory
+    from compiler.bench.gpu import GpuBenchSettings, run_gpu_bench
+    onnx_path = zoo.export(model_name, "torchscript")
+    program = zoo.save_exported_program(model_name, device="cuda")
+    original = CudaBackend.default_config
+
+    def tuned(self, kernel, target):
+        return best.get(kernel_hash(kernel)) or original(self, kernel, target)
+    settings = GpuBenchSettings(rounds=rounds)
+    with tempfile.TemporaryDirectory() as tmp:
+        default_dir, tuned_dir = Path(tmp) / "default", Path(tmp) / "tuned"
+        compile_to_directory(str(onnx_path), target_name, default_dir)
+        CudaBackend.default_config = tuned
+        try:
+            compile_to_directory(str(onnx_path), target_name, tuned_dir)
+        finally:
+            CudaBackend.default_config = original
+        error = check_against_onnxruntime(tuned_dir, onnx_path)
+        default_report = run_gpu_bench(default_dir, None, [], settings)
+        tuned_report = run_gpu_bench(tuned_dir, program, ["torch.compile"], settings)
+    peer = tuned_report["peers"]["torch.compile"]
+    return {"default_ms": default_report["aotc"]["median_ms"], "tuned_ms": tuned_report["aotc"]["median_ms"],
+            "torch_compile_ms": peer.get("median_ms"), "tuned_over_torch_compile": peer.get("ratio"),
+            "tuned_rel_l2_vs_onnxruntime": error, "tuned_kernels": len(best), "peer_error": peer.get("error")}
+
+
 def codegen(backend) -> str:
     """The autotuner's codegen version of the backend, where the autotuner is installed."""
     try:
@@ -239,6 +275,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--build-workers", type=int, default=os.cpu_count() or 4)
     parser.add_argument("--dry-run", action="store_true", help="lower, print and build only (no GPU needed)")
+    parser.add_argument("--apply-best", action="store_true",
+                        help="compile the model with the best configs and bench it against torch.compile")
     args = parser.parse_args()
     kinds = set(args.kinds.split(","))
     if not kinds <= set(KINDS):
@@ -297,6 +335,11 @@ def main() -> int:
                      "error": r.get("error") or (None if r.get("ok") else "wrong result"), "runs": r.get("runs", []),
                      "time": time.time()} for r in results]
     report["saving_per_model_run_s"] = total_saving
+    if args.apply_best:
+        best = {k["hash"]: KernelConfig.from_json(k["best"]["config"]) for k in report["kernels"]
+                if k["best"] and k["best"]["index"] != 0}
+        report["whole_model"] = apply_best(args.model, args.target, best, args.rounds)
+        print(f"whole model: {json.dumps(report['whole_model'])}", flush=True)
     report["wall_seconds"] = time.time() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
