@@ -1,8 +1,9 @@
-"""GEMM configs drawn from the CUDA config space compute the right values: each kernel (and
-split-K's reduction) built with g++ against emulate_cuda.h and run on the CPU, against numpy in
-float64. This checks the template's indexing for every tile shape the space adds (4 x 8 and
-8 x 4 thread tiles, BK = 32, 512 threads, split-K with any tile) where no GPU is; the GPU test
-in test_cuda_space.py checks the same on the device."""
+"""Configs of the CUDA config space compute the right values: each kernel (and split-K's
+reduction) built with g++ against emulate_cuda.h and run on the CPU. GEMM: a seeded draw plus
+the corners of the tile space (4 x 8 and 8 x 4 thread tiles, BK = 32, 512 threads, split-K with
+any tile) against numpy in float64; attention: every tiling of the space against the reference
+interpreter. This checks the templates' indexing where no GPU is; the GPU test in
+test_cuda_space.py checks the same on the device."""
 from __future__ import annotations
 
 import ctypes
@@ -23,6 +24,7 @@ from compiler.target import resolve_target
 from conftest import rel_l2
 from backends.cuda import gemm, space
 from backends.cuda.mathlib import MATHLIB_CU
+from backends.cuda.printer import kernel_functions
 
 SM90 = resolve_target("cuda:sm_90")
 EMULATOR = Path(__file__).with_name("emulate_cuda.h")
@@ -40,7 +42,7 @@ WORKSPACE_FLOATS = 1 << 18
 
 def dense_case():
     """Batched, float4 loads on both sides, k deep enough for 8 slices."""
-    m, n, k = 72, 96, 512
+    m, n, k = 40, 48, 512
     spec = Contraction(2, 1, m, n, k, Dense("x", k, 1, m * k), Dense("w", n, 1, constant=True), "y", n, m * n, 0,
                        epilogue=(EpilogueAdd("bias", 0, 1),))
 
@@ -120,19 +122,25 @@ def emulate(spec: Contraction, configs: list[KernelConfig], sizes: dict, out_siz
     source = (f'#include "{EMULATOR}"\n#include <stdint.h>\n{HALF_STUBS}{MATHLIB_CU}{support}'
               f"__device__ float {gemm.WORKSPACE}[{WORKSPACE_FLOATS}];\n" + "\n".join(texts) + "\n" + "\n".join(launches))
     inputs = {name: rng.standard_normal(size).astype(np.float32) for name, size in sizes.items()}
+    lib = emulated_library(source)
     outputs = []
+    for i in range(len(configs)):
+        out = np.full(out_size, np.nan, np.float32)
+        arrays = [*inputs.values(), out]
+        getattr(lib, f"run{i}")((ctypes.c_void_p * len(arrays))(*(a.ctypes.data for a in arrays)))
+        outputs.append(out)
+    return inputs, outputs
+
+
+def emulated_library(source: str) -> ctypes.CDLL:
+    """`source` (C++ against emulate_cuda.h) built by g++ and loaded (it stays loaded once its
+    temporary file is gone)."""
     with tempfile.TemporaryDirectory() as tmp:
-        path, library = Path(tmp) / "gemm.cpp", Path(tmp) / "gemm.so"
+        path, library = Path(tmp) / "emulated.cpp", Path(tmp) / "emulated.so"
         path.write_text(source)
         subprocess.run(["g++", "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-w", "-o", str(library), str(path)],
                        check=True)
-        lib = ctypes.CDLL(str(library))
-        for i in range(len(configs)):
-            out = np.full(out_size, np.nan, np.float32)
-            arrays = [*inputs.values(), out]
-            getattr(lib, f"run{i}")((ctypes.c_void_p * len(arrays))(*(a.ctypes.data for a in arrays)))
-            outputs.append(out)
-    return inputs, outputs
+        return ctypes.CDLL(str(library))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -145,3 +153,35 @@ def test_drawn_gemm_configs_compute_the_product(case):
     expected = reference(*(inputs[name].astype(np.float64) for name in sizes)).reshape(-1)
     for config, out in zip(configs, outputs):
         assert rel_l2(out.astype(np.float64), expected) <= 1e-5, config.dumps()
+
+
+# -------------------------------------------------------------------- attention tilings
+
+@pytest.mark.parametrize("b,h,s,t,d,causal,mask", [
+    (1, 2, 70, 70, 64, True, None),              # GPT-2's form: query and key tails
+    (2, 2, 40, 40, 32, False, (2, 1, 1, 40)),    # BERT's padding mask
+])
+def test_every_attention_tiling_in_the_space_computes_the_reference(b, h, s, t, d, causal, mask):
+    from compiler.ir.interpreter import interpret
+    from passes.lower import lower_node
+    from test_cuda_attention import attention_graph, feeds_for
+    graph = attention_graph(b, h, s, t, d, causal, mask)
+    kernel = lower_node(graph, graph.nodes[0])
+    attention_space = space.config_space(kernel, SM90)
+    tilings = list(dict.fromkeys(attention_space.knobs[0][1]))
+    assert len(tilings) >= 6
+    printed = [kernel_functions(kernel, SM90, config)[0] for config in tilings]
+    feeds = feeds_for(graph, np.random.default_rng(s * 100 + d))
+    arrays = [np.ascontiguousarray(feeds[n]) for n in graph.nodes[0].inputs]
+    casts = ", ".join(f"(float*)a[{k}]" for k in range(len(arrays) + 1))
+    runners = [f'extern "C" void run{i}(void** a) {{ aotc_emulate_launch([&] {{ {name}({casts}); }}, '
+               f"{_value(launch.grid[0])}, {launch.block}); }}" for i, (name, _, launch) in enumerate(printed)]
+    source = f'#include "{EMULATOR}"\n' + "\n".join(text for _, text, _ in printed) + "\n" + "\n".join(runners)
+    expected = interpret(graph, feeds)["y"]
+    lib = emulated_library(source)
+    for i, config in enumerate(tilings):
+        out = np.full(expected.shape, np.nan, np.float32)
+        pointers = [x.ctypes.data for x in (*arrays, out)]
+        getattr(lib, f"run{i}")((ctypes.c_void_p * len(pointers))(*pointers))
+        assert np.array_equal(np.isnan(out), np.isnan(expected)), config.dumps()
+        assert rel_l2(np.nan_to_num(out), np.nan_to_num(expected)) <= 1e-5, config.dumps()
