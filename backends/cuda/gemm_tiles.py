@@ -92,7 +92,9 @@ CANDIDATES = (
 )
 # Relative FMA throughput of a saturated SM per thread tile: a 4096^3 GEMM on an H100 ran the
 # 4 x 4 tiles at 0.62-0.72 of the 128 x 128 tile's rate, the 8 x 8 ones at 0.91-1.0.
-_EFFICIENCY = {8: 1.0, 4: 0.7}
+# Keyed by accumulators per thread; the 4 x 8 and 8 x 4 tiles the tuner may try (32) are
+# assumed between the two measured ones.
+_EFFICIENCY = {64: 1.0, 32: 0.85, 16: 0.7}
 # A thread's own FMA rate, in units of a saturated SM's, is about 1 / (32 x this): with few
 # blocks per SM the time is one thread's serial chain (TM x TN FMAs per k), whatever the tile.
 # Fitted, with the constants above, to every tile's time on 48 GEMM and ResNet-50 convolution
@@ -115,7 +117,7 @@ def estimated_cost(spec: Contraction, tiles: Tiles, sms: int, splits: int = 1) -
     blocks = _ceil(rows, tiles.bm) * _ceil(spec.n, tiles.bn) * batch * spec.groups * splits
     per_sm = _ceil(blocks, sms)
     together = min(per_sm, tiles.resident_blocks)
-    throughput = together * tiles.bm * tiles.bn / _EFFICIENCY[tiles.tm]
+    throughput = together * tiles.bm * tiles.bn / _EFFICIENCY[tiles.tm * tiles.tn]
     serial = tiles.tm * tiles.tn * 32 * _SERIAL_WARPS
     return _ceil(per_sm, tiles.resident_blocks) * max(throughput, serial)
 
