@@ -59,11 +59,30 @@ class AttentionTiles:
         return math.prod(spec.batch) * -(-spec.rows // self.bq)
 
 
+def tiles_problem(spec: AttentionSpec, tiles: AttentionTiles) -> str | None:
+    """Why the template cannot run `tiles` for `spec`, or None when it can: a row's threads
+    are a power-of-two group of lanes of one warp (4 keys each), every thread holds 1, 2 or 4
+    rows, and the four tiles fit static shared memory."""
+    txc = tiles.bk // 4
+    if tiles.bk % 4 or txc > 32 or txc & (txc - 1) or THREADS % txc:
+        return f"{tiles.bk}-key tiles: BKV must be 4 x a power of two, at most 128"
+    if tiles.bq % (THREADS // txc) or tiles.tm not in (1, 2, 4):
+        return f"{tiles.bq}-query tiles of {tiles.bk} keys give threads {tiles.bq * txc / THREADS:g} rows (1, 2 or 4)"
+    if tiles.shared_floats(spec) > SHARED_FLOATS:
+        return f"{tiles.shared_floats(spec) * 4} bytes of shared memory (at most {SHARED_FLOATS * 4})"
+    return None
+
+
 # Largest first. 64-query blocks reuse each K/V tile twice as often; 32-query blocks give
 # small batches enough blocks; 16-key tiles leave room for head dims up to ~128.
 CANDIDATES = (AttentionTiles(64, 32), AttentionTiles(32, 32), AttentionTiles(32, 16))
 # A 64-query tiling needs this many blocks per SM to keep the SMs evenly busy.
 BLOCKS_PER_SM_FOR_LARGE = 4
+
+
+# What the tuner may try besides: every tiling tiles_problem accepts for some head size.
+TUNABLE = CANDIDATES + (AttentionTiles(64, 16), AttentionTiles(128, 16), AttentionTiles(16, 32),
+                        AttentionTiles(32, 64), AttentionTiles(16, 64), AttentionTiles(64, 8))
 
 
 def choose_tiles(spec: AttentionSpec, sms: int) -> AttentionTiles | None:

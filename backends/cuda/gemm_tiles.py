@@ -33,7 +33,12 @@ class Tiles:
     def registers(self) -> int:
         """Per-thread register budget: 8 x 8 accumulators with their staged loads need ~128 at
         256 threads; fewer threads stage more loads each, and ptxas spills under 128."""
-        return 80 if self.tm == 4 else (128 if self.threads >= 256 else 160)
+        return 80 if self.tm * self.tn <= 16 else (128 if self.threads >= 256 else 160)
+
+    @property
+    def shared_bytes(self) -> int:
+        """Two BK-deep buffers of A and of B, rows padded by 4 floats (gemm.py)."""
+        return 2 * self.bk * (self.bm + 4 + self.bn + 4) * 4
 
     @property
     def resident_blocks(self) -> int:
@@ -50,6 +55,30 @@ class Tiles:
         return self.bn // (self.tn // 4)
 
 
+# Static shared memory a kernel may declare without opting in to more.
+SHARED_BYTES = 48 * 1024
+MAX_THREADS = 512
+
+
+def tile_problem(tiles: Tiles) -> str | None:
+    """Why the template cannot run `tiles`, or None when it can: each thread holds whole 4 x 4
+    sub-tiles, every thread loads the same number of float4s of each slice (the loaders have no
+    remainder loop), the block fits a multiprocessor's registers and static shared memory."""
+    if tiles.tm not in (4, 8) or tiles.tn not in (4, 8):
+        return f"thread tile {tiles.tm}x{tiles.tn}: TM and TN must be 4 or 8"
+    if tiles.bm % tiles.tm or tiles.bn % tiles.tn or tiles.bk % 4:
+        return f"block tile {tiles.bm}x{tiles.bn}x{tiles.bk}: BM, BN must be multiples of TM, TN and BK of 4"
+    if tiles.threads % 32 or not 64 <= tiles.threads <= MAX_THREADS:
+        return f"{tiles.threads} threads: a block needs 64 to {MAX_THREADS}, in whole warps"
+    if (tiles.bm * tiles.bk // 4) % tiles.threads or (tiles.bn * tiles.bk // 4) % tiles.threads:
+        return f"{tiles.threads} threads cannot share a {tiles.bm}x{tiles.bk} or {tiles.bk}x{tiles.bn} slice's float4s evenly"
+    if tiles.shared_bytes > SHARED_BYTES:
+        return f"{tiles.shared_bytes} bytes of shared memory (at most {SHARED_BYTES})"
+    if tiles.threads * tiles.registers > 65536:
+        return f"{tiles.threads} threads x {tiles.registers} registers exceed a multiprocessor's 65536"
+    return None
+
+
 # Largest first: among tiles that take equally long, the first does the fewest loads per FMA.
 CANDIDATES = (
     Tiles(128, 128, 8, 8, 8),
@@ -63,7 +92,9 @@ CANDIDATES = (
 )
 # Relative FMA throughput of a saturated SM per thread tile: a 4096^3 GEMM on an H100 ran the
 # 4 x 4 tiles at 0.62-0.72 of the 128 x 128 tile's rate, the 8 x 8 ones at 0.91-1.0.
-_EFFICIENCY = {8: 1.0, 4: 0.7}
+# Keyed by accumulators per thread; the 4 x 8 and 8 x 4 tiles the tuner may try (32) are
+# assumed between the two measured ones.
+_EFFICIENCY = {64: 1.0, 32: 0.85, 16: 0.7}
 # A thread's own FMA rate, in units of a saturated SM's, is about 1 / (32 x this): with few
 # blocks per SM the time is one thread's serial chain (TM x TN FMAs per k), whatever the tile.
 # Fitted, with the constants above, to every tile's time on 48 GEMM and ResNet-50 convolution
@@ -86,7 +117,7 @@ def estimated_cost(spec: Contraction, tiles: Tiles, sms: int, splits: int = 1) -
     blocks = _ceil(rows, tiles.bm) * _ceil(spec.n, tiles.bn) * batch * spec.groups * splits
     per_sm = _ceil(blocks, sms)
     together = min(per_sm, tiles.resident_blocks)
-    throughput = together * tiles.bm * tiles.bn / _EFFICIENCY[tiles.tm]
+    throughput = together * tiles.bm * tiles.bn / _EFFICIENCY[tiles.tm * tiles.tn]
     serial = tiles.tm * tiles.tn * 32 * _SERIAL_WARPS
     return _ceil(per_sm, tiles.resident_blocks) * max(throughput, serial)
 
@@ -105,8 +136,8 @@ class GemmPlan:
 
 
 SPLITS = (1, 2, 3, 4, 6, 8, 12, 16)
-_MIN_K_PER_SPLIT = 128
-_MAX_WORKSPACE = 1 << 23          # floats (32 MiB): larger problems have blocks enough anyway
+MIN_K_PER_SPLIT = 128
+MAX_WORKSPACE = 1 << 23          # floats (32 MiB): larger problems have blocks enough anyway
 # The split's second launch and its traffic in the cost's units (about 11 ps each when the
 # blocks are few, as they are wherever a split pays): ~3 us, and 8 bytes per partial sum
 # (written, then read back) at ~2.5 TB/s.
@@ -114,16 +145,29 @@ _SPLIT_LAUNCH = 2.7e5
 _SPLIT_PER_PARTIAL = 0.3
 
 
+def splittable(spec: Contraction) -> bool:
+    """The workspace is sized at compile time: only static rows and batches split."""
+    return isinstance(spec.m, int) and isinstance(spec.batch, int)
+
+
+def split_plan(spec: Contraction, tiles: Tiles, splits: int) -> GemmPlan:
+    """`tiles` with k cut into `splits` slices of whole BK steps (fewer where the rounding
+    leaves the last ones empty; one slice is no split)."""
+    if splits <= 1 or not splittable(spec):
+        return GemmPlan(tiles)
+    k_per = _ceil(_ceil(spec.k, splits), tiles.bk) * tiles.bk
+    count = _ceil(spec.k, k_per)
+    return GemmPlan(tiles, count, k_per) if count > 1 else GemmPlan(tiles)
+
+
 def _plans(spec: Contraction):
-    static = isinstance(spec.m, int) and isinstance(spec.batch, int)
     for tiles in CANDIDATES:
         yield GemmPlan(tiles)
-        if not static:
+        if not splittable(spec):
             continue
         for splits in SPLITS[1:]:
-            k_per = _ceil(_ceil(spec.k, splits), tiles.bk) * tiles.bk
-            plan = GemmPlan(tiles, _ceil(spec.k, k_per), k_per)
-            if (plan.splits == splits and k_per >= _MIN_K_PER_SPLIT and plan.workspace(spec) <= _MAX_WORKSPACE
+            plan = split_plan(spec, tiles, splits)
+            if (plan.splits == splits and plan.k_per_split >= MIN_K_PER_SPLIT and plan.workspace(spec) <= MAX_WORKSPACE
                     and spec.batch * spec.groups * splits <= 65535):
                 yield plan
 

@@ -19,15 +19,13 @@ from compiler.ir.loops import INDEX, Binary, Cast, Const, Expr, Kernel, LocalArr
 from compiler.target import Target
 from backends.base import LoweredModel
 from backends.cstyle import INDENT, CStylePrinter
-from backends.cuda import attention, gemm, vectorize, warp_rows
-from backends.cuda.gemm_tiles import choose_plan
+from compiler.ir.config import KernelConfig
+from backends.cuda import attention, gemm, space, vectorize, warp_rows
 from backends.cuda.grid import Phase, phases
 from backends.cuda.mathlib import MATHLIB_CU
+# Threads per block of loop kernels: the default of their config space (space.py).
+from backends.cuda.space import THREADS
 
-THREADS = 256
-# Grid-stride kernels launch at most this many blocks per SM: enough to fill it, few enough
-# that each thread keeps several elements of a large tensor.
-BLOCKS_PER_SM = 8
 _PLACEHOLDER = "AOTC_KERNEL_NAME"
 
 
@@ -154,15 +152,15 @@ class CudaPrinter(CStylePrinter):
         return lines + [f"{pad}const int64_t {names[0]} = aotc_rest;"]
 
 
-def _grid_stride(phase: Phase, target: Target, threads_per_index: int = 1, indices_per_thread: int = 1
-                 ) -> tuple[Expr, Expr, Expr]:
+def _grid_stride(phase: Phase, target: Target, choice: space.LoopChoice, threads_per_index: int = 1,
+                 indices_per_thread: int = 1) -> tuple[Expr, Expr, Expr]:
     one = Const(1, INDEX)
     if not phase.loops:
         return (one, one, one)
     total = phase.grid_size()
-    per_block = THREADS * indices_per_thread // threads_per_index
+    per_block = choice.threads * indices_per_thread // threads_per_index
     blocks = Binary("div", Binary("add", total, Const(per_block - 1, INDEX)), Const(per_block, INDEX))
-    cap = Const(target.limit("sms") * BLOCKS_PER_SM, INDEX)
+    cap = Const(target.limit("sms") * choice.blocks_per_sm, INDEX)
     return (Binary("min", blocks, cap), one, one)
 
 
@@ -171,48 +169,57 @@ def _named(text: str) -> tuple[str, str]:
     return name, text.replace(_PLACEHOLDER, name)
 
 
-def kernel_functions(kernel: Kernel, target: Target) -> list[tuple[str, str, Launch]]:
-    """(function name, text, launch) for each CUDA function one program kernel runs as."""
+def kernel_functions(kernel: Kernel, target: Target, config: KernelConfig = KernelConfig()
+                     ) -> list[tuple[str, str, Launch]]:
+    """(function name, text, launch) for each CUDA function one program kernel runs as, with
+    the template parameters `config` names (space.py; the heuristics' for what it leaves out)."""
     printer = CudaPrinter()
+    default_bounds = f"__launch_bounds__({THREADS})"
     if kernel.contraction is not None:
         spec = kernel.contraction
-        plan = choose_plan(spec, target)
+        choice = space.gemm_choice(spec, config, target)
+        plan = choice.plan
         plain = printer.signature(replace(kernel, name=_PLACEHOLDER))
         # Tell ptxas how many blocks must fit an SM (the tile's register budget), or it may
         # spend more registers and fit fewer.
-        bounds = f"__launch_bounds__({plan.tiles.threads}, {plan.tiles.resident_blocks})"
-        signature = plain.replace(f"__launch_bounds__({THREADS})", bounds, 1)
+        signature = plain.replace(default_bounds, choice.launch_bounds(), 1)
         out = []
         for text, grid, threads in gemm.functions(spec, plan, signature, plain, target.limit("sms")):
             function, text = _named(text)
             out.append((function, text, Launch(function, grid, threads, plan.workspace(spec))))
         return out
     if kernel.attention is not None:
-        printed = _attention_function(printer, kernel, target)
+        printed = _attention_function(printer, kernel, target, config)
         if printed is not None:
             return [printed]
+    choice = space.loop_choice(kernel, config)
+    bounds = f"__launch_bounds__({choice.threads})"
     out = []
     params = {buffer.name: buffer for buffer in kernel.params}
     for phase in phases(kernel.body, kernel.symbols):
         rows = warp_rows.warp_rows(phase)
-        vectors = None if rows is not None else vectorize.vector_plan(phase, params)
-        function, text = _named(printer.phase_kernel(kernel, phase, rows, vectors))
-        grid = _grid_stride(phase, target, warp_rows.WARP if rows is not None else 1,
+        vectors = None if rows is not None or not choice.vector else vectorize.vector_plan(phase, params)
+        text = printer.phase_kernel(kernel, phase, rows, vectors)
+        if phase.loops and choice.threads != THREADS:
+            text = text.replace(default_bounds, bounds, 1)
+        function, text = _named(text)
+        grid = _grid_stride(phase, target, choice, warp_rows.WARP if rows is not None else 1,
                             vectorize.WIDTH if vectors is not None else 1)
-        out.append((function, text, Launch(function, grid, THREADS if phase.loops else 1)))
+        out.append((function, text, Launch(function, grid, choice.threads if phase.loops else 1)))
     return out
 
 
-def _attention_function(printer: CudaPrinter, kernel: Kernel, target: Target
+def _attention_function(printer: CudaPrinter, kernel: Kernel, target: Target, config: KernelConfig
                         ) -> tuple[str, str, Launch] | None:
     """The flash-attention template's function, or None where its tiles do not fit (the loop
     nest then prints as for any kernel)."""
     spec = kernel.attention
-    tiles = attention.choose_tiles(spec, target.limit("sms"))
-    if tiles is None:
+    chosen = space.attention_choice(spec, config, target)
+    if chosen is None:
         return None
+    tiles, min_blocks = chosen
     plain = printer.signature(replace(kernel, name=_PLACEHOLDER))
-    bounds = f"__launch_bounds__({attention.THREADS}, {attention.MIN_BLOCKS_PER_SM})"
+    bounds = f"__launch_bounds__({attention.THREADS}, {min_blocks})"
     function, text = _named(attention.render(spec, tiles, plain.replace(f"__launch_bounds__({THREADS})", bounds, 1)))
     one = Const(1, INDEX)
     return function, text, Launch(function, (Const(tiles.blocks(spec), INDEX), one, one), attention.THREADS)
@@ -223,16 +230,22 @@ def print_kernels(model: LoweredModel, target: Target) -> tuple[str, dict[str, t
     functions: dict[str, str] = {}
     launches: dict[str, tuple[Launch, ...]] = {}
     for name in sorted(model.program.kernels):
-        printed = kernel_functions(model.program.kernels[name], target)
+        printed = kernel_functions(model.program.kernels[name], target, model.configs.get(name, KernelConfig()))
         functions.update((function, text) for function, text, _ in printed)
         launches[name] = tuple(launch for _, _, launch in printed)
+    workspace = max((launch.workspace for group in launches.values() for launch in group), default=0)
+    body = "\n".join(functions[f] for f in sorted(functions))
+    return module_header(workspace) + "\n" + body, launches
+
+
+def module_header(workspace: int) -> str:
+    """model.cu's text before its functions: includes, device helpers, and split-K's
+    workspace of `workspace` floats (none for 0)."""
     header = ("/* aotc generated CUDA kernels. Do not edit. */\n"
               "#include <stdint.h>\n#include <math.h>\n#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n\n" + MATHLIB_CU + "\n" + gemm.SUPPORT)
-    workspace = max((launch.workspace for group in launches.values() for launch in group), default=0)
     if workspace:
         header += f"\n__device__ float {gemm.WORKSPACE}[{workspace}];\n"
-    body = "\n".join(functions[f] for f in sorted(functions))
-    return header + "\n" + body, launches
+    return header
 
 
-__all__ = ["CudaPrinter", "Launch", "kernel_functions", "print_kernels"]
+__all__ = ["CudaPrinter", "Launch", "kernel_functions", "module_header", "print_kernels"]

@@ -34,7 +34,7 @@ class CudaModel(CpuModel):
         """`values`: DLPack device tensors in signature order. Returns `out` (filled) or new
         tensors of the inputs' library. The kernels are enqueued on `stream` (default: the
         inputs' library's current stream) and this returns without waiting for them."""
-        handle = device_io.stream_handle(stream, values[0]) if values else 0
+        handle = device_io.stream_handle(stream, values[0] if values else None)
         inputs = [device_io.check(v, slot, handle) for v, slot in zip(values, self.input_slots)]
         shapes = [(ctypes.c_int64 * max(len(t.shape), 1))(*t.shape) for t in inputs]
         shape_ptrs = (ctypes.POINTER(ctypes.c_int64) * max(len(inputs), 1))(

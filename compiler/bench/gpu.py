@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from compiler.errors import AotcError, InputError
+from backends.cuda.benchmark import captured
 
 GPU_PEERS = ("torch", "torch.compile")
 
@@ -83,20 +84,6 @@ def _time(torch, run: Callable[[], object], reps: int) -> list[float]:
     return [start.elapsed_time(end) for start, end in events]
 
 
-def _captured(torch, run: Callable[[], object], warmup: int) -> Callable[[], object]:
-    """`run` captured into a CUDA graph (warmed up first on a side stream, as capture needs)."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(max(warmup, 3)):
-            run()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        run()
-    return graph.replay
-
-
 def run_gpu_bench(artifact_dir: Path, model: Path | None, peers: list[str], settings: GpuBenchSettings,
                   on_round=lambda r: None) -> dict:
     check_peers(model, peers)
@@ -139,7 +126,7 @@ def run_gpu_bench(artifact_dir: Path, model: Path | None, peers: list[str], sett
             if not error <= settings.tolerance:
                 raise AotcError(f"bench: {name}'s output differs from torch eager's (rel. L2 {error:.3g} > "
                                 f"{settings.tolerance:g}): not timing a wrong answer")
-        timed = {name: (_captured(torch, run, settings.warmup) if settings.cuda_graph else run)
+        timed = {name: (captured(torch, run, settings.warmup) if settings.cuda_graph else run)
                  for name, run in contenders.items()}
         times: dict[str, list[float]] = {name: [] for name in timed}
         for name, run in timed.items():

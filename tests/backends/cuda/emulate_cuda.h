@@ -43,18 +43,25 @@ inline float __shfl_xor_sync(unsigned, float value, int lane_mask) {
     return other;
 }
 
-/* Runs body() as every thread of a 1-d grid of 1-d blocks. */
-inline void aotc_emulate_launch(const std::function<void()>& body, unsigned blocks, unsigned threads) {
-    gridDim = {blocks, 1, 1};
+/* Runs body() as every thread of a 3-d grid of 1-d blocks (x fastest). */
+inline void aotc_emulate_launch3(const std::function<void()>& body, unsigned gx, unsigned gy, unsigned gz,
+                                 unsigned threads) {
+    gridDim = {gx, gy, gz};
     blockDim = {threads, 1, 1};
-    for (unsigned b = 0; b < blocks; ++b) {
+    for (unsigned b = 0; b < gx * gy * gz; ++b) {
+        const aotc_uint3 block = {b % gx, b / gx % gy, b / (gx * gy)};
         std::barrier<> barrier(threads);
         std::vector<float> exchange(threads);
         aotc_block_barrier = &barrier;
         aotc_exchange = &exchange;
         std::vector<std::thread> pool;
         for (unsigned t = 0; t < threads; ++t)
-            pool.emplace_back([&body, b, t] { blockIdx = {b, 0, 0}; threadIdx = {t, 0, 0}; body(); });
+            pool.emplace_back([&body, block, t] { blockIdx = block; threadIdx = {t, 0, 0}; body(); });
         for (auto& thread : pool) thread.join();
     }
+}
+
+/* Runs body() as every thread of a 1-d grid of 1-d blocks. */
+inline void aotc_emulate_launch(const std::function<void()>& body, unsigned blocks, unsigned threads) {
+    aotc_emulate_launch3(body, blocks, 1, 1, threads);
 }
