@@ -93,9 +93,11 @@ def sample_indices(size: int, count: int, rng: random.Random) -> list[int]:
     return [0] + sorted(rng.sample(range(1, size), min(count - 1, size - 1)))
 
 
-def build_chunks(jobs: list[tuple[str, str]], target, workers: int, workspace: int) -> dict[str, bytes]:
-    """{function name: text} split into `workers` modules built concurrently; -> cubin per function."""
-    chunks = [jobs[i::workers] for i in range(workers) if jobs[i::workers]]
+def build_chunks(groups: list[list[tuple[str, str]]], target, workers: int, workspace: int) -> dict[str, bytes]:
+    """Groups of (function name, text) split into `workers` modules built concurrently; -> cubin per
+    function. A group (one config's launches) stays in one module: a split-K GEMM and its reduce
+    launch share the module's static workspace array, so splitting them apart reads another one."""
+    chunks = [[job for group in groups[i::workers] for job in group] for i in range(workers) if groups[i::workers]]
     header = module_header(workspace)
 
     def build(chunk):
@@ -288,18 +290,20 @@ def main() -> int:
     print(f"{args.model}: {len(entries)} distinct kernels of kinds {sorted(kinds)} "
           f"({time.time() - started:.0f} s)", flush=True)
     rng = random.Random(args.seed)
-    plans, jobs, workspace = [], [], 0
+    plans, groups, seen, workspace = [], [], set(), 0
     for entry in entries:
         space = backend.config_space(entry["kernel"], target)
         configs = [(i, space.config_at(i)) for i in sample_indices(space.size(), args.configs, rng)]
         printed = {i: kernel_functions(entry["kernel"], target, c) for i, c in configs}
         for functions in printed.values():
-            jobs += [(name, text) for name, text, _ in functions]
+            group = [(name, text) for name, text, _ in functions if name not in seen]
+            seen.update(name for name, _ in group)
+            if group:
+                groups.append(group)
             workspace = max([workspace, *(launch.workspace for _, _, launch in functions)])
         plans.append((entry, space, configs, printed))
-    jobs = list(dict(jobs).items())
-    cubins = build_chunks(jobs, target, args.build_workers, workspace)
-    print(f"built {len(jobs)} functions ({time.time() - started:.0f} s)", flush=True)
+    cubins = build_chunks(groups, target, args.build_workers, workspace)
+    print(f"built {len(seen)} functions ({time.time() - started:.0f} s)", flush=True)
     if args.dry_run:
         return 0
     import cupy as cp
