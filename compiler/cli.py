@@ -155,7 +155,8 @@ def _bench_cpu(args, artifact: Path, models: list[Path], peers: list[str], manif
               f"{result['aotc']['samples']} runs each (medians); outputs checked against {result['reference']}'s")
         print(f"  {'aotc':<14} {result['aotc']['median_ms']:9.3f} ms")
         for peer, row in result["peers"].items():
-            print(f"  {peer:<14} {row['median_ms']:9.3f} ms   aotc/{peer} = {row['ratio']:.3f}")
+            print(f"  {peer:<14} failed: {row['error']}" if "error" in row else
+                  f"  {peer:<14} {row['median_ms']:9.3f} ms   aotc/{peer} = {row['ratio']:.3f}")
     return 0
 
 

@@ -103,10 +103,16 @@ def check_outputs(workers: list[Worker], tolerance: float) -> tuple[str, dict[st
 def run_bench(artifact: Path, peers: list[str], models: list[Path], settings: BenchSettings,
               on_round=lambda r: None) -> dict:
     workers: list[Worker] = []
+    failed: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="aotc-bench-outputs-") as outputs:
         try:
             for name in ["aotc", *peers]:
-                workers.append(Worker(name, artifact, models, settings, Path(outputs) / f"{name}.npy"))
+                try:
+                    workers.append(Worker(name, artifact, models, settings, Path(outputs) / f"{name}.npy"))
+                except AotcError as error:   # a peer that cannot run this model is reported, not fatal
+                    if name == "aotc":
+                        raise
+                    failed[name] = str(error)
             reference, errors = check_outputs(workers, settings.tolerance)
             times = _timed_rounds(workers, settings, on_round)
         finally:
@@ -119,8 +125,9 @@ def run_bench(artifact: Path, peers: list[str], models: list[Path], settings: Be
                        "rel_l2_vs_reference": errors.get("aotc")},
               "peers": {}}
     for peer in peers:
-        result["peers"][peer] = {"median_ms": medians[peer], "samples": len(times[peer]),
-                                 "ratio": medians["aotc"] / medians[peer], "rel_l2_vs_reference": errors.get(peer)}
+        result["peers"][peer] = {"error": failed[peer]} if peer in failed else {
+            "median_ms": medians[peer], "samples": len(times[peer]), "ratio": medians["aotc"] / medians[peer],
+            "rel_l2_vs_reference": errors.get(peer)}
     return result
 
 

@@ -34,8 +34,8 @@ def test_untuned_tvm_matches_onnxruntime(mlp_onnx):
 
 def test_a_tuned_database_builds_and_matches(mlp_onnx, tmp_path):
     from compiler.bench.contenders import first_output
-    from compiler.bench.tvm_peer import host_target, import_onnx, tuning_pipeline, tvm_contender
-    tuning_pipeline(host_target(2), tmp_path, trials=8, trials_per_task=2)(import_onnx(mlp_onnx))
+    from compiler.bench.tvm_peer import tune, tvm_contender
+    tune(mlp_onnx, 2, tmp_path, trials=4, trials_per_iter=4, seed=0, shapes={"x": (2, 784)})
     assert (tmp_path / "database_tuning_record.json").stat().st_size > 0
     x = (np.random.default_rng(4).standard_normal((2, 784)) + 0.1).astype(np.float32)
     run = tvm_contender(mlp_onnx, 2, {"x": x}, str(tmp_path))
