@@ -90,3 +90,13 @@ def test_against_tvm_without_tvm_is_one_line(mlp):
     assert result.returncode != 0 and result.stdout == ""
     assert result.stderr.strip() == ("aotc: error: --against tvm: the 'tvm' package is not installed in this "
                                      "Python (pip install aotc[peers])")
+
+
+@pytest.mark.zoo
+@pytest.mark.skipif(HAS_TVM, reason="TVM is installed in this Python")
+def test_a_peer_that_cannot_start_is_reported_not_fatal(mlp):
+    artifact, onnx_path, _ = mlp
+    settings = BenchSettings(threads=1, rounds=1, iterations=1, warmup=0, gap_seconds=0)
+    result = run_bench(artifact, ["tvm", "onnxruntime"], [onnx_path], settings)
+    assert "install aotc[peers]" in result["peers"]["tvm"]["error"]
+    assert result["peers"]["onnxruntime"]["samples"] == 1 and result["reference"] == "onnxruntime"
