@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,8 @@ def main() -> int:
     parser.add_argument("--no-cuda-graph", action="store_true", help="cuda: time calls, not graph replays")
     parser.add_argument("--peers", default="onnxruntime,torch.compile",
                         help="cpu: the peers, in table order (torch eager: torch; tvm needs aotc[peers])")
+    parser.add_argument("--compile-args", default="",
+                        help='cpu: more `aotc compile` options, e.g. for a tuned build (write --compile-args="...")')
     parser.add_argument("--tvm-database", help="cpu, tvm: a MetaSchedule database (examples/tune_tvm.py)")
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
@@ -126,7 +129,7 @@ def cpu_main(args) -> int:
             if any(p.startswith("torch") for p in peers):   # the same seeded weights, as torch.export
                 sources += ["--model", str(zoo.save_exported_program(name))]
             out = Path(tmp) / name
-            aotc("compile", str(model), "--target", args.target, "-o", str(out), "-q")
+            aotc("compile", str(model), "--target", args.target, "-o", str(out), "-q", *shlex.split(args.compile_args))
             report = json.loads(aotc("bench", str(out), "--against", ",".join(peers), *sources, *extra,
                                      "--threads", str(args.threads), "--rounds", str(rounds), "--json"))
             raw[name] = report
