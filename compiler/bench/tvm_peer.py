@@ -38,7 +38,8 @@ def host_target(threads: int):
 def import_onnx(model: Path, shapes: dict[str, tuple[int, ...]] | None = None):
     """The ONNX model as a Relax IRModule, weights bound as constants, every input static: its
     shape from `shapes`, else as declared with symbolic dimensions at 1 (the bench's default
-    binding). MetaSchedule tunes static shapes only; a symbolic one crashes its tuner."""
+    binding). TVM's static-shape pipeline is what MetaSchedule tunes; with the MLP's symbolic
+    batch left in, its tuner failed here (`Check failed: old_rv != nullptr && new_rv != nullptr`)."""
     import_tvm()
     import onnx
     from onnx.helper import tensor_dtype_to_np_dtype
