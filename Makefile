@@ -27,13 +27,13 @@ demo: setup
 # The default tiers (no toolchain beyond the C compiler); pytest's exit code 5 (no tests ran)
 # fails the target like any other failure.
 test: setup webgpu-setup
-	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m "not slow" tests
+	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m "not slow and not peers" tests
 
 # The ONNX backend node cases alone (they are part of `make test` too).
 conformance: setup
 	$(BIN)/python -m pytest $(PYTEST_FLAGS) -m conformance tests/conformance
 
-# Everything, slow tiers included.
+# Everything, slow tiers included (the `peers` tests skip unless TVM is installed: aotc[peers]).
 test-all: setup
 	$(BIN)/python -m pytest $(PYTEST_FLAGS) tests
 

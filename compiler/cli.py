@@ -122,37 +122,41 @@ def cmd_bench(args) -> int:
     from compiler.artifact import read_manifest
     peers = [p for p in args.against.split(",") if p] if args.against else None
     with tempfile.TemporaryDirectory(prefix="aotc-bench-") as tmp:
-        artifact, model = Path(args.artifact), Path(args.model) if args.model else None
+        artifact, models = Path(args.artifact), [Path(m) for m in args.model]
         if artifact.is_file():   # a model file: compile it first, and let the peers run it too
             from compiler.api import compile_to_directory
-            model = model or artifact
+            models = models or [artifact]
             artifact = compile_to_directory(str(artifact), args.target or "cpu", Path(tmp) / "artifact",
                                             on_step=_progress(False))
         elif args.target:
             raise InputError(f"--target applies when benchmarking a model file; {artifact} is an artifact "
                              f"(its target is fixed at compile)")
         manifest = read_manifest(artifact)
-        model = model or _recorded_model(manifest)
+        recorded = _recorded_model(manifest)
+        if recorded is not None and recorded.suffix not in {m.suffix for m in models}:
+            models.append(recorded)
         if manifest["target"]["kind"] == "cuda":
+            # The GPU bench runs the torch peers alone: their .pt2, else the first model given.
+            model = next((m for m in models if m.suffix == ".pt2"), models[0] if models else None)
             return _bench_gpu(args, artifact, model, ["torch", "torch.compile"] if peers is None else peers, manifest)
-        return _bench_cpu(args, artifact, model, peers or [], manifest)
+        return _bench_cpu(args, artifact, models, peers or [], manifest)
 
 
-def _bench_cpu(args, artifact: Path, model: Path | None, peers: list[str], manifest: dict) -> int:
-    from compiler.bench.contenders import PEERS
+def _bench_cpu(args, artifact: Path, models: list[Path], peers: list[str], manifest: dict) -> int:
+    from compiler.bench.contenders import check_peers
     from compiler.bench.runner import BenchSettings, run_bench
-    for peer in peers:
-        if peer not in PEERS:
-            raise InputError(f"--against {peer}: unknown peer; known: {', '.join(PEERS)}")
+    check_peers(peers, models)
+    options = {"tvm_database": args.tvm_database} if args.tvm_database else {}
     settings = BenchSettings(threads=args.threads, rounds=args.rounds or 10, iterations=args.iterations or 5,
-                             warmup=args.warmup, bindings=_bindings(args.shape))
-    result = _bench_result(args, manifest, settings.rounds, lambda progress: run_bench(artifact, peers, model, settings, progress))
+                             warmup=args.warmup, bindings=_bindings(args.shape), options=options)
+    result = _bench_result(args, manifest, settings.rounds, lambda progress: run_bench(artifact, peers, models, settings, progress))
     if result:
         print(f"{result['model']} on {result['target']}, {settings.threads} threads, "
-              f"{result['aotc']['samples']} runs each (medians)")
-        print(f"  aotc         {result['aotc']['median_ms']:9.3f} ms")
+              f"{result['aotc']['samples']} runs each (medians); outputs checked against {result['reference']}'s")
+        print(f"  {'aotc':<14} {result['aotc']['median_ms']:9.3f} ms")
         for peer, row in result["peers"].items():
-            print(f"  {peer:<12} {row['median_ms']:9.3f} ms   aotc/{peer} = {row['ratio']:.3f}")
+            print(f"  {peer:<14} failed: {row['error']}" if "error" in row else
+                  f"  {peer:<14} {row['median_ms']:9.3f} ms   aotc/{peer} = {row['ratio']:.3f}")
     return 0
 
 
@@ -251,9 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="latency against peers, measured in the same run")
     p.add_argument("artifact", help="an artifact directory, or a model file to compile for --target first")
     p.add_argument("--against", default=None,
-                   help="comma-separated peers: onnxruntime (cpu; default none); torch,torch.compile (cuda; the default)")
-    p.add_argument("--model", help="the source model for peers (default: the path recorded at compile); "
-                                   "the torch peers need a torch.export .pt2")
+                   help="comma-separated peers: onnxruntime, torch, torch.compile, tvm (cpu; default none; tvm "
+                        "needs aotc[peers]); torch,torch.compile (cuda; the default)")
+    p.add_argument("--model", action="append", default=[],
+                   help="a source model for the peers, repeatable (default: the path recorded at compile): "
+                        "the ONNX file for onnxruntime and tvm, a torch.export .pt2 for the torch peers")
+    p.add_argument("--tvm-database", metavar="DIR",
+                   help="tvm: a MetaSchedule tuning database (work dir) to build with (default: untuned)")
     p.add_argument("--target", help="when ARTIFACT is a model file: the target to compile it for (default cpu)")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--rounds", type=int, default=None, help="rounds, contenders interleaved (default 10 cpu, 5 cuda)")

@@ -1,8 +1,11 @@
 """Benchmark the zoo with `aotc bench` and print a markdown table: on the CPU against
-onnxruntime; on a CUDA target (on the GPU machine) the CUDA bar's models against torch eager and
-torch.compile, each first checked against onnxruntime (CPU).
+onnxruntime and torch.compile, with aotc's ratio to the faster of the two (other peers by
+--peers; the torch ones run a torch.export program of the same seeded weights); on a CUDA
+target (on the GPU machine) the CUDA bar's models against torch eager and torch.compile, each
+first checked against onnxruntime (CPU).
 
     .venv/bin/python examples/bench_zoo.py [--models resnet18,bert] [--threads 2] [--rounds 10]
+        [--peers onnxruntime,torch,torch.compile]
     python examples/bench_zoo.py --target cuda:sm_90 [--models resnet50,bert_base] [--json r.json]
 
 On a GPU every model is exported (ONNX for aotc and onnxruntime, torch.export .pt2 for the torch
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -95,25 +99,50 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=None, help="default 10 (cpu), 5 (cuda)")
     parser.add_argument("--no-cuda-graph", action="store_true", help="cuda: time calls, not graph replays")
+    parser.add_argument("--peers", default="onnxruntime,torch.compile",
+                        help="cpu: the peers, in table order (torch eager: torch; tvm needs aotc[peers])")
+    parser.add_argument("--compile-args", default="",
+                        help='cpu: more `aotc compile` options, e.g. for a tuned build (write --compile-args="...")')
+    parser.add_argument("--tvm-database", help="cpu, tvm: a MetaSchedule database (examples/tune_tvm.py)")
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
     if args.target.startswith("cuda"):
         return gpu_main(args)
-    args.models, args.rounds = args.models or ",".join(DEFAULT_MODELS), args.rounds or 10
+    return cpu_main(args)
+
+
+def _cell(row: dict | None) -> str:
+    return "-" if row is None else "failed" if "error" in row else f"{row['median_ms']:.2f}"
+
+
+def cpu_main(args) -> int:
+    models, rounds = (args.models or ",".join(DEFAULT_MODELS)).split(","), args.rounds or 10
+    peers = args.peers.split(",")
+    # The bar's peers: aotc against the faster of onnxruntime and torch.compile, same run.
+    bar = [p for p in ("onnxruntime", "torch.compile") if p in peers] or peers
+    extra = ["--tvm-database", args.tvm_database] if args.tvm_database else []
     rows, raw = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.models.split(","):
+        for name in models:
             model = zoo.export(name, args.exporter)
+            sources = ["--model", str(model)]
+            if any(p.startswith("torch") for p in peers):   # the same seeded weights, as torch.export
+                sources += ["--model", str(zoo.save_exported_program(name))]
             out = Path(tmp) / name
-            aotc("compile", str(model), "--target", args.target, "-o", str(out), "-q")
-            report = json.loads(aotc("bench", str(out), "--against", "onnxruntime", "--model", str(model),
-                                     "--threads", str(args.threads), "--rounds", str(args.rounds), "--json"))
+            aotc("compile", str(model), "--target", args.target, "-o", str(out), "-q", *shlex.split(args.compile_args))
+            report = json.loads(aotc("bench", str(out), "--against", ",".join(peers), *sources, *extra,
+                                     "--threads", str(args.threads), "--rounds", str(rounds), "--json"))
             raw[name] = report
-            peer = report["peers"]["onnxruntime"]
-            rows.append(f"| {name} | {report['aotc']['median_ms']:.2f} | {peer['median_ms']:.2f} | {peer['ratio']:.2f} |")
+            ran = [report["peers"][p]["median_ms"] for p in bar if "error" not in report["peers"][p]]
+            ratio = f"{report['aotc']['median_ms'] / min(ran):.2f}" if ran else "-"
+            cells = [_cell(report["peers"].get(p)) for p in peers]
+            rows.append(f"| {name} | {report['aotc']['median_ms']:.2f} | {' | '.join(cells)} | {ratio} |")
             print(rows[-1], file=sys.stderr, flush=True)
-    print(f"{cpu_name()}, {args.threads} threads, target {args.target}, {args.exporter} export, batch 1\n")
-    print("| model | aotc ms | onnxruntime ms | aotc / onnxruntime |\n|---|---|---|---|")
+    reference = "onnxruntime" if "onnxruntime" in peers else "aotc"
+    print(f"{cpu_name()}, {args.threads} threads, target {args.target}, {args.exporter} export (torch.export for the "
+          f"torch peers), batch 1, medians of {rounds} interleaved rounds; every output checked against {reference}'s\n")
+    print(f"| model | aotc ms | {' | '.join(p + ' ms' for p in peers)} | aotc / min({', '.join(bar)}) |")
+    print("|---" * (len(peers) + 3) + "|")
     print("\n".join(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(raw, indent=1, sort_keys=True))
