@@ -195,13 +195,18 @@ def fit_trees(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, *, trees: 
 
 
 class BoostedTreesModel:
-    """Gradient-boosted trees on log(seconds), refit on all data after every `update`."""
+    """Gradient-boosted trees on log(seconds), refit on all data after every `update`.
 
-    def __init__(self, *, seed: int = 0, prior: CostModel | None = None, trees: int = 100, depth: int = 4,
-                 learning_rate: float = 0.15, min_leaf: int = 1, l2: float = 1.0, subsample: float = 0.8,
-                 bins: int = 32, min_fit: int = 4):
+    With `members` > 1, the extra ensembles are fit on bootstrap resamples: their mean is the
+    prediction and each member's own ranking (`predict_members`) lets a search sample plausible
+    models (on the synthetic GEMM space it did not beat one member, so one is the default)."""
+
+    def __init__(self, *, seed: int = 0, prior: CostModel | None = None, members: int = 1, trees: int = 100,
+                 depth: int = 4, learning_rate: float = 0.15, min_leaf: int = 1, l2: float = 1.0,
+                 subsample: float = 0.8, bins: int = 32, min_fit: int = 4):
         self.seed = seed
         self.prior = prior
+        self.members = members
         self.params = dict(trees=trees, depth=depth, learning_rate=learning_rate, min_leaf=min_leaf, l2=l2,
                            subsample=subsample, bins=bins)
         self.min_fit = min_fit
@@ -209,13 +214,13 @@ class BoostedTreesModel:
         self._rows: list[dict[str, float]] = []
         self._seconds: list[float | None] = []
         self._record_cache: dict = {}
-        self._ensemble: TreeEnsemble | None = None     # log(seconds) of the successes
+        self._ensembles: list[TreeEnsemble] = []       # log(seconds) of the successes, one per member
         self._failure: TreeEnsemble | None = None      # failure indicator (a probability)
         self._span = 0.0                               # log range of the successes
 
     @property
     def fitted(self) -> bool:
-        return self._ensemble is not None
+        return bool(self._ensembles)
 
     def observations(self) -> int:
         return len(self._seconds)
@@ -248,27 +253,34 @@ class BoostedTreesModel:
         self.refit()
 
     def refit(self) -> None:
-        """The time regressor on the successes; the failure classifier once both kinds exist."""
+        """The time regressors on the successes; the failure classifier once both kinds exist."""
         ok = np.array([s is not None for s in self._seconds])
         if ok.sum() < self.min_fit:
             return
         x = self._matrix(self._rows)
         y = np.log([s for s in self._seconds if s is not None])
         rng = np.random.default_rng([self.seed, len(self._seconds)])
-        self._ensemble = fit_trees(x[ok], y, rng, **self.params)
+        x_ok = x[ok]
+        self._ensembles = []
+        for member in range(self.members):
+            rows = rng.integers(0, len(y), size=len(y)) if member else np.arange(len(y))
+            self._ensembles.append(fit_trees(x_ok[rows], y[rows], rng, **self.params))
         self._span = float(y.max() - y.min())
         if not ok.all():
             self._failure = fit_trees(x, (~ok).astype(np.float64), rng, **self.params)
 
-    def predict(self, configs: Sequence[KernelConfig]) -> np.ndarray:
-        """Estimated seconds; a likely failure is pushed past the slowest success."""
-        if self._ensemble is None:
-            if self.prior is not None:
-                return np.asarray(self.prior.predict(configs), dtype=np.float64)
-            return np.ones(len(configs))
+    def predict_members(self, configs: Sequence[KernelConfig]) -> np.ndarray:
+        """[members, configs] log(seconds), each member's own estimate; a likely failure is pushed
+        past the slowest success. Before the first fit: the prior's log estimate (or 0)."""
+        if not self._ensembles:
+            prior = self.prior.predict(configs) if self.prior is not None else np.ones(len(configs))
+            return np.log(np.asarray(prior, dtype=np.float64))[None, :]
         x = self._matrix(self._features(configs))
-        log_seconds = self._ensemble.predict(x)
+        each = np.stack([e.predict(x) for e in self._ensembles])
         if self._failure is not None:
-            fail = np.clip(self._failure.predict(x), 0.0, 1.0)
-            log_seconds = log_seconds + fail * (self._span + FAILURE_PENALTY)
-        return np.exp(log_seconds)
+            each = each + np.clip(self._failure.predict(x), 0.0, 1.0) * (self._span + FAILURE_PENALTY)
+        return each
+
+    def predict(self, configs: Sequence[KernelConfig]) -> np.ndarray:
+        """Estimated seconds (the members' geometric mean)."""
+        return np.exp(self.predict_members(configs).mean(axis=0))

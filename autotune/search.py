@@ -204,8 +204,9 @@ class EvolutionaryStrategy(RandomStrategy):
 class ModelStrategy(RandomStrategy):
     POOL_RANDOM = 256       # random candidates per round
     POOL_BRED = 512         # mutations and crossovers of the top-k per round
-    TOP_K = 8
-    EPSILON = 0.1           # chance a slot goes to a random pool member instead of the model's pick
+    TOP_K = 32
+    EPSILON = 0.2           # chance a slot goes to an unranked child of the top-k (random member of
+                            # a small space's pool) instead of the model's pick
     LEARNED_AFTER = 8       # measurements before the learned model ranks
     BLEND_UNTIL = 32        # with a prior: rankings blended until this many measurements
 
@@ -227,42 +228,48 @@ class ModelStrategy(RandomStrategy):
         if self.prior is not None:
             self.prior.update(configs, seconds)
 
-    def pool(self, exclude: set[int]) -> list[int]:
+    def pool(self, exclude: set[int]) -> tuple[list[int], int]:
+        """Candidates, the bred ones first, and how many were bred."""
         s = self.s
         if s.unmeasured() <= self.POOL_RANDOM + self.POOL_BRED:
-            return s.random_unmeasured(s.unmeasured(), exclude)
+            return s.random_unmeasured(s.unmeasured(), exclude), 0
         top = s.ranked()[:self.TOP_K]
         bred = s.children(top, self.POOL_BRED, exclude, attempts=2 * self.POOL_BRED) if top else []
         rand = s.random_unmeasured(self.POOL_RANDOM, exclude | set(bred))
-        return bred + rand
+        return bred + rand, len(bred)
 
     def scores(self, configs: list[KernelConfig]) -> np.ndarray | None:
+        """[rankings, configs]: lower is better; one row per member of the learned model (each slot
+        of a batch takes the best of the next row: sampling among plausible models explores)."""
         n = self.learned.observations()
-        learned = self.learned.predict(configs) if n >= self.LEARNED_AFTER and self.learned.fitted else None
-        prior = self.prior.predict(configs) if self.prior is not None else None
+        learned = self.learned.predict_members(configs) if n >= self.LEARNED_AFTER and self.learned.fitted else None
+        prior = self.prior.predict(configs)[None, :] if self.prior is not None else None
         if learned is None or prior is None:
             return learned if learned is not None else prior
         weight = min(1.0, n / self.BLEND_UNTIL)
-        return weight * rank(learned) + (1 - weight) * rank(prior)
+        return weight * np.apply_along_axis(rank, 1, learned) + (1 - weight) * rank(prior[0])[None, :]
 
     def propose(self, count: int, exclude: set[int]) -> list[int]:
-        pool = self.pool(exclude)
+        pool, bred = self.pool(exclude)
         if len(pool) <= count:
             return pool
         scores = self.scores([self.s.config(i) for i in pool])
         if scores is None:
             return [pool[i] for i in self.s.rng.choice(len(pool), size=count, replace=False)]
-        order = iter(np.argsort(scores, kind="stable"))
+        orders = [iter(np.argsort(row, kind="stable")) for row in scores]
         chosen: dict[int, None] = {}
+        slot = 0
         while len(chosen) < count:
             if self.s.rng.random() < self.EPSILON:
-                pick = int(self.s.rng.integers(0, len(pool)))
+                pick = int(self.s.rng.integers(0, bred or len(pool)))
                 if pick in chosen:
                     continue
             else:
+                order = orders[slot % len(orders)]
                 pick = int(next(order))
                 while pick in chosen:
                     pick = int(next(order))
+                slot += 1
             chosen[pick] = None
         return [pool[i] for i in chosen]
 
