@@ -30,6 +30,7 @@ from compiler.ir.config import KernelConfig, Record
 
 MISSING = -1.0             # the value of a feature a config lacks
 FAILURE_PENALTY = math.log(4.0)   # a sure failure ranks 4x slower than the slowest success
+FAILURE_CERTAIN = (0.4, 0.6)
 PRIOR_FEATURE = "prior:log_seconds"
 
 
@@ -155,43 +156,49 @@ def fit_trees(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, *, trees: 
     leaf_values = np.zeros((trees, leaves))
     base = float(y.mean()) if n else 0.0
     pred = np.full(n, base)
-    feat_offsets = np.arange(nfeat) * width
+    offset_bins = binned + np.arange(nfeat)[None, :] * width     # histogram slot of each (row, feature)
+    has_threshold = np.isfinite(table[None, :, :-1])
+    every_row = np.arange(n)
     for t in range(trees):
-        rows = np.flatnonzero(rng.random(n) < subsample) if subsample < 1.0 else np.arange(n)
-        if len(rows) < 2 * min_leaf:
-            rows = np.arange(n)
-        residual = y[rows] - pred[rows]
-        node = np.zeros(len(rows), dtype=np.int64)
-        sub_bins = binned[rows]
+        # the subsample is a 0/1 weight, so every row keeps its node and the update needs no predict
+        weight = (rng.random(n) < subsample).astype(np.float64) if subsample < 1.0 else np.ones(n)
+        if weight.sum() < 2 * min_leaf:
+            weight = np.ones(n)
+        residual = (y - pred) * weight
+        node = np.zeros(n, dtype=np.int64)
         for d in range(depth):
             count = 2 ** d
-            key = (node[:, None] * (nfeat * width) + feat_offsets[None, :] + sub_bins).ravel()
+            key = (node[:, None] * (nfeat * width) + offset_bins).ravel()
             size = count * nfeat * width
             sums = np.bincount(key, weights=np.repeat(residual, nfeat), minlength=size)
-            cnts = np.bincount(key, minlength=size).astype(np.float64)
+            cnts = np.bincount(key, weights=np.repeat(weight, nfeat), minlength=size)
             cum_s = np.cumsum(sums.reshape(count, nfeat, width), axis=2)
             cum_n = np.cumsum(cnts.reshape(count, nfeat, width), axis=2)
             tot_s, tot_n = cum_s[:, :1, -1:], cum_n[:, :1, -1:]
             left_s, left_n = cum_s[:, :, :-1], cum_n[:, :, :-1]
             right_s, right_n = tot_s - left_s, tot_n - left_n
             gain = left_s ** 2 / (left_n + l2) + right_s ** 2 / (right_n + l2) - tot_s ** 2 / (tot_n + l2)
-            valid = (left_n >= min_leaf) & (right_n >= min_leaf) & np.isfinite(table[None, :, :-1])
+            valid = (left_n >= min_leaf) & (right_n >= min_leaf) & has_threshold
             gain = np.where(valid, gain, -np.inf).reshape(count, -1)
-            best = np.argmax(gain, axis=1) if gain.shape[1] else np.zeros(count, dtype=np.int64)
-            best_gain = gain[np.arange(count), best] if gain.shape[1] else np.full(count, -np.inf)
-            split = best_gain > 1e-12
-            best_f, best_b = np.divmod(best, max(width - 1, 1))
+            best = np.argmax(gain, axis=1)
+            split = gain[np.arange(count), best] > 1e-12
+            best_f, best_b = np.divmod(best, width - 1)
             heap = np.arange(count) + count - 1
             features[t, heap] = np.where(split, best_f, 0)
             thresholds[t, heap] = np.where(split, table[best_f, best_b], np.inf)
-            goes_right = split[node] & (sub_bins[np.arange(len(rows)), best_f[node]] > best_b[node])
-            node = 2 * node + goes_right
+            node = 2 * node + (split[node] & (binned[every_row, best_f[node]] > best_b[node]))
         leaf_sum = np.bincount(node, weights=residual, minlength=leaves)
-        leaf_cnt = np.bincount(node, minlength=leaves)
+        leaf_cnt = np.bincount(node, weights=weight, minlength=leaves)
         leaf_values[t] = learning_rate * leaf_sum / (leaf_cnt + l2)
-        one = TreeEnsemble(0.0, features[t:t + 1], thresholds[t:t + 1], leaf_values[t:t + 1], depth)
-        pred += one.predict(x)
+        pred += leaf_values[t][node]
     return TreeEnsemble(base, features, thresholds, leaf_values, depth)
+
+
+def failure_weight(probability: np.ndarray) -> np.ndarray:
+    """How much of the failure penalty a predicted failure probability earns: none below 0.3, all
+    above 0.7. Charging the expected penalty (weight = p) ranked fast configs next to a failing
+    region behind slow safe ones (rank correlation on the successes 0.78 instead of 0.9)."""
+    return np.clip((probability - FAILURE_CERTAIN[0]) / (FAILURE_CERTAIN[1] - FAILURE_CERTAIN[0]), 0.0, 1.0)
 
 
 class BoostedTreesModel:
@@ -278,7 +285,7 @@ class BoostedTreesModel:
         x = self._matrix(self._features(configs))
         each = np.stack([e.predict(x) for e in self._ensembles])
         if self._failure is not None:
-            each = each + np.clip(self._failure.predict(x), 0.0, 1.0) * (self._span + FAILURE_PENALTY)
+            each = each + failure_weight(self._failure.predict(x)) * (self._span + FAILURE_PENALTY)
         return each
 
     def predict(self, configs: Sequence[KernelConfig]) -> np.ndarray:
