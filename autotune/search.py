@@ -8,20 +8,28 @@ Design
   holds it, so a tuned kernel is never slower than the untuned one; each round a strategy proposes
   up to `batch` unmeasured, distinct indices, they are evaluated together and recorded as Trials.
   Records passed in `measured` (a resumed job) are never re-measured and count toward `trials`.
-  Failures (None, or a non-finite time) are data: never best, and the learned model fits them slow.
+  Failures (None, or a non-finite or non-positive time) are data: never best, and the learned
+  model learns where they happen and ranks likely failures last.
 - "random": uniform sampling without replacement (rejection against the measured set, enumerating
   what is left only once most of a small space is measured).
-- "evolutionary": a population of the best measured configs; children by tournament selection,
+- "evolutionary": a population of the 16 best measured configs; children by tournament selection,
   then uniform crossover of knob digits or a mutation of one or two digits (half the time a step
   to the neighbouring choice, since choice lists are usually ordered sizes), deduplicated against
   everything measured; a tenth of each batch stays random.
-- "model": each round a candidate pool (random indices plus mutations and crossovers of the
-  current top-k; the whole rest of the space when it is small) is ranked by the cost model and the
-  best `batch` are measured, each slot replaced by a random pool member with probability epsilon.
-  The ranking starts from the prior (`cost_model`, e.g. a RooflineModel) or random picks, and
-  moves to a BoostedTreesModel refit after every batch once it has a handful of measurements,
-  blending the two rankings while the learned model has few points.
-Every random choice comes from one numpy Generator seeded by `seed`: same inputs, same trials.
+- "model": each round a candidate pool (256 random indices plus 512 mutations and crossovers of
+  the 32 best measured; the whole rest of the space once at most 768 configs are left) is ranked
+  by the cost model and the best `batch` are measured, except that each slot goes with probability
+  0.3 to an unranked child of the top 32 (a model that wrongly dislikes one knob value, say a
+  split that only pays with wide blocks, would otherwise never see it measured next to the best).
+  The ranking starts from the prior (`cost_model`, e.g. a RooflineModel; random picks without
+  one), and moves to a BoostedTreesModel (the prior's estimate one of its features) refit after
+  every batch from 8 measurements on, the two rankings blended until 32. A BoostedTreesModel
+  passed as `cost_model` is used as the learned model itself and trained in place.
+On the synthetic 24,000-config GEMM space of tests/autotune/test_search.py (T = 300, 24 seeds),
+the model strategy reached 95% of random search's median best after T trials in a median of 48
+trials (mean 44, worst 88); the evolutionary strategy needed a median of ~70; random ~150-250.
+Every random choice comes from one numpy Generator seeded by `seed` (and a Python Random seeded
+from it for breeding's many scalar draws): same inputs, same trials.
 """
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from autotune.cost_model import (MISSING, BoostedTreesModel, RooflineModel, conf
                                  fit_trees)
 from compiler.ir.config import (Bind, KernelConfig, Parallel, Param, Reorder, ReuseFactor, Split, Stage, Unroll,
                                 Vectorize)
-from test_search import gemm_seconds, gemm_space
+from search_efficiency import synthetic_gemm_seconds as gemm_seconds
+from search_efficiency import synthetic_gemm_space as gemm_space
 
 
 def r_squared(actual: np.ndarray, predicted: np.ndarray) -> float:

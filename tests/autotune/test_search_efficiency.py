@@ -7,7 +7,8 @@ import pytest
 
 import search_efficiency
 from compiler.ir.config import ConfigSpace, KernelConfig, Param
-from test_search import gemm_seconds, gemm_space
+from search_efficiency import synthetic_gemm_seconds as gemm_seconds
+from search_efficiency import synthetic_gemm_space as gemm_space
 
 
 def record(kernel_hash: str, config: KernelConfig, seconds: float | None) -> str:
