@@ -44,7 +44,7 @@ def test_default_first_no_duplicates_budget(strategy):
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_deterministic_per_seed(strategy):
     space = gemm_space()
-    runs = [run_search(strategy, space, evaluate_with(gemm_seconds), 40, seed=s, batch=5) for s in (3, 3, 4)]
+    runs = [run_search(strategy, space, evaluate_with(gemm_seconds), 30, seed=s, batch=6) for s in (3, 3, 4)]
     assert runs[0] == runs[1]
     assert [t.index for t in runs[0].trials] != [t.index for t in runs[2].trials]
 
