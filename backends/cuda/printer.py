@@ -19,7 +19,7 @@ from compiler.ir.loops import INDEX, Binary, Cast, Const, Expr, Kernel, LocalArr
 from compiler.target import Target
 from backends.base import LoweredModel
 from backends.cstyle import INDENT, CStylePrinter
-from backends.cuda import attention, gemm, vectorize, warp_rows
+from backends.cuda import attention, gemm, gemm_mma, vectorize, warp_rows
 from backends.cuda.gemm_tiles import choose_plan
 from backends.cuda.grid import Phase, phases
 from backends.cuda.mathlib import MATHLIB_CU
@@ -176,8 +176,13 @@ def kernel_functions(kernel: Kernel, target: Target) -> list[tuple[str, str, Lau
     printer = CudaPrinter()
     if kernel.contraction is not None:
         spec = kernel.contraction
-        plan = choose_plan(spec, target)
         plain = printer.signature(replace(kernel, name=_PLACEHOLDER))
+        mma = gemm_mma.choose(spec, {buffer.name: buffer.dtype for buffer in kernel.params}, target)
+        if mma is not None:
+            bounds = f"__launch_bounds__({mma.tiles.threads}, {mma.min_blocks})"
+            function, text = _named(gemm_mma.render(spec, mma, plain.replace(f"__launch_bounds__({THREADS})", bounds, 1)))
+            return [(function, text, Launch(function, gemm_mma.grid(spec, mma), mma.tiles.threads))]
+        plan = choose_plan(spec, target)
         # Tell ptxas how many blocks must fit an SM (the tile's register budget), or it may
         # spend more registers and fit fewer.
         bounds = f"__launch_bounds__({plan.tiles.threads}, {plan.tiles.resident_blocks})"
@@ -231,6 +236,8 @@ def print_kernels(model: LoweredModel, target: Target) -> tuple[str, dict[str, t
     workspace = max((launch.workspace for group in launches.values() for launch in group), default=0)
     if workspace:
         header += f"\n__device__ float {gemm.WORKSPACE}[{workspace}];\n"
+    if any(gemm_mma.MARK in text for text in functions.values()):
+        header += "\n" + gemm_mma.SUPPORT
     body = "\n".join(functions[f] for f in sorted(functions))
     return header + "\n" + body, launches
 

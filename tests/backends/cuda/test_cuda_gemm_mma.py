@@ -1,0 +1,202 @@
+"""The tensor-core GEMM template for half operands (gemm_mma.py): which contractions it takes and
+with which loaders, every tile candidate compiling for sm_80 and sm_90 in fp16 and bf16 (the
+cp.async kernels without spills), float32 models untouched, and (marker `cuda`, on a GPU) MatMul,
+Gemm and Conv with fused epilogues against numpy on the half-rounded operands, for aligned and
+edge shapes."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import onnx.helper as oh
+import pytest
+
+import compiler
+from compiler.api import compile_to_directory
+from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueClamp, Im2col, Im2colRows
+from compiler.ir.dtypes import DType
+from compiler.options import CompileOptions
+from compiler.target import resolve_target
+from backends.cuda import gemm, gemm_mma
+from backends.cuda.build import nvcc_command
+from backends.cuda.mathlib import MATHLIB_CU
+from cuda_testlib import needs_nvcc, on_gpu
+from conftest import rel_l2
+from test_cuda_run import gpu_target
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "frontends"))
+from onnx_testlib import make_model  # noqa: E402
+
+SM90 = resolve_target("cuda:sm_90")
+F16, BF16 = DType.float16, DType.bfloat16
+
+
+def matmul(m, n, k, batch=1) -> Contraction:
+    return Contraction(batch, 1, m, n, k, Dense("x", k, 1, m * k), Dense("w", n, 1, constant=True), "y", n, m * n, 0,
+                       epilogue=(EpilogueAdd("bias", 0, 1),))
+
+
+def conv(channels, size, kernel, stride, out_channels, batch=2) -> Contraction:
+    pad = kernel // 2
+    out = (size + 2 * pad - kernel) // stride + 1
+    image = Im2col("x", channels, size, size, (kernel, kernel), (stride, stride), (pad, pad), (1, 1), out,
+                   channels, channels * size * size)
+    return Contraction(batch, 1, out_channels, out * out, channels * kernel * kernel,
+                       Dense("w", channels * kernel * kernel, 1, constant=True), image, "y", out * out,
+                       out_channels * out * out, 0, epilogue=(EpilogueAdd("bias", 1, 0), EpilogueClamp(0.0, float("inf"))))
+
+
+SPECS = {
+    "bert": matmul(1024, 768, 768),
+    "symbolic_rows": replace(matmul(8, 1000, 2048), m="rows", out_batch_stride=0),
+    "transposed": Contraction(2, 1, 100, 36, 64, Dense("x", 1, 100, 6400), Dense("w", 1, 64, constant=True),
+                              "y", 36, 3600, 0),
+    "odd_edges": matmul(130, 75, 147),
+    "conv3x3": conv(64, 28, 3, 1, 64),
+    "conv1x1_plane49": conv(256, 7, 1, 1, 512),
+    "conv7x7_stem": conv(3, 32, 7, 2, 16),
+    "window_rows": Contraction(1, 1, 196, 64, 288, Im2colRows("x", 32, 32, 14, 14, (3, 3), (1, 1), (1, 1), (1, 1),
+                                                             14, 14 * 14 * 32), Dense("w", 64, 1, constant=True),
+                               "y", 64, 0, 0),
+}
+
+
+def _types(dtype):
+    return {"x": dtype, "w": dtype, "bias": dtype, "y": dtype}
+
+
+def test_float32_and_mixed_operands_and_tiny_k_stay_on_the_cuda_core_template():
+    assert gemm_mma.choose(SPECS["bert"], _types(DType.float32), SM90) is None
+    assert gemm_mma.choose(SPECS["bert"], {"x": F16, "w": BF16}, SM90) is None
+    depthwise = conv(1, 28, 3, 1, 1)     # k = 9 per group: most of an m16n8k16 would be padding
+    assert gemm_mma.choose(depthwise, _types(F16), SM90) is None
+    plan = gemm_mma.choose(SPECS["bert"], _types(BF16), SM90)
+    assert plan is not None and plan.mma_type == "bf16" and not plan.gathered
+
+
+def test_aligned_operands_stream_through_cp_async_and_the_rest_gather():
+    def kinds(name):
+        spec = SPECS[name]
+        tiles = gemm_mma.CANDIDATES[0]
+        return (gemm_mma.a_loader(spec, tiles.bm, gemm_mma.BK, tiles.threads).kind,
+                gemm_mma.b_loader(spec, tiles.bn, gemm_mma.BK, tiles.threads).kind)
+    assert kinds("bert") == ("cp.async 16 B along k", "cp.async 16 B along n")
+    assert kinds("transposed") == ("cp.async 8 B along m", "cp.async 16 B along k")
+    assert kinds("odd_edges") == ("gathered", "gathered")          # k = 147, n = 75: no chunk divides them
+    assert kinds("conv1x1_plane49")[1] == "gathered"                # a 49-pixel plane: rows misaligned
+    assert kinds("conv3x3")[1] == "im2col gather"
+    assert kinds("window_rows")[0] == "window gather"
+    assert gemm_mma.choose(conv(64, 28, 1, 1, 64), _types(F16), SM90).gathered is False   # 784 pixels
+
+
+def _build(tmp_path, arch: str, element: str) -> dict[str, int]:
+    """Every spec with every tile candidate in one .cu; spill-store bytes per kernel."""
+    dtype = F16 if element == "__half" else BF16
+    texts = []
+    for name, spec in SPECS.items():
+        chosen = gemm_mma.choose(spec, _types(dtype), SM90)
+        for tiles in gemm_mma.CANDIDATES:
+            plan = replace(chosen, tiles=tiles)
+            params = ", ".join(f"const {element}* __restrict__ {p}" for p in ("x", "w", "bias")) + f", {element}* y"
+            params += ", int64_t rows" if isinstance(spec.m, str) else ""
+            signature = (f'extern "C" __global__ void __launch_bounds__({tiles.threads}, {plan.min_blocks}) '
+                         f"{name}_{tiles.bm}x{tiles.bn}({params})")
+            texts.append(gemm_mma.render(spec, plan, signature))
+    source = tmp_path / "mma.cu"
+    source.write_text("#include <stdint.h>\n#include <math.h>\n" + MATHLIB_CU + gemm.SUPPORT + gemm_mma.SUPPORT
+                      + "\n".join(texts))
+    built = subprocess.run([nvcc_command(), "-cubin", f"-arch={arch}", "-O3", "-std=c++17", "-Xptxas", "-v",
+                            "-o", str(tmp_path / "mma.cubin"), str(source)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-3000:]
+    spills = re.findall(r"Compiling entry function '(\w+)'.*?(\d+) bytes spill stores", built.stderr, re.S)
+    return {name: int(count) for name, count in spills}
+
+
+@needs_nvcc
+@pytest.mark.parametrize("arch,element", [("sm_90", "__half"), ("sm_80", "__nv_bfloat16")])
+def test_every_mma_tile_compiles_and_the_cp_async_kernels_do_not_spill(tmp_path, arch, element):
+    spills = _build(tmp_path, arch, element)
+    assert len(spills) == len(SPECS) * len(gemm_mma.CANDIDATES)
+    streamed = [name for name in spills if name.startswith(("bert", "symbolic_rows", "transposed"))]
+    assert streamed and all(spills[name] == 0 for name in streamed), spills
+
+
+@needs_nvcc
+def test_float32_models_print_no_mma_and_half_ones_do(tmp_path):
+    nodes = [oh.make_node("MatMul", ["x", "w"], ["y"])]
+    model = make_model(nodes, {"x": (np.float32, (64, 128))}, ["y"],
+                       {"w": np.ones((128, 96), np.float32)})
+    sources = {}
+    for dtype in ("fp32", "fp16"):
+        out = compile_to_directory(model, "cuda:sm_90", tmp_path / dtype, options=CompileOptions(build_cache=tmp_path / "c", dtype=dtype))
+        sources[dtype] = (out / "kernels" / "model.cu").read_text()
+    assert "mma.sync" not in sources["fp32"] and gemm_mma.MARK not in sources["fp32"]
+    assert "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32" in sources["fp16"]
+
+
+# --- on a GPU: against numpy on the operands as the half type rounds them -------------------
+
+TOLERANCE = {"fp16": 2e-3, "bf16": 1e-2}
+
+
+def _rounded(array: np.ndarray, dtype: str) -> np.ndarray:
+    if dtype == "fp16":
+        return array.astype(np.float16).astype(np.float64)
+    bits = array.astype(np.float32).view(np.uint32)
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000      # round to nearest even
+    return bits.view(np.float32).astype(np.float64)
+
+
+def _run_half(model, feeds, dtype, tmp_path):
+    out = compile_to_directory(model, gpu_target(), tmp_path / "a", options=CompileOptions(build_cache=tmp_path / "c", dtype=dtype))
+    assert "mma.sync" in (out / "kernels" / "model.cu").read_text()
+    return compiler.load(out).run_list(**feeds)[0]
+
+
+GEMMS = [("aligned", 256, 256, 384), ("edges", 130, 152, 75), ("odd_k", 100, 147, 64), ("thin", 1, 512, 1000)]
+
+
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+@pytest.mark.parametrize("name,m,k,n", GEMMS, ids=[g[0] for g in GEMMS])
+@on_gpu
+def test_mma_gemm_with_bias_and_relu_matches_numpy_on_gpu(tmp_path, dtype, name, m, k, n):
+    rng = np.random.default_rng(len(name) * 7 + m)
+    w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
+    c = rng.standard_normal(n).astype(np.float32)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    nodes = [oh.make_node("Gemm", ["x", "w", "c"], ["g"]), oh.make_node("Relu", ["g"], ["y"])]
+    model = make_model(nodes, {"x": (np.float32, (m, k))}, ["y"], {"w": w, "c": c})
+    actual = _run_half(model, {"x": x}, dtype, tmp_path)
+    expected = np.maximum(_rounded(x, dtype) @ _rounded(w, dtype) + _rounded(c, dtype), 0.0)
+    error = rel_l2(actual, expected)
+    print(f"{name} {dtype}: rel L2 {error:.3g}")
+    assert error <= TOLERANCE[dtype], error
+
+
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+@pytest.mark.parametrize("channels,size,kernel,stride", [(32, 14, 3, 1), (64, 7, 1, 1), (3, 20, 7, 2)],
+                         ids=["3x3", "1x1_plane49", "7x7_stem"])
+@on_gpu
+def test_mma_conv_with_bias_residual_and_relu_matches_numpy_on_gpu(tmp_path, dtype, channels, size, kernel, stride):
+    rng = np.random.default_rng(channels + size + kernel)
+    out_channels, pad = 48, kernel // 2
+    out = (size + 2 * pad - kernel) // stride + 1
+    w = (rng.standard_normal((out_channels, channels, kernel, kernel)) / np.sqrt(channels * kernel * kernel)).astype(np.float32)
+    b = rng.standard_normal(out_channels).astype(np.float32)
+    x = rng.standard_normal((2, channels, size, size)).astype(np.float32)
+    r = rng.standard_normal((2, out_channels, out, out)).astype(np.float32)
+    nodes = [oh.make_node("Conv", ["x", "w", "b"], ["c"], pads=[pad] * 4, strides=[stride] * 2),
+             oh.make_node("Add", ["c", "r"], ["s"]), oh.make_node("Relu", ["s"], ["y"])]
+    model = make_model(nodes, {"x": (np.float32, x.shape), "r": (np.float32, r.shape)}, ["y"], {"w": w, "b": b})
+    actual = _run_half(model, {"x": x, "r": r}, dtype, tmp_path)
+    xp = np.pad(_rounded(x, dtype), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (kernel, kernel), axis=(2, 3))[:, :, ::stride, ::stride]
+    conv_out = np.einsum("bchwij,ocij->bohw", windows, _rounded(w, dtype))
+    expected = np.maximum(conv_out + _rounded(b, dtype)[None, :, None, None] + _rounded(r, dtype), 0.0)
+    error = rel_l2(actual, expected)
+    print(f"conv {kernel}x{kernel} {dtype}: rel L2 {error:.3g}")
+    assert error <= TOLERANCE[dtype], error
