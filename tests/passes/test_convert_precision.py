@@ -12,7 +12,7 @@ from compiler.ir.parser import parse_graph
 from compiler.ir.printer import print_graph
 from compiler.ir.verifier import verify
 from conftest import rel_l2
-from passes.convert_precision import FLOAT32_OPS, convert_precision
+from passes.convert_precision import FLOAT32_OPS, PROMOTING_OPS, convert_precision
 
 MODEL = """\
 graph mm(%x: f32[4,8], %ids: i64[4]) -> (%p, %g) {
@@ -70,3 +70,28 @@ def test_conversion_is_deterministic_and_float32_is_the_identity():
     graph = _graph()
     assert print_graph(convert_precision(graph, DType.float16)) == print_graph(convert_precision(graph, DType.float16))
     assert convert_precision(graph, DType.float32) is graph
+
+
+RESIDUAL = """\
+graph res(%x: f32[4,16]) -> (%s) {
+  const %w: f32[16,16] = %RANDOM
+  %p: f32[4,16] = Softmax(%x) {axis=-1}  # p
+  %h: f32[4,16] = MatMul(%p, %w)  # h
+  %s: f32[4,16] = Add(%h, %p)  # s
+  return %s
+}
+"""
+
+
+def test_arithmetic_on_a_float32_activation_stays_float32_as_a_residual_stream():
+    """Softmax (as LayerNorm) computes in float32; the MatMul reading it is half; the Add of the
+    two promotes to float32 (autocast's rule), so the stream it carries is not rounded."""
+    w = np.random.default_rng(2).standard_normal((16, 16)).astype(np.float32)
+    graph = parse_graph(RESIDUAL.replace("%RANDOM", "[" + ", ".join(repr(float(v)) for v in w.reshape(-1)) + "]"))
+    converted = convert_precision(graph, DType.bfloat16)
+    verify(converted)
+    types = converted.types
+    add = next(n for n in converted.nodes if n.op == "Add")
+    assert types["h"].dtype is DType.bfloat16 and types["s"].dtype is DType.float32
+    assert all(types[i].dtype is DType.float32 for i in add.inputs)
+    assert "Add" in PROMOTING_OPS
