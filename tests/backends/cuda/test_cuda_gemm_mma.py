@@ -94,12 +94,13 @@ def test_aligned_operands_stream_through_cp_async_and_the_rest_gather():
 
 
 def _build(tmp_path, arch: str, element: str) -> dict[str, int]:
-    """Every spec with every tile candidate in one .cu; spill-store bytes per kernel."""
+    """Every spec with its chosen tile, and the streamed BERT GEMM with every tile candidate, in one
+    .cu; spill-store bytes per kernel."""
     dtype = F16 if element == "__half" else BF16
     texts = []
     for name, spec in SPECS.items():
         chosen = gemm_mma.choose(spec, _types(dtype), SM90)
-        for tiles in gemm_mma.CANDIDATES:
+        for tiles in gemm_mma.CANDIDATES if name == "bert" else (chosen.tiles,):
             plan = replace(chosen, tiles=tiles)
             params = ", ".join(f"const {element}* __restrict__ {p}" for p in ("x", "w", "bias")) + f", {element}* y"
             params += ", int64_t rows" if isinstance(spec.m, str) else ""
@@ -120,7 +121,7 @@ def _build(tmp_path, arch: str, element: str) -> dict[str, int]:
 @pytest.mark.parametrize("arch,element", [("sm_90", "__half"), ("sm_80", "__nv_bfloat16")])
 def test_every_mma_tile_compiles_and_the_cp_async_kernels_do_not_spill(tmp_path, arch, element):
     spills = _build(tmp_path, arch, element)
-    assert len(spills) == len(SPECS) * len(gemm_mma.CANDIDATES)
+    assert len(spills) == len(SPECS) - 1 + len(gemm_mma.CANDIDATES)
     streamed = [name for name in spills if name.startswith(("bert", "symbolic_rows", "transposed"))]
     assert streamed and all(spills[name] == 0 for name in streamed), spills
 
