@@ -5,6 +5,7 @@ Gemm and Conv with fused epilogues against numpy on the half-rounded operands, f
 edge shapes."""
 from __future__ import annotations
 
+import ctypes
 import re
 import subprocess
 import sys
@@ -201,3 +202,133 @@ def test_mma_conv_with_bias_residual_and_relu_matches_numpy_on_gpu(tmp_path, dty
     error = rel_l2(actual, expected)
     print(f"conv {kernel}x{kernel} {dtype}: rel L2 {error:.3g}")
     assert error <= TOLERANCE[dtype], error
+
+
+# --- the template's logic emulated on the CPU (emulate_mma.h): fragments, loaders, edges ---------
+
+EMULATOR = Path(__file__).with_name("emulate_mma.h")
+EMULATED = {
+    "streamed": matmul(96, 80, 64, batch=2),
+    "transposed": SPECS["transposed"],
+    "odd_edges": matmul(70, 75, 147),
+    "symbolic_rows": replace(matmul(8, 40, 48), m="rows", out_batch_stride=0),
+    "conv3x3": conv(16, 10, 3, 1, 24),
+    "conv1x1_plane49": conv(32, 7, 1, 1, 40),
+    "conv3x3_stride2": conv(8, 9, 3, 2, 16),
+    "window_rows": Contraction(2, 1, 36, 24, 144, Im2colRows("x", 16, 16, 6, 6, (3, 3), (1, 1), (1, 1), (1, 1), 6,
+                                                            6 * 6 * 16), Dense("w", 24, 1, constant=True), "y", 24, 36 * 24, 0),
+}
+# (case, element, tiles): every case with its chosen tile in fp16, the streamed GEMM with every
+# candidate, and two cases in bf16.
+EMULATED_RUNS = ([(name, "f16", None) for name in EMULATED] + [("streamed", "f16", t) for t in gemm_mma.CANDIDATES]
+                 + [("conv3x3", "bf16", None), ("transposed", "bf16", None)])
+SYMBOLIC_ROWS = 50
+
+
+def _extent(operand, spec, rows: int) -> int:
+    """Elements an operand's buffer spans."""
+    batch = spec.batch if isinstance(spec.batch, int) else 1
+    if isinstance(operand, (Im2col, Im2colRows)):
+        return batch * operand.image_stride
+    m = spec.m if isinstance(spec.m, int) else rows
+    inner = (m if operand is spec.a else spec.k, spec.k if operand is spec.a else spec.n)
+    return ((batch - 1) * operand.batch_stride + (spec.groups - 1) * operand.group_stride
+            + (inner[0] - 1) * operand.row_stride + (inner[1] - 1) * operand.col_stride + 1)
+
+
+def _matrix(operand, spec, values: np.ndarray, gb: int, rows: int) -> np.ndarray:
+    """Operand A[m, k] or B[k, n] of batch gb (groups = 1) as float64, by the spec's addressing."""
+    m = spec.m if isinstance(spec.m, int) else rows
+    if isinstance(operand, Dense):
+        r, c = (m, spec.k) if operand is spec.a else (spec.k, spec.n)
+        index = gb * operand.batch_stride + np.arange(r)[:, None] * operand.row_stride + np.arange(c)[None, :] * operand.col_stride
+        return values[index]
+    kh, kw = operand.kernel
+    (sh, sw), (ph, pw), (dh, dw) = operand.stride, operand.pad, operand.dilation
+    pixels = np.arange(m if isinstance(operand, Im2colRows) else spec.n)
+    oy, ox = pixels // operand.out_width, pixels % operand.out_width
+    k = np.arange(spec.k)
+    if isinstance(operand, Im2col):     # k = (ci, ky, kx)
+        ci, ky, kx = k // (kh * kw), k % (kh * kw) // kw, k % kw
+    else:                               # k = (ky, kx, ci)
+        ci, ky, kx = k % operand.channels_per_group, k // operand.channels_per_group // kw, k // operand.channels_per_group % kw
+    iy = oy[None, :] * sh - ph + ky[:, None] * dh
+    ix = ox[None, :] * sw - pw + kx[:, None] * dw
+    inside = (iy >= 0) & (iy < operand.height) & (ix >= 0) & (ix < operand.width)
+    iy, ix = np.clip(iy, 0, operand.height - 1), np.clip(ix, 0, operand.width - 1)
+    if isinstance(operand, Im2col):
+        index = gb * operand.image_stride + (ci[:, None] * operand.height + iy) * operand.width + ix
+        return np.where(inside, values[index], 0.0)
+    index = gb * operand.image_stride + (iy * operand.width + ix) * operand.channels + ci[:, None]
+    return np.where(inside, values[index], 0.0).T
+
+
+def _bits(rng, count: int, element: str) -> tuple[np.ndarray, np.ndarray]:
+    """Random half values: their 16-bit patterns and float64 values."""
+    values = rng.standard_normal(count).astype(np.float32)
+    if element == "f16":
+        half = values.astype(np.float16)
+        return half.view(np.uint16), half.astype(np.float64)
+    bits = values.view(np.uint32)
+    bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+    return bits, (bits.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def emulated_library(tmp_path_factory):
+    """Every run's kernel and a launcher per run, built once with g++ against emulate_mma.h."""
+    texts = []
+    for index, (name, element, tiles) in enumerate(EMULATED_RUNS):
+        spec = EMULATED[name]
+        dtype = F16 if element == "f16" else BF16
+        plan = gemm_mma.choose(spec, _types(dtype), SM90)
+        plan = replace(plan, tiles=tiles or plan.tiles)
+        storage = "__half" if element == "f16" else "__nv_bfloat16"
+        params = ", ".join(f"const {storage}* __restrict__ {p}" for p in ("x", "w", "bias")) + f", {storage}* y"
+        params += ", int64_t rows" if isinstance(spec.m, str) else ""
+        texts.append(gemm_mma.render(spec, plan, f'extern "C" __global__ void kernel{index}({params})'))
+        m = spec.m if isinstance(spec.m, int) else SYMBOLIC_ROWS
+        batch = spec.batch if isinstance(spec.batch, int) else 1
+        grid = (-(-spec.n // plan.tiles.bn), -(-m // plan.tiles.bm), batch * spec.groups)
+        rows = f", {SYMBOLIC_ROWS}" if isinstance(spec.m, str) else ""
+        texts.append(f'extern "C" void run{index}(void** a) {{ aotc_emulate_launch3([&] {{ kernel{index}('
+                     f"({storage}*)a[0], ({storage}*)a[1], ({storage}*)a[2], ({storage}*)a[3]{rows}); }}, "
+                     f"{{{grid[0]}u, {grid[1]}u, {grid[2]}u}}, {plan.tiles.threads}); }}")
+    folder = tmp_path_factory.mktemp("mma")
+    source, library = folder / "emulated.cpp", folder / "emulated.so"
+    source.write_text(f'#include "{EMULATOR}"\n' + "\n".join(texts))
+    subprocess.run(["g++", "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-w", "-o", str(library), str(source)],
+                   check=True)
+    return ctypes.CDLL(str(library))
+
+
+@pytest.mark.parametrize("index", range(len(EMULATED_RUNS)),
+                         ids=[f"{n}-{e}-{t.bm}x{t.bn}" if t else f"{n}-{e}" for n, e, t in EMULATED_RUNS])
+def test_emulated_mma_template_matches_numpy(emulated_library, index):
+    name, element, _ = EMULATED_RUNS[index]
+    spec = EMULATED[name]
+    rng = np.random.default_rng(index)
+    m = spec.m if isinstance(spec.m, int) else SYMBOLIC_ROWS
+    batch = spec.batch if isinstance(spec.batch, int) else 1
+    x_bits, x = _bits(rng, _extent(spec.a if spec.a.param == "x" else spec.b, spec, m), element)
+    w_bits, w = _bits(rng, _extent(spec.b if spec.b.param == "w" else spec.a, spec, m), element)
+    bias_size = max(m, spec.n)
+    bias_bits, bias = _bits(rng, bias_size, element)
+    out_size = (batch - 1) * spec.out_batch_stride + (m - 1) * spec.out_row_stride + spec.n
+    y = np.full(out_size, 0x7E00 if element == "f16" else 0x7FC0, np.uint16)     # NaN: unwritten shows
+    arrays = [x_bits, w_bits, bias_bits, y]
+    args = (ctypes.c_void_p * 4)(*(a.ctypes.data for a in arrays))
+    getattr(emulated_library, f"run{index}")(args)
+    values = {"x": x, "w": w}
+    actual = (y.view(np.float16).astype(np.float64) if element == "f16"
+              else (y.astype(np.uint32) << 16).view(np.float32).astype(np.float64))
+    for gb in range(batch):
+        product = _matrix(spec.a, spec, values[spec.a.param], gb, m) @ _matrix(spec.b, spec, values[spec.b.param], gb, m)
+        for op in spec.epilogue:
+            if isinstance(op, EpilogueAdd):
+                product = product + bias[np.arange(m)[:, None] * op.row_stride + np.arange(spec.n)[None, :] * op.col_stride]
+            elif isinstance(op, EpilogueClamp):
+                product = np.clip(product, op.low, op.high)
+        got = actual[gb * spec.out_batch_stride + np.arange(m)[:, None] * spec.out_row_stride + np.arange(spec.n)[None, :]]
+        assert np.isfinite(got).all(), f"batch {gb}: elements left unwritten"
+        assert rel_l2(got, product) <= TOLERANCE["fp16" if element == "f16" else "bf16"], rel_l2(got, product)
