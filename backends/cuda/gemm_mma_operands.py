@@ -13,7 +13,9 @@ Two ways in:
 - `cp.async` of 16, 8 or 4 bytes (8, 4 or 2 elements) along the contiguous axis, where the operand
   is dense, that axis has stride 1, and its extent and every other stride are multiples of the
   chunk (parameters start on the arena's 256-byte alignment, host.py), so no chunk straddles an
-  edge or a misaligned address; chunks outside the matrix are zero-filled (source size 0);
+  edge or a misaligned address; chunks outside the matrix are zero-filled (source size 0). A
+  channels-last convolution's window rows (NHWC) are contiguous along k within one tap: chunks
+  of channels, zero-filled in the padding;
 - anything else (an im2col window, a stride that breaks the alignment) is gathered per element
   into registers while the block multiplies the current slice and stored to shared memory
   after it, as the CUDA-core template does.
@@ -89,6 +91,32 @@ def _async_loader(name: str, param: str, width: int, tile_mn: int, bk: int, thre
     return MmaLoader(f"cp.async {width * 2} B along {axis}", k_inner, tuple(declare), tuple(issue), ())
 
 
+def _window_async_loader(a: Im2colRows, width: int, bm: int, bk: int, threads: int) -> MmaLoader:
+    """cp.async chunks of a channels-last convolution's window rows: `width` channels of one tap
+    (the chunk never straddles taps: it divides the channels per group), zero-filled outside
+    the image. The thread's rows (output pixels) and their window origins are fixed per block."""
+    kw = a.kernel[1]
+    (sh, sw), (ph, pw), (dh, dw) = a.stride, a.pad, a.dilation
+    cg = a.channels_per_group
+    fast = bk // width
+    per = bm * bk // width // threads
+    declare = [f"const uint16_t* a_image = (const uint16_t*){a.param} + gb * (int64_t){a.image_stride} + gg * {cg};"]
+    issue = []
+    for l in range(per):
+        e = f"(threadIdx.x + {l * threads})"
+        f, s = f"a_f{l}", f"a_s{l}"
+        declare.append(f"const int {f} = {e} % {fast}, {s} = {e} / {fast};")
+        declare.append(f"const bool a_in{l} = m0 + {s} < gemm_m;")
+        declare.append(f"const int a_y{l} = (int)((m0 + {s}) / {a.out_width}) * {sh} - {ph}, "
+                       f"a_x{l} = (int)((m0 + {s}) % {a.out_width}) * {sw} - {pw};")
+        issue.append(f"{{ const int k = k_next + {f} * {width}, tap = k / {cg}, ci = k % {cg}; "
+                     f"const int iy = a_y{l} + tap / {kw} * {dh}, ix = a_x{l} + tap % {kw} * {dw}; "
+                     f"const bool inside = a_in{l} && k < gemm_k && (unsigned)iy < {a.height}u && (unsigned)ix < {a.width}u; "
+                     f"aotc_mma_cp_async<{width * 2}>(&a_shared[stage][{s}][{f} * {width}], "
+                     f"a_image + ((int64_t)iy * {a.width} + ix) * {a.channels} + ci, inside, {a.param}); }}")
+    return MmaLoader(f"cp.async {width * 2} B window rows", True, tuple(declare), tuple(issue), ())
+
+
 def _gather_loader(name: str, tile_mn: int, bk: int, threads: int, k_inner: bool, mn_var: str,
                    mn_extent: str, element, kind: str = "gathered", setup=lambda mn: []) -> MmaLoader:
     """One element per (thread, l) through registers, the contiguous axis fastest across threads;
@@ -154,6 +182,9 @@ def a_loader(spec: Contraction, bm: int, bk: int, threads: int) -> MmaLoader:
         element = f"((const uint16_t*){a.param})[{strided_index(a, 'm', 'k')}]"
         return _gather_loader("a", bm, bk, threads, a.row_stride != 1, "m", "gemm_m", element)
     if isinstance(a, Im2colRows):
+        width = _chunk(a.channels_per_group, a.channels, a.image_stride)
+        if width:
+            return _window_async_loader(a, width, bm, bk, threads)
         return _gather_loader("a", bm, bk, threads, True, "m", "gemm_m", _window_rows(a), "window gather")
     raise NotImplementedError(f"CUDA mma GEMM: operand A of type {type(a).__name__}")
 

@@ -63,6 +63,9 @@ SPECS = {
     "window_rows": Contraction(1, 1, 196, 64, 288, Im2colRows("x", 32, 32, 14, 14, (3, 3), (1, 1), (1, 1), (1, 1),
                                                              14, 14 * 14 * 32), Dense("w", 64, 1, constant=True),
                                "y", 64, 0, 0),
+    "window_rows_stem": Contraction(1, 1, 100, 16, 27, Im2colRows("x", 3, 3, 20, 20, (3, 3), (2, 2), (1, 1), (1, 1),
+                                                                  10, 20 * 20 * 3), Dense("w", 16, 1, constant=True),
+                                    "y", 16, 0, 0),
 }
 
 
@@ -90,7 +93,8 @@ def test_aligned_operands_stream_through_cp_async_and_the_rest_gather():
     assert kinds("odd_edges") == ("gathered", "gathered")          # k = 147, n = 75: no chunk divides them
     assert kinds("conv1x1_plane49")[1] == "gathered"                # a 49-pixel plane: rows misaligned
     assert kinds("conv3x3")[1] == "im2col gather"
-    assert kinds("window_rows")[0] == "window gather"
+    assert kinds("window_rows")[0] == "cp.async 16 B window rows"      # NHWC: channels of one tap
+    assert kinds("window_rows_stem")[0] == "window gather"                # 3 channels: no chunk divides them
     assert gemm_mma.choose(conv(64, 28, 1, 1, 64), _types(F16), SM90).gathered is False   # 784 pixels
 
 
@@ -123,7 +127,8 @@ def _build(tmp_path, arch: str, element: str) -> dict[str, int]:
 def test_every_mma_tile_compiles_and_the_cp_async_kernels_do_not_spill(tmp_path, arch, element):
     spills = _build(tmp_path, arch, element)
     assert len(spills) == len(SPECS) - 1 + len(gemm_mma.CANDIDATES)
-    streamed = [name for name in spills if name.startswith(("bert", "symbolic_rows", "transposed"))]
+    streamed = [name for name in spills if name.startswith(("bert", "symbolic_rows", "transposed", "window_rows_"))
+                and not name.startswith("window_rows_stem")]
     assert streamed and all(spills[name] == 0 for name in streamed), spills
 
 
@@ -217,6 +222,10 @@ EMULATED = {
     "conv3x3_stride2": conv(8, 9, 3, 2, 16),
     "window_rows": Contraction(2, 1, 36, 24, 144, Im2colRows("x", 16, 16, 6, 6, (3, 3), (1, 1), (1, 1), (1, 1), 6,
                                                             6 * 6 * 16), Dense("w", 24, 1, constant=True), "y", 24, 36 * 24, 0),
+    "window_rows_12ch_stride2": Contraction(2, 1, 25, 16, 108, Im2colRows("x", 12, 12, 9, 9, (3, 3), (2, 2), (1, 1),
+                                                                         (1, 1), 5, 9 * 9 * 12),
+                                            Dense("w", 16, 1, constant=True), "y", 16, 25 * 16, 0),
+    "window_rows_stem": SPECS["window_rows_stem"],
 }
 # (case, element, tiles): every case with its chosen tile in fp16, the streamed GEMM with every
 # candidate, and two cases in bf16.
