@@ -104,11 +104,17 @@ def _cost(spec: Contraction, tiles: MmaTiles, sms: int) -> float:
     return _ceil(blocks, sms) * tiles.bm * tiles.bn / tiles.efficiency
 
 
+def _has_mma(target: Target) -> bool:
+    """m16n8k16 for f16 and bf16, ldmatrix and cp.async: sm_80 and later."""
+    arch = target.name.partition(":sm_")[2]
+    return target.kind == "cuda" and arch.isdigit() and int(arch) >= 80
+
+
 def choose(spec: Contraction, dtypes: dict[str, DType], target: Target) -> MmaPlan | None:
     """The mma plan for `spec` (`dtypes`: the kernel's parameter types), or None where the
     CUDA-core template computes it."""
     a, b = dtypes.get(spec.a.param), dtypes.get(spec.b.param)
-    if a not in MMA_TYPES or a != b or spec.k < MIN_K or target.kind != "cuda":
+    if a not in MMA_TYPES or a != b or spec.k < MIN_K or not _has_mma(target):
         return None
     if not isinstance(spec.a, (Dense, Im2colRows)) or not isinstance(spec.b, (Dense, Im2col)):
         return None

@@ -78,7 +78,8 @@ def test_float32_and_mixed_operands_and_tiny_k_stay_on_the_cuda_core_template():
     assert gemm_mma.choose(SPECS["bert"], {"x": F16, "w": BF16}, SM90) is None
     depthwise = conv(1, 28, 3, 1, 1)     # k = 9 per group: most of an m16n8k16 would be padding
     assert gemm_mma.choose(depthwise, _types(F16), SM90) is None
-    plan = gemm_mma.choose(SPECS["bert"], _types(BF16), SM90)
+    assert gemm_mma.choose(SPECS["bert"], _types(F16), replace(SM90, name="cuda:sm_75")) is None   # no m16n8k16
+    plan = gemm_mma.choose(SPECS["bert"], _types(BF16), resolve_target("cuda:sm_80"))
     assert plan is not None and plan.mma_type == "bf16" and not plan.gathered
 
 
@@ -158,8 +159,9 @@ def _rounded(array: np.ndarray, dtype: str) -> np.ndarray:
     return bits.view(np.float32).astype(np.float64)
 
 
-def _run_half(model, feeds, dtype, tmp_path):
-    out = compile_to_directory(model, gpu_target(), tmp_path / "a", options=CompileOptions(build_cache=tmp_path / "c", dtype=dtype))
+def _run_half(model, feeds, dtype, tmp_path, layout=None):
+    options = CompileOptions(build_cache=tmp_path / "c", dtype=dtype, activation_layout=layout)
+    out = compile_to_directory(model, gpu_target(), tmp_path / "a", options=options)
     assert "mma.sync" in (out / "kernels" / "model.cu").read_text()
     return compiler.load(out).run_list(**feeds)[0]
 
@@ -184,11 +186,15 @@ def test_mma_gemm_with_bias_and_relu_matches_numpy_on_gpu(tmp_path, dtype, name,
     assert error <= TOLERANCE[dtype], error
 
 
-@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
-@pytest.mark.parametrize("channels,size,kernel,stride", [(32, 14, 3, 1), (64, 7, 1, 1), (3, 20, 7, 2)],
-                         ids=["3x3", "1x1_plane49", "7x7_stem"])
+CONV_RUNS = [(dtype, shape, None) for dtype in ("fp16", "bf16") for shape in ((32, 14, 3, 1), (64, 7, 1, 1), (3, 20, 7, 2))]
+CONV_RUNS += [("fp16", (32, 14, 3, 1), "NHWC"), ("bf16", (24, 9, 3, 2), "NHWC"), ("fp16", (64, 7, 1, 1), "NHWC")]
+
+
+@pytest.mark.parametrize("dtype,shape,layout", CONV_RUNS, ids=[f"{d}-{c}x{s}-k{k}s{t}-{l or 'NCHW'}"
+                                                               for d, (c, s, k, t), l in CONV_RUNS])
 @on_gpu
-def test_mma_conv_with_bias_residual_and_relu_matches_numpy_on_gpu(tmp_path, dtype, channels, size, kernel, stride):
+def test_mma_conv_with_bias_residual_and_relu_matches_numpy_on_gpu(tmp_path, dtype, shape, layout):
+    channels, size, kernel, stride = shape
     rng = np.random.default_rng(channels + size + kernel)
     out_channels, pad = 48, kernel // 2
     out = (size + 2 * pad - kernel) // stride + 1
@@ -199,13 +205,13 @@ def test_mma_conv_with_bias_residual_and_relu_matches_numpy_on_gpu(tmp_path, dty
     nodes = [oh.make_node("Conv", ["x", "w", "b"], ["c"], pads=[pad] * 4, strides=[stride] * 2),
              oh.make_node("Add", ["c", "r"], ["s"]), oh.make_node("Relu", ["s"], ["y"])]
     model = make_model(nodes, {"x": (np.float32, x.shape), "r": (np.float32, r.shape)}, ["y"], {"w": w, "b": b})
-    actual = _run_half(model, {"x": x, "r": r}, dtype, tmp_path)
+    actual = _run_half(model, {"x": x, "r": r}, dtype, tmp_path, layout)
     xp = np.pad(_rounded(x, dtype), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     windows = np.lib.stride_tricks.sliding_window_view(xp, (kernel, kernel), axis=(2, 3))[:, :, ::stride, ::stride]
     conv_out = np.einsum("bchwij,ocij->bohw", windows, _rounded(w, dtype))
     expected = np.maximum(conv_out + _rounded(b, dtype)[None, :, None, None] + _rounded(r, dtype), 0.0)
     error = rel_l2(actual, expected)
-    print(f"conv {kernel}x{kernel} {dtype}: rel L2 {error:.3g}")
+    print(f"conv {kernel}x{kernel} {dtype} {layout or 'NCHW'}: rel L2 {error:.3g}")
     assert error <= TOLERANCE[dtype], error
 
 
