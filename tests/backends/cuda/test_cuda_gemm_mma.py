@@ -232,6 +232,13 @@ EMULATED = {
                                                                          (1, 1), 5, 9 * 9 * 12),
                                             Dense("w", 16, 1, constant=True), "y", 16, 25 * 16, 0),
     "window_rows_stem": SPECS["window_rows_stem"],
+    # Two groups of 8 channels: NCHW (weights and image offset per group) and NHWC.
+    "grouped_conv": Contraction(2, 2, 12, 64, 72, Dense("w", 72, 1, 0, 12 * 72, constant=True),
+                                Im2col("x", 8, 8, 8, (3, 3), (1, 1), (1, 1), (1, 1), 8, 8, 16 * 64), "y", 64,
+                                24 * 64, 12 * 64),
+    "grouped_window_rows": Contraction(2, 2, 64, 12, 72, Im2colRows("x", 16, 8, 8, 8, (3, 3), (1, 1), (1, 1), (1, 1),
+                                                                   8, 8 * 8 * 16),
+                                       Dense("w", 12, 1, 0, 72 * 12, constant=True), "y", 24, 64 * 24, 12),
 }
 # (case, element, tiles): every case with its chosen tile in fp16, the streamed GEMM with every
 # candidate, and two cases in bf16.
@@ -251,12 +258,13 @@ def _extent(operand, spec, rows: int) -> int:
             + (inner[0] - 1) * operand.row_stride + (inner[1] - 1) * operand.col_stride + 1)
 
 
-def _matrix(operand, spec, values: np.ndarray, gb: int, rows: int) -> np.ndarray:
-    """Operand A[m, k] or B[k, n] of batch gb (groups = 1) as float64, by the spec's addressing."""
+def _matrix(operand, spec, values: np.ndarray, gb: int, gg: int, rows: int) -> np.ndarray:
+    """Operand A[m, k] or B[k, n] of (batch gb, group gg) as float64, by the spec's addressing."""
     m = spec.m if isinstance(spec.m, int) else rows
     if isinstance(operand, Dense):
         r, c = (m, spec.k) if operand is spec.a else (spec.k, spec.n)
-        index = gb * operand.batch_stride + np.arange(r)[:, None] * operand.row_stride + np.arange(c)[None, :] * operand.col_stride
+        index = (gb * operand.batch_stride + gg * operand.group_stride + np.arange(r)[:, None] * operand.row_stride
+                 + np.arange(c)[None, :] * operand.col_stride)
         return values[index]
     kh, kw = operand.kernel
     (sh, sw), (ph, pw), (dh, dw) = operand.stride, operand.pad, operand.dilation
@@ -272,9 +280,11 @@ def _matrix(operand, spec, values: np.ndarray, gb: int, rows: int) -> np.ndarray
     inside = (iy >= 0) & (iy < operand.height) & (ix >= 0) & (ix < operand.width)
     iy, ix = np.clip(iy, 0, operand.height - 1), np.clip(ix, 0, operand.width - 1)
     if isinstance(operand, Im2col):
-        index = gb * operand.image_stride + (ci[:, None] * operand.height + iy) * operand.width + ix
+        plane = operand.height * operand.width
+        index = (gb * operand.image_stride + gg * operand.channel_offset_per_group * plane
+                 + (ci[:, None] * operand.height + iy) * operand.width + ix)
         return np.where(inside, values[index], 0.0)
-    index = gb * operand.image_stride + (iy * operand.width + ix) * operand.channels + ci[:, None]
+    index = gb * operand.image_stride + gg * operand.channels_per_group + (iy * operand.width + ix) * operand.channels + ci[:, None]
     return np.where(inside, values[index], 0.0).T
 
 
@@ -329,7 +339,8 @@ def test_emulated_mma_template_matches_numpy(emulated_library, index):
     w_bits, w = _bits(rng, _extent(spec.b if spec.b.param == "w" else spec.a, spec, m), element)
     bias_size = max(m, spec.n)
     bias_bits, bias = _bits(rng, bias_size, element)
-    out_size = (batch - 1) * spec.out_batch_stride + (m - 1) * spec.out_row_stride + spec.n
+    out_size = ((batch - 1) * spec.out_batch_stride + (spec.groups - 1) * spec.out_group_stride
+                + (m - 1) * spec.out_row_stride + spec.n)
     y = np.full(out_size, 0x7E00 if element == "f16" else 0x7FC0, np.uint16)     # NaN: unwritten shows
     arrays = [x_bits, w_bits, bias_bits, y]
     args = (ctypes.c_void_p * 4)(*(a.ctypes.data for a in arrays))
@@ -337,13 +348,15 @@ def test_emulated_mma_template_matches_numpy(emulated_library, index):
     values = {"x": x, "w": w}
     actual = (y.view(np.float16).astype(np.float64) if element == "f16"
               else (y.astype(np.uint32) << 16).view(np.float32).astype(np.float64))
-    for gb in range(batch):
-        product = _matrix(spec.a, spec, values[spec.a.param], gb, m) @ _matrix(spec.b, spec, values[spec.b.param], gb, m)
+    for gb, gg in np.ndindex(batch, spec.groups):
+        product = (_matrix(spec.a, spec, values[spec.a.param], gb, gg, m)
+                   @ _matrix(spec.b, spec, values[spec.b.param], gb, gg, m))
         for op in spec.epilogue:
             if isinstance(op, EpilogueAdd):
                 product = product + bias[np.arange(m)[:, None] * op.row_stride + np.arange(spec.n)[None, :] * op.col_stride]
             elif isinstance(op, EpilogueClamp):
                 product = np.clip(product, op.low, op.high)
-        got = actual[gb * spec.out_batch_stride + np.arange(m)[:, None] * spec.out_row_stride + np.arange(spec.n)[None, :]]
-        assert np.isfinite(got).all(), f"batch {gb}: elements left unwritten"
+        got = actual[gb * spec.out_batch_stride + gg * spec.out_group_stride + np.arange(m)[:, None] * spec.out_row_stride
+                     + np.arange(spec.n)[None, :]]
+        assert np.isfinite(got).all(), f"batch {gb}, group {gg}: elements left unwritten"
         assert rel_l2(got, product) <= TOLERANCE["fp16" if element == "f16" else "bf16"], rel_l2(got, product)
