@@ -60,7 +60,8 @@ class MmaTiles:
         return self.bn // self.warps_n // 8
 
 
-
+# Largest first. The efficiencies are estimates (operand bytes per mma fall as the tile grows),
+# not yet fitted to timings as gemm_tiles.py's are: examples/bench_gemm_mma.py measures them.
 CANDIDATES = (
     MmaTiles(128, 128, 2, 4, 1.0),
     MmaTiles(128, 64, 4, 2, 0.85),

@@ -95,3 +95,50 @@ def test_arithmetic_on_a_float32_activation_stays_float32_as_a_residual_stream()
     assert types["h"].dtype is DType.bfloat16 and types["s"].dtype is DType.float32
     assert all(types[i].dtype is DType.float32 for i in add.inputs)
     assert "Add" in PROMOTING_OPS
+
+
+EMBEDDING = """\
+graph emb(%ids: i64[4]) -> (%h) {
+  const %table: f32[10,16] = %RANDOM
+  const %w: f32[16,16] = %RANDOM2
+  %e: f32[4,16] = Gather(%table, %ids) {axis=0}  # e
+  %h: f32[4,16] = MatMul(%e, %w)  # h
+  return %h
+}
+"""
+
+
+def test_an_embedding_lookup_keeps_its_float32_table():
+    """Gather from a constant table is data movement: the table keeps float32 (as under autocast)
+    rather than each embedding being rounded before the model starts; the MatMul is half."""
+    rng = np.random.default_rng(3)
+    def values(shape):
+        return "[" + ", ".join(repr(float(v)) for v in rng.standard_normal(shape).reshape(-1)) + "]"
+    graph = parse_graph(EMBEDDING.replace("%RANDOM2", values((16, 16))).replace("%RANDOM", values((10, 16))))
+    converted = convert_precision(graph, DType.float16)
+    verify(converted)
+    types = converted.types
+    gather = next(n for n in converted.nodes if n.op == "Gather")
+    assert gather.inputs[0] == "table" and types["table"].dtype is DType.float32
+    assert types["e"].dtype is DType.float32 and types["h"].dtype is DType.float16
+
+
+TIED = """\
+graph tied(%ids: i64[4]) -> (%h) {
+  const %table: f32[10,16] = %RANDOM
+  %tt: f32[16,10] = Transpose(%table) {perm=[1, 0]}  # tt
+  %e: f32[4,16] = Gather(%table, %ids) {axis=0}  # e
+  %h: f32[4,10] = MatMul(%e, %tt)  # h
+  return %h
+}
+"""
+
+
+def test_a_table_a_half_op_also_reads_is_converted_once():
+    """A tied LM head reads the embedding table through a half op too: one half table, not two."""
+    table = np.random.default_rng(4).standard_normal(160)
+    converted = convert_precision(parse_graph(TIED.replace("%RANDOM", "[" + ", ".join(map(repr, map(float, table))) + "]")),
+                                  DType.float16)
+    verify(converted)
+    assert "table" not in converted.constants
+    assert [converted.types[n].dtype for n in converted.constants] == [DType.float16]
