@@ -5,6 +5,7 @@ timed against torch eager and torch.compile running the same model in the same h
 both sides; --no-cuda-graph times Python calls instead). Prints a markdown table.
 
     python examples/check_half_cuda.py [--models resnet50_b32,bert_base] [--dtypes fp16,bf16] [--json r.json]
+                                       [--layout NHWC]
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def check_one(name: str, dtype: str, target: str, out: Path, args) -> tuple[str,
     from compiler.api import compile_to_directory, default_options
     from compiler.bench.gpu import GpuBenchSettings, run_gpu_bench
     onnx_path = zoo.export(name, "torchscript")
-    compile_to_directory(onnx_path, target, out, options=replace(default_options(), dtype=dtype))
+    compile_to_directory(onnx_path, target, out, options=replace(default_options(), dtype=dtype,
+                                                                 activation_layout=args.layout))
     error = check_against_onnxruntime(out, onnx_path)
     program = zoo.save_exported_program(name, device="cuda", dtype=dtype)
     # aotc and torch round differently inside; both are compared with torch eager in the half type.
@@ -49,6 +51,7 @@ def main() -> int:
     parser.add_argument("--dtypes", default="fp16,bf16")
     parser.add_argument("--target", default="cuda:sm_90")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--layout", default=None, help="activation layout override (NCHW, NHWC; default the target's)")
     parser.add_argument("--no-cuda-graph", action="store_true")
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
@@ -65,7 +68,8 @@ def main() -> int:
                 raw[f"{name}/{dtype}"] = report
                 print(row, file=sys.stderr, flush=True)
     graphs = "off" if args.no_cuda_graph else "on (every side replayed from a CUDA graph)"
-    print(f"target {args.target}, half weights and activations on every side, CUDA graphs {graphs}\n")
+    layout = f", {args.layout} activations" if args.layout else ""
+    print(f"target {args.target}{layout}, half weights and activations on every side, CUDA graphs {graphs}\n")
     print("| model | dtype | aotc ms | torch eager ms | torch.compile ms | aotc / eager | aotc / compile | "
           "rel. L2 vs onnxruntime fp32 |\n|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))

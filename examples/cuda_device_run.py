@@ -56,6 +56,11 @@ class DeviceProgram:
         return out
 
 
+def _device_array(array: np.ndarray) -> np.ndarray:
+    """CuPy has no bfloat16: such arrays travel as their 16-bit patterns (the kernels read bits)."""
+    return array.view(np.uint16) if array.dtype.name == "bfloat16" else array
+
+
 def load_cubin(cubin: bytes):
     """The cubin as a CuPy driver module (cuModuleLoadData)."""
     import cupy as cp
@@ -64,14 +69,15 @@ def load_cubin(cubin: bytes):
     return module
 
 
-def load(model, target: str, feeds: dict[str, np.ndarray]) -> DeviceProgram:
-    """Compile `model` (an onnx.ModelProto) for `target` and place its values on the GPU."""
+def load(model, target: str, feeds: dict[str, np.ndarray], options=None) -> DeviceProgram:
+    """Compile `model` (an onnx.ModelProto) for `target` (with `options`, default_options()'s
+    by default) and place its values on the GPU."""
     import cupy as cp
     resolved = resolve_target(target)
     graph = import_onnx_specialised(model).graph
-    compiled = compile_graph(graph, resolved, default_options())
+    compiled = compile_graph(graph, resolved, options or default_options())
     module = load_cubin(compiled.binary.files[CUBIN_NAME])
-    buffers = {name: cp.asarray(np.ascontiguousarray(array)) for name, array in compiled.constants.items()}
+    buffers = {name: cp.asarray(_device_array(np.ascontiguousarray(array))) for name, array in compiled.constants.items()}
     buffers.update({name: cp.asarray(array) for name, array in feeds.items()})
     launches = []
     for call in compiled.program.calls:
@@ -80,7 +86,8 @@ def load(model, target: str, feeds: dict[str, np.ndarray]) -> DeviceProgram:
             raise ValueError("static shapes only")
         for param, value in zip(kernel.params, call.args):
             if value not in buffers:
-                buffers[value] = cp.full(param.size.evaluate({}), np.nan if param.dtype.is_float else 0, dtype=param.dtype.to_numpy())   # poisoned
+                poison = np.full(param.size.evaluate({}), np.nan if param.dtype.is_float else 0, dtype=param.dtype.to_numpy())
+                buffers[value] = cp.asarray(_device_array(poison))   # poisoned
         for name, _, launch in kernel_functions(kernel, resolved):
             grid = tuple(_value(e) for e in launch.grid)
             launches.append((module.get_function(name), grid, launch.block, call.args))

@@ -20,7 +20,7 @@ from compiler.target import Target
 from backends.base import LoweredModel
 from backends.cstyle import INDENT, CStylePrinter
 from compiler.ir.config import KernelConfig
-from backends.cuda import attention, gemm, space, vectorize, warp_rows
+from backends.cuda import attention, gemm, gemm_mma, space, vectorize, warp_rows
 from backends.cuda.grid import Phase, phases
 from backends.cuda.mathlib import MATHLIB_CU
 # Threads per block of loop kernels: the default of their config space (space.py).
@@ -177,9 +177,14 @@ def kernel_functions(kernel: Kernel, target: Target, config: KernelConfig = Kern
     default_bounds = f"__launch_bounds__({THREADS})"
     if kernel.contraction is not None:
         spec = kernel.contraction
+        plain = printer.signature(replace(kernel, name=_PLACEHOLDER))
+        mma = gemm_mma.choose(spec, {buffer.name: buffer.dtype for buffer in kernel.params}, target)
+        if mma is not None:
+            bounds = f"__launch_bounds__({mma.tiles.threads}, {mma.min_blocks})"
+            function, text = _named(gemm_mma.render(spec, mma, plain.replace(f"__launch_bounds__({THREADS})", bounds, 1)))
+            return [(function, text, Launch(function, gemm_mma.grid(spec, mma), mma.tiles.threads))]
         choice = space.gemm_choice(spec, config, target)
         plan = choice.plan
-        plain = printer.signature(replace(kernel, name=_PLACEHOLDER))
         # Tell ptxas how many blocks must fit an SM (the tile's register budget), or it may
         # spend more registers and fit fewer.
         signature = plain.replace(default_bounds, choice.launch_bounds(), 1)
@@ -245,7 +250,14 @@ def module_header(workspace: int) -> str:
               "#include <stdint.h>\n#include <math.h>\n#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n\n" + MATHLIB_CU + "\n" + gemm.SUPPORT)
     if workspace:
         header += f"\n__device__ float {gemm.WORKSPACE}[{workspace}];\n"
+<<<<<<< HEAD
     return header
+=======
+    if any(gemm_mma.MARK in text for text in functions.values()):
+        header += "\n" + gemm_mma.SUPPORT
+    body = "\n".join(functions[f] for f in sorted(functions))
+    return header + "\n" + body, launches
+>>>>>>> cuda-mma
 
 
 __all__ = ["CudaPrinter", "Launch", "kernel_functions", "module_header", "print_kernels"]

@@ -12,7 +12,7 @@ from compiler.ir.parser import parse_graph
 from compiler.ir.printer import print_graph
 from compiler.ir.verifier import verify
 from conftest import rel_l2
-from passes.convert_precision import FLOAT32_OPS, convert_precision
+from passes.convert_precision import FLOAT32_OPS, PROMOTING_OPS, convert_precision
 
 MODEL = """\
 graph mm(%x: f32[4,8], %ids: i64[4]) -> (%p, %g) {
@@ -70,3 +70,75 @@ def test_conversion_is_deterministic_and_float32_is_the_identity():
     graph = _graph()
     assert print_graph(convert_precision(graph, DType.float16)) == print_graph(convert_precision(graph, DType.float16))
     assert convert_precision(graph, DType.float32) is graph
+
+
+RESIDUAL = """\
+graph res(%x: f32[4,16]) -> (%s) {
+  const %w: f32[16,16] = %RANDOM
+  %p: f32[4,16] = Softmax(%x) {axis=-1}  # p
+  %h: f32[4,16] = MatMul(%p, %w)  # h
+  %s: f32[4,16] = Add(%h, %p)  # s
+  return %s
+}
+"""
+
+
+def test_arithmetic_on_a_float32_activation_stays_float32_as_a_residual_stream():
+    """Softmax (as LayerNorm) computes in float32; the MatMul reading it is half; the Add of the
+    two promotes to float32 (autocast's rule), so the stream it carries is not rounded."""
+    w = np.random.default_rng(2).standard_normal((16, 16)).astype(np.float32)
+    graph = parse_graph(RESIDUAL.replace("%RANDOM", "[" + ", ".join(repr(float(v)) for v in w.reshape(-1)) + "]"))
+    converted = convert_precision(graph, DType.bfloat16)
+    verify(converted)
+    types = converted.types
+    add = next(n for n in converted.nodes if n.op == "Add")
+    assert types["h"].dtype is DType.bfloat16 and types["s"].dtype is DType.float32
+    assert all(types[i].dtype is DType.float32 for i in add.inputs)
+    assert "Add" in PROMOTING_OPS
+
+
+EMBEDDING = """\
+graph emb(%ids: i64[4]) -> (%h) {
+  const %table: f32[10,16] = %RANDOM
+  const %w: f32[16,16] = %RANDOM2
+  %e: f32[4,16] = Gather(%table, %ids) {axis=0}  # e
+  %h: f32[4,16] = MatMul(%e, %w)  # h
+  return %h
+}
+"""
+
+
+def test_an_embedding_lookup_keeps_its_float32_table():
+    """Gather from a constant table is data movement: the table keeps float32 (as under autocast)
+    rather than each embedding being rounded before the model starts; the MatMul is half."""
+    rng = np.random.default_rng(3)
+    def values(shape):
+        return "[" + ", ".join(repr(float(v)) for v in rng.standard_normal(shape).reshape(-1)) + "]"
+    graph = parse_graph(EMBEDDING.replace("%RANDOM2", values((16, 16))).replace("%RANDOM", values((10, 16))))
+    converted = convert_precision(graph, DType.float16)
+    verify(converted)
+    types = converted.types
+    gather = next(n for n in converted.nodes if n.op == "Gather")
+    assert gather.inputs[0] == "table" and types["table"].dtype is DType.float32
+    assert types["e"].dtype is DType.float32 and types["h"].dtype is DType.float16
+
+
+TIED = """\
+graph tied(%ids: i64[4]) -> (%h) {
+  const %table: f32[10,16] = %RANDOM
+  %tt: f32[16,10] = Transpose(%table) {perm=[1, 0]}  # tt
+  %e: f32[4,16] = Gather(%table, %ids) {axis=0}  # e
+  %h: f32[4,10] = MatMul(%e, %tt)  # h
+  return %h
+}
+"""
+
+
+def test_a_table_a_half_op_also_reads_is_converted_once():
+    """A tied LM head reads the embedding table through a half op too: one half table, not two."""
+    table = np.random.default_rng(4).standard_normal(160)
+    converted = convert_precision(parse_graph(TIED.replace("%RANDOM", "[" + ", ".join(map(repr, map(float, table))) + "]")),
+                                  DType.float16)
+    verify(converted)
+    assert "table" not in converted.constants
+    assert [converted.types[n].dtype for n in converted.constants] == [DType.float16]
