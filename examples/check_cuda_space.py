@@ -55,7 +55,7 @@ from compiler.pipeline import graph_passes, precision  # noqa: E402
 from compiler.target import resolve_target  # noqa: E402
 from passes.fuse import PlanEpilogues  # noqa: E402
 from passes.lower import Lower  # noqa: E402
-from backends.cuda import CudaBackend  # noqa: E402
+from backends.cuda import CudaBackend, gemm_mma  # noqa: E402
 from backends.cuda.build import nvcc_command, nvcc_flags  # noqa: E402
 from backends.cuda.printer import kernel_functions, module_header  # noqa: E402
 
@@ -98,9 +98,8 @@ def build_chunks(groups: list[list[tuple[str, str]]], target, workers: int, work
     function. A group (one config's launches) stays in one module: a split-K GEMM and its reduce
     launch share the module's static workspace array, so splitting them apart reads another one."""
     chunks = [[job for group in groups[i::workers] for job in group] for i in range(workers) if groups[i::workers]]
-    header = module_header(workspace)
-
     def build(chunk):
+        header = module_header(workspace, any(gemm_mma.MARK in text for _, text in chunk))
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "k.cu").write_text(header + "\n" + "\n".join(text for _, text in chunk))
             result = subprocess.run([nvcc_command(), *nvcc_flags(target), "-o", "k.cubin", "k.cu"], cwd=tmp,

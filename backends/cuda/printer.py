@@ -240,24 +240,20 @@ def print_kernels(model: LoweredModel, target: Target) -> tuple[str, dict[str, t
         launches[name] = tuple(launch for _, _, launch in printed)
     workspace = max((launch.workspace for group in launches.values() for launch in group), default=0)
     body = "\n".join(functions[f] for f in sorted(functions))
-    return module_header(workspace) + "\n" + body, launches
+    mma = any(gemm_mma.MARK in text for text in functions.values())
+    return module_header(workspace, mma) + "\n" + body, launches
 
 
-def module_header(workspace: int) -> str:
-    """model.cu's text before its functions: includes, device helpers, and split-K's
-    workspace of `workspace` floats (none for 0)."""
+def module_header(workspace: int, mma: bool = False) -> str:
+    """model.cu's text before its functions: includes, device helpers, split-K's workspace of
+    `workspace` floats (none for 0), and the tensor-core helpers where an `mma` kernel needs them."""
     header = ("/* aotc generated CUDA kernels. Do not edit. */\n"
               "#include <stdint.h>\n#include <math.h>\n#include <cuda_fp16.h>\n#include <cuda_bf16.h>\n\n" + MATHLIB_CU + "\n" + gemm.SUPPORT)
     if workspace:
         header += f"\n__device__ float {gemm.WORKSPACE}[{workspace}];\n"
-<<<<<<< HEAD
-    return header
-=======
-    if any(gemm_mma.MARK in text for text in functions.values()):
+    if mma:
         header += "\n" + gemm_mma.SUPPORT
-    body = "\n".join(functions[f] for f in sorted(functions))
-    return header + "\n" + body, launches
->>>>>>> cuda-mma
+    return header
 
 
 __all__ = ["CudaPrinter", "Launch", "kernel_functions", "module_header", "print_kernels"]
