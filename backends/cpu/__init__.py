@@ -16,6 +16,7 @@ from backends.base import Binary, LoweredModel, Source, constants_used
 from backends.cpu import contraction
 from backends.cpu.build import LIBRARY_NAME, build_library
 from backends.cpu.printer import HEADER_NAME, SOURCE_NAME, print_model
+from backends.cpu.measure import benchmark_library, host_fingerprint
 from backends.cpu.runtime import CpuModel
 
 
@@ -82,6 +83,13 @@ class CpuBackend:
 
     def load(self, directory: Path, weights, threads: int = 1) -> CpuModel:
         return CpuModel(Path(directory) / LIBRARY_NAME, weights, threads)
+
+    def fingerprint(self, target: Target) -> str:
+        return host_fingerprint(target)
+
+    def benchmark(self, artifact_dir: Path, *, repeats: int, warmup: int, seed: int) -> list[float]:
+        """Seconds per run of the artifact's library on every core of this host."""
+        return benchmark_library(Path(artifact_dir), repeats=repeats, warmup=warmup, seed=seed)
 
 
 __all__ = ["CpuBackend", "HEADER_NAME", "LIBRARY_NAME", "SOURCE_NAME"]
