@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import shutil
 import signal
 import statistics
 import subprocess
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -56,6 +58,7 @@ class RunnerSettings:
     run_timeout: float = 60.0           # seconds per candidate run (all its repeats)
     tolerance: float = 1e-4             # rel. L2 against the default config's outputs (float32)
     half_tolerance: float = 2e-2        # ... when an output is float16/bfloat16
+    threads: int | None = None          # CPU timing threads (None: every core)
 
 
 def rel_l2(got: np.ndarray, want: np.ndarray) -> float:
@@ -112,9 +115,11 @@ class LocalRunner:
         task_dir = self.work_dir / task.kernel_hash[:16]
         reference = self._reference(task, task_dir)
         builds = self._build_all(task, configs, task_dir)
+        built = [d for d, error in builds if error is None]
+        runs = dict(zip(built, self._run_batch(built, self.settings.repeats)))
         results = []
         for config, (directory, error) in zip(configs, builds):
-            result = Measurement(None, error) if error else self._run(directory, reference, task)
+            result = Measurement(None, error) if error else self._judge(*runs[directory], reference)
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)
             on_result(config, result)
@@ -143,58 +148,74 @@ class LocalRunner:
         return out
 
     def _reference(self, task: Task, task_dir: Path) -> list[np.ndarray] | None:
-        """The default config's outputs (index 0 of the space), computed once per task."""
+        """The default config's outputs (index 0 of the space), computed once per task;
+        None when the default itself fails (candidates are then timed unchecked)."""
         if task.kernel_hash not in self._references:
             scratch = task_dir / "reference"
             (built, error), = self._build_all(task, [task.space.config_at(0)], scratch)
-            outputs = None
-            if error is None:
-                code, _, _, outputs = self._invoke(built, repeats=0)
-                outputs = outputs if code == 0 else None
+            outputs = self._run_batch([built], repeats=0)[0][1] if error is None else None
             shutil.rmtree(scratch, ignore_errors=True)
             self._references[task.kernel_hash] = outputs
         return self._references[task.kernel_hash]
 
-    def _invoke(self, directory: Path, repeats: int) -> tuple[int | None, str, str, list[np.ndarray] | None]:
-        """Run the measuring process; (return code or None on timeout, stdout, stderr, outputs)."""
-        s = self.settings
-        outputs_path = directory.parent / f"{directory.name}.outputs.npz"
-        argv = [*self.command, str(directory), "--repeats", str(repeats), "--warmup", str(s.warmup),
-                "--seed", str(s.seed), "--outputs", str(outputs_path)]
+    def _run_batch(self, directories: Sequence[Path], repeats: int) -> list[tuple[tuple[float, ...], list | None, str | None]]:
+        """(runs, outputs, error) per artifact, measured one after the other by one process;
+        when it crashes or hangs on one, that one is charged and a new process takes the rest."""
+        results: dict[Path, tuple] = {}
+        pending = list(directories)
+        while pending:
+            s = self.settings
+            argv = [*self.command, *map(str, pending), "--repeats", str(repeats), "--warmup", str(s.warmup),
+                    "--seed", str(s.seed), "--save-outputs", *(("--threads", str(s.threads)) if s.threads else ())]
+            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            lines: queue.Queue = queue.Queue()
+            errors: list[str] = []
+            readers = [threading.Thread(target=_pump, args=(process.stdout, lines.put), daemon=True),
+                       threading.Thread(target=_pump, args=(process.stderr, errors.append), daemon=True)]
+            for reader in readers:
+                reader.start()
+            while pending:
+                directory = pending[0]
+                line = _next_result(lines, s.run_timeout)
+                if line is _TIMEOUT:
+                    process.kill()
+                    results[pending.pop(0)] = ((), None, f"run timed out after {s.run_timeout:g} s")
+                    break
+                if line is None:    # the process ended before this candidate's line
+                    code = process.wait()
+                    for reader in readers:
+                        reader.join()
+                    results[pending.pop(0)] = ((), None, _death(code, errors))
+                    break
+                results[pending.pop(0)] = self._parse(directory, line)
+            process.wait()
+            for stream in (process.stdout, process.stderr):
+                stream.close()
+        return [results[d] for d in directories]
+
+    @staticmethod
+    def _parse(directory: Path, line: str) -> tuple[tuple[float, ...], list | None, str | None]:
+        outputs_path = Path(f"{directory}.outputs.npz")
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=s.run_timeout, check=False)
-        except subprocess.TimeoutExpired:
-            return None, "", "", None
-        outputs = None
-        if done.returncode == 0 and outputs_path.is_file():
+            runs = tuple(float(r) for r in json.loads(line)["runs"])
             with np.load(outputs_path, allow_pickle=False) as saved:
                 outputs = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-        outputs_path.unlink(missing_ok=True)
-        return done.returncode, done.stdout, done.stderr, outputs
+        except (ValueError, KeyError, TypeError, OSError) as error:
+            return (), None, f"run gave no timings or outputs ({error})"
+        finally:
+            outputs_path.unlink(missing_ok=True)
+        return runs, outputs, None
 
-    def _run(self, directory: Path, reference: list[np.ndarray] | None, task: Task) -> Measurement:
-        code, stdout, stderr, outputs = self._invoke(directory, self.settings.repeats)
-        if code is None:
-            return Measurement(None, f"run timed out after {self.settings.run_timeout:g} s")
-        if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = f"signal {-code}"
-            return Measurement(None, f"run crashed ({name})")
-        if code != 0:
-            last = (stderr.strip().splitlines() or ["no message"])[-1]
-            return Measurement(None, f"run failed (exit {code}): {last[:300]}")
-        try:
-            runs = tuple(float(r) for r in json.loads(stdout.strip().splitlines()[-1])["runs"])
-        except (ValueError, KeyError, IndexError, TypeError):
-            return Measurement(None, f"run printed no timings: {stdout.strip()[-200:]!r}")
+    def _judge(self, runs: tuple[float, ...], outputs: list | None, error: str | None,
+               reference: list[np.ndarray] | None) -> Measurement:
+        if error:
+            return Measurement(None, error, runs)
         if not runs or outputs is None:
             return Measurement(None, "run gave no timings or outputs", runs)
         if reference is not None:
-            error = self._mismatch(outputs, reference)
-            if error:
-                return Measurement(None, error, runs)
+            wrong = self._mismatch(outputs, reference)
+            if wrong:
+                return Measurement(None, wrong, runs)
         return Measurement(statistics.median(runs), None, runs)
 
     def _mismatch(self, outputs: list[np.ndarray], reference: list[np.ndarray]) -> str | None:
@@ -207,3 +228,35 @@ class LocalRunner:
             if not error <= tolerance:
                 return f"wrong result: output {index} rel. L2 {error:.3g} from the default config's (tolerance {tolerance:g})"
         return None
+
+
+_TIMEOUT = object()
+
+
+def _pump(stream, put) -> None:
+    """Forward a process's lines (stdout: results; stderr: its last words); None at the end."""
+    for line in stream:
+        put(line)
+    put(None)
+
+
+def _next_result(lines: queue.Queue, timeout: float):
+    """The next JSON line of the measuring process (other output skipped), None at its end,
+    _TIMEOUT when none came in `timeout` seconds."""
+    while True:
+        try:
+            line = lines.get(timeout=timeout)
+        except queue.Empty:
+            return _TIMEOUT
+        if line is None or line.lstrip().startswith("{"):
+            return line
+
+
+def _death(code: int, errors: list) -> str:
+    if code < 0:
+        try:
+            return f"run crashed ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"run crashed (signal {-code})"
+    last = next((e.strip() for e in reversed(errors) if e and e.strip()), "no message")
+    return f"run failed (exit {code}): {last[:300]}"

@@ -4,8 +4,8 @@ autotune/ holds the job, search, runner and database and never imports a concret
 this module gives it what needs one: building a candidate (a one-kernel artifact through
 the normal pipeline and backend build) and the process that measures it:
 
-    python -m compiler.tuning ARTIFACT_DIR --repeats 5 --warmup 2 --seed 0 --outputs out.npz
-    -> prints {"runs": [seconds, ...]} and saves the outputs (checked against the default's)
+    python -m compiler.tuning DIR... --repeats 5 --warmup 2 --seed 0 --save-outputs
+    -> a line {"artifact": DIR, "runs": [seconds, ...]} per candidate, its outputs in DIR.outputs.npz
 """
 from __future__ import annotations
 
@@ -61,27 +61,33 @@ def candidate_outputs(directory: Path, seed: int) -> list[np.ndarray]:
 
 
 def measure_main(argv: list[str] | None = None) -> int:
-    """The measuring process: outputs for the correctness check, then the backend's timing."""
+    """The measuring process: for each artifact in turn, its outputs (for the correctness
+    check, saved beside it as ARTIFACT.outputs.npz) then the backend's timing, printed as
+    one JSON line as soon as known. The runner starts it on a batch of candidates and, if it
+    dies or hangs on one, charges that one and restarts it on the rest."""
     from compiler.artifact import read_manifest
     from compiler.pipeline import backend_for
     from compiler.target import resolve_target
     parser = argparse.ArgumentParser(prog="python -m compiler.tuning")
-    parser.add_argument("artifact")
+    parser.add_argument("artifacts", nargs="+")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--outputs", help="save the outputs here (.npz)")
+    parser.add_argument("--save-outputs", action="store_true")
+    parser.add_argument("--threads", type=int, default=None, help="CPU: time with this many threads (default: all)")
     args = parser.parse_args(argv)
-    directory = Path(args.artifact)
-    if args.outputs:
-        outputs = candidate_outputs(directory, args.seed)
-        np.savez(args.outputs, *outputs)
-    runs: list[float] = []
-    if args.repeats > 0:
-        target = resolve_target(read_manifest(directory)["target"]["name"])
-        backend = backend_for(target, CompileOptions())
-        runs = backend.benchmark(directory, repeats=args.repeats, warmup=args.warmup, seed=args.seed)
-    print(json.dumps({"runs": runs}))
+    for artifact in args.artifacts:
+        directory = Path(artifact)
+        if args.save_outputs:
+            np.savez(f"{directory}.outputs.npz", *candidate_outputs(directory, args.seed))
+        runs: list[float] = []
+        if args.repeats > 0:
+            target = resolve_target(read_manifest(directory)["target"]["name"])
+            backend = backend_for(target, CompileOptions())
+            if args.threads and hasattr(backend, "bench_threads"):
+                backend = replace(backend, bench_threads=args.threads)
+            runs = backend.benchmark(directory, repeats=args.repeats, warmup=args.warmup, seed=args.seed)
+        print(json.dumps({"artifact": artifact, "runs": runs}), flush=True)
     return 0
 
 

@@ -33,6 +33,7 @@ class CpuBackend:
     cache_dir: Path | None = None
     profile: bool = False
     opt_level: int = 3
+    bench_threads: int | None = None     # benchmark(): threads to time with (None: every core)
 
     def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace:
         """Contractions: the template's blocking (MR/NR/MC/NC), KC and thread split. Loop
@@ -88,8 +89,9 @@ class CpuBackend:
         return host_fingerprint(target)
 
     def benchmark(self, artifact_dir: Path, *, repeats: int, warmup: int, seed: int) -> list[float]:
-        """Seconds per run of the artifact's library on every core of this host."""
-        return benchmark_library(Path(artifact_dir), repeats=repeats, warmup=warmup, seed=seed)
+        """Seconds per run of the artifact's library (on every core unless bench_threads)."""
+        return benchmark_library(Path(artifact_dir), repeats=repeats, warmup=warmup, seed=seed,
+                                 threads=self.bench_threads)
 
 
 __all__ = ["CpuBackend", "HEADER_NAME", "LIBRARY_NAME", "SOURCE_NAME"]

@@ -16,6 +16,7 @@ from backends.cpu.runtime import CpuModel
 
 WEIGHTS_NAME = "weights.bin"
 MIN_SAMPLE = 2e-3    # seconds
+WARMUP = 0.05        # seconds
 
 
 def cpu_model_name() -> str:
@@ -43,16 +44,20 @@ def host_fingerprint(target: Target) -> str:
     return f"{target.name}|march={march}|{cpu_model_name()}|cores={os.cpu_count() or 1}|{c_compiler_version()}"
 
 
-def benchmark_library(directory: Path, *, repeats: int, warmup: int, seed: int) -> list[float]:
+def benchmark_library(directory: Path, *, repeats: int, warmup: int, seed: int, threads: int | None = None) -> list[float]:
     weights = np.fromfile(directory / WEIGHTS_NAME, dtype=np.uint8)
-    model = CpuModel(directory / LIBRARY_NAME, weights, os.cpu_count() or 1)
+    model = CpuModel(directory / LIBRARY_NAME, weights, threads or os.cpu_count() or 1)
     try:
         shapes = model.input_shapes()
         inputs = benchmark_inputs(list(zip(model.input_dtypes, shapes)), seed)
-        start = time.perf_counter()
-        for _ in range(max(warmup, 1)):
+        # Warm up for `warmup` runs and at least WARMUP seconds: the first runs of a process
+        # wait for OpenMP's threads to start and settle, milliseconds on a busy machine.
+        once, began, count = float("inf"), time.perf_counter(), 0
+        while count < max(warmup, 1) or (time.perf_counter() - began < WARMUP and count < 10_000):
+            start = time.perf_counter()
             model.run(inputs)
-        once = (time.perf_counter() - start) / max(warmup, 1)
+            once = min(once, time.perf_counter() - start)
+            count += 1
         # Short kernels: each sample averages enough runs to last MIN_SAMPLE seconds, so the
         # timer's resolution and one-off scheduling hiccups weigh less.
         inner = max(1, min(1000, int(MIN_SAMPLE / max(once, 1e-9))))
