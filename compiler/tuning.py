@@ -114,6 +114,7 @@ class TuneRequest:
     work_dir: Path | None = None          # candidates are built here (default: a temporary directory)
     measure_command: tuple[str, ...] = ()  # default: measure_command()
     build_workers: int = 2
+    threads: int | None = None             # CPU timing threads (None: every core)
 
 
 def tune(request: TuneRequest, options: CompileOptions, say=print, progress_stream=None):
@@ -147,7 +148,7 @@ def tune(request: TuneRequest, options: CompileOptions, say=print, progress_stre
             settings = JobSettings(request.trials, request.strategy, request.seed, request.time_budget)
             with tempfile.TemporaryDirectory(prefix="aotc-tune-") as tmp:
                 runner = LocalRunner(build, request.measure_command or measure_command(),
-                                     request.work_dir or Path(tmp), RunnerSettings(build_workers=request.build_workers))
+                                     request.work_dir or Path(tmp), RunnerSettings(build_workers=request.build_workers, threads=request.threads))
                 try:
                     results = run_job(tasks, keys, runner, db, settings, shares=shares,
                                       cost_model_for=_cost_models(request.strategy, lowered),
@@ -164,15 +165,10 @@ def tune(request: TuneRequest, options: CompileOptions, say=print, progress_stre
 
 
 def _cost_models(strategy: str, lowered):
-    """The model strategy's cost model per task: a learned model with the backend's
-    analytic estimate as a prior when it has one."""
-    if strategy != "model":
-        return None
-    from autotune.cost_model import BoostedTreesModel
+    """The model strategy's prior per task: the backend's analytic estimate when it has one
+    (else the search's learned model starts alone)."""
     estimate = getattr(lowered.backend, "estimate_seconds", None)
-
-    def make(task):
-        if estimate is None:
-            return BoostedTreesModel()
-        return BoostedTreesModel(estimate=lambda config: estimate(task.kernel, config, lowered.target))
-    return make
+    if strategy != "model" or estimate is None:
+        return None
+    from autotune.cost_model import RooflineModel
+    return lambda task: RooflineModel(lambda config: estimate(task.kernel, config, lowered.target))
