@@ -120,6 +120,11 @@ def codegen_version(backend) -> str:
     return digest.hexdigest()
 
 
+def tunable(backend) -> bool:
+    """Whether the backend has the tuning hooks (fingerprint and benchmark)."""
+    return callable(getattr(backend, "fingerprint", None)) and callable(getattr(backend, "benchmark", None))
+
+
 def tuning_key(backend, target: Target, digest: str, fingerprint: str | None = None,
                codegen: str | None = None) -> TuningKey:
     return TuningKey(digest, backend.name, fingerprint or backend.fingerprint(target), codegen or codegen_version(backend))
@@ -130,12 +135,13 @@ def tuned_configs(program: Program, backend, target: Target,
     """Each kernel's config: the best record under its key (this backend, this target's
     fingerprint, this codegen version) if the config is in its space, else default_config.
     Also what the manifest records for the tuned kernels."""
-    fingerprint, codegen = backend.fingerprint(target), codegen_version(backend)
-    configs: dict[str, KernelConfig] = {}
+    configs: dict[str, KernelConfig] = {name: backend.default_config(k, target) for name, k in program.kernels.items()}
     tuned: dict[str, dict] = {}
+    if not tunable(backend):
+        return configs, tuned
+    fingerprint, codegen = backend.fingerprint(target), codegen_version(backend)
     for name, kernel in program.kernels.items():
-        default = backend.default_config(kernel, target)
-        configs[name] = default
+        default = configs[name]
         key = tuning_key(backend, target, kernel_hash(kernel), fingerprint, codegen)
         best = db.best(key)
         if best is None or config_index(backend.config_space(kernel, target), best.config) is None:

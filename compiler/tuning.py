@@ -125,8 +125,9 @@ def tune(request: TuneRequest, options: CompileOptions, say=print, progress_stre
     from autotune.database import TuningDatabase
     from autotune.jobs import JobSettings, Progress, estimated_seconds, model_speedup, run_job
     from autotune.measure import LocalRunner, RunnerSettings
-    from autotune.space import extract_tasks, tuning_key
+    from autotune.space import extract_tasks, tunable, tuning_key
     from compiler.api import _import
+    from compiler.errors import TuningError
     from compiler.pipeline import lower_graph
     from compiler.target import resolve_target
     results = []
@@ -139,6 +140,9 @@ def tune(request: TuneRequest, options: CompileOptions, say=print, progress_stre
         if request.model is not None and request.trials > 0:
             target = resolve_target(request.target)
             lowered = lower_graph(_import(request.model, None).graph, target, options)
+            if not tunable(lowered.backend):
+                raise TuningError(f"target {target.name}: the {lowered.backend.name} backend cannot measure "
+                                  f"candidates in this aotc yet (no benchmark hook)")
             tasks = extract_tasks(lowered.program, lowered.backend, lowered.target)
             fingerprint = lowered.backend.fingerprint(lowered.target)
             keys = [tuning_key(lowered.backend, lowered.target, t.kernel_hash, fingerprint) for t in tasks]

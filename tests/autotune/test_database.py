@@ -113,3 +113,18 @@ def test_cli_errors_are_one_line(tmp_path):
         assert result.returncode != 0, args
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("aotc: error: "), (args, result.stderr)
+
+
+def test_cli_merge_import_export_without_a_model(tmp_path):
+    with TuningDatabase.open(tmp_path / "a.db") as a, TuningDatabase.open(tmp_path / "b.db") as b:
+        a.add(rec(KEY, 4, 3e-3, 1.0))
+        b.add(rec(KEY, 6, 1e-3, 2.0))
+        b.add(rec(OTHER, 6, 1e-3, 2.0))
+    result = aotc("tune", "--db", str(tmp_path / "a.db"), "--merge", str(tmp_path / "b.db"),
+                  "--export", str(tmp_path / "a.jsonl"))
+    assert result.returncode == 0, result.stderr
+    assert "merged 2 new records" in result.stdout and "exported 3 records" in result.stdout
+    result = aotc("tune", "--db", str(tmp_path / "c.db"), "--import", str(tmp_path / "a.jsonl"))
+    assert result.returncode == 0 and "imported 3 new records" in result.stdout
+    with TuningDatabase.open_existing(tmp_path / "c.db") as c:
+        assert c.best(KEY).config.param("MR", 0) == 6 and c.count() == 3

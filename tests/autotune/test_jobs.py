@@ -107,3 +107,14 @@ def test_sigkill_mid_job_then_rerun_loses_nothing_and_repeats_nothing(tmp_path, 
     subprocess.run([*argv[:4], "--db", str(db), "--export", str(export)], check=True, capture_output=True)
     lines = [json.loads(line) for line in export.read_text().splitlines()]
     assert len(lines) == 14 and all(line["seconds"] for line in lines)
+
+
+def test_time_budget_stops_the_job(tmp_path):
+    graph, (task,) = lowered(matmul_model(tmp_path / "m.onnx"))
+    key = tuning_key(graph.backend, graph.target, task.kernel_hash)
+    runner = FakeRunner()
+    clock = lambda: len(runner.measured) * 10.0      # every measurement "takes" ten seconds
+    with TuningDatabase.open(tmp_path / "t.db") as db:
+        (result,) = run_job([task], [key], runner, db, JobSettings(100, "random", 0, time_budget=35.0, batch=2),
+                            search=run_search, progress=Progress(1, 0, open(os.devnull, "w")), clock=clock)
+        assert 4 <= result.trials <= 6 < result.allotted and db.count() == result.trials
