@@ -15,6 +15,7 @@ from compiler.target import Target
 from backends.base import Binary, LoweredModel, Source, constants_used
 from backends.cpu import contraction
 from backends.cpu.build import LIBRARY_NAME, build_library
+from backends.cpu.estimate import estimate_seconds
 from backends.cpu.printer import HEADER_NAME, SOURCE_NAME, print_model
 from backends.cpu.measure import benchmark_library, host_fingerprint
 from backends.cpu.runtime import CpuModel
@@ -84,6 +85,10 @@ class CpuBackend:
 
     def load(self, directory: Path, weights, threads: int = 1) -> CpuModel:
         return CpuModel(Path(directory) / LIBRARY_NAME, weights, threads)
+
+    def estimate_seconds(self, kernel: Kernel, config: KernelConfig, target: Target) -> float | None:
+        """The analytic prior of the tuner's cost model (only the order of configs matters)."""
+        return estimate_seconds(kernel, config, target)
 
     def fingerprint(self, target: Target) -> str:
         return host_fingerprint(target)
