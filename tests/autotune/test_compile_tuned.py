@@ -11,6 +11,7 @@ import onnxruntime as ort
 from autotune.database import TuningDatabase, TuningRecord
 from autotune.space import tuning_key
 from compiler.api import compile_to_directory, default_options
+from compiler.inspect import format_report, inspect_report
 from compiler.runtime import Artifact
 from conftest import rel_l2, tree_bytes
 from tuning_models import config_with, lowered, matmul_model
@@ -44,6 +45,7 @@ def test_compile_takes_the_best_record_and_differs_only_there(tmp_path, isolated
     assert kernel["config"] == tuned.to_json()
     assert kernel["tuned"] == {"target": key.target, "codegen": key.codegen, "seconds": 1e-3, "default_seconds": 2e-3}
     assert "tuned" not in base["kernels"][0] and base["kernels"][0]["config"] == default.to_json()
+    assert "tuned 1.000 ms (x2.00 over default)" in format_report(inspect_report(manifest))
     # Outside the kernel's config, its packed weights (panels of the new NR) and the files'
     # checksums, the manifests agree.
     for m in (manifest, base):

@@ -31,6 +31,12 @@ def test_random_configs_build_and_match_onnxruntime(make, shape, tmp_path, isola
     x = (np.random.default_rng(1).standard_normal(shape) + 0.1).astype(np.float32)
     want = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     key = tuning_key(graph.backend, graph.target, task.kernel_hash)
+    # The analytic prior ranks every config (positive, finite); more cores never estimate slower.
+    one_core = replace(graph.target, cores=1)
+    for index in random.Random(3).sample(range(space.size()), 50):
+        config = space.config_at(index)
+        estimate = graph.backend.estimate_seconds(task.kernel, config, graph.target)
+        assert 0 < estimate < 1 and estimate <= graph.backend.estimate_seconds(task.kernel, config, one_core)
     for n, index in enumerate(random.Random(7).sample(range(1, space.size()), SAMPLE)):
         config = space.config_at(index)
         db = tmp_path / f"{n}.db"
