@@ -137,60 +137,70 @@ def run_job(tasks: Sequence[Task], keys: Sequence[TuningKey], runner: Runner, db
             settings: JobSettings, *, shares: Sequence[float] | None = None, search: Search | None = None,
             cost_model_for: Callable[[Task], object] | None = None, progress: Progress | None = None,
             clock: Callable[[], float] = time.monotonic) -> list[TaskResult]:
-    """Tune `tasks` (keys[i] is tasks[i]'s database key). `search` defaults to
-    autotune.search.run_search; `cost_model_for(task)` gives the model strategy its model."""
+    """Tune `tasks` (keys[i] is tasks[i]'s database key), most important first, until every
+    task has its allotted trials or the time budget is spent. `search` defaults to
+    autotune.search.run_search; `cost_model_for(task)` gives the model strategy its prior."""
     if search is None:
         from autotune.search import run_search as search
-    shares = shares or [float(t.weight) for t in tasks]
-    allotted = allot_trials([t.space.size() for t in tasks], shares, settings.trials)
-    deadline = None if settings.time_budget is None else clock() + settings.time_budget
-    should_stop = (lambda: False) if deadline is None else (lambda: clock() >= deadline)
-    progress = progress or Progress(len(tasks), 0)
-    progress.tasks, progress.trials = len(tasks), sum(allotted)
-    results: list[TaskResult] = []
-    state = {"trials": 0, "done": 0}
-    base = {i: measured_indices(t, db.records(k)) for i, (t, k) in enumerate(zip(tasks, keys))}
-    state["trials"] = sum(min(len(base[i]), allotted[i]) for i in base)
+    job = _Job(runner, db, settings, search, cost_model_for, progress or Progress(len(tasks), 0), clock)
+    return job.run(tasks, keys, shares or [float(t.weight) for t in tasks])
 
-    def report(current: str, partial: Sequence[TaskResult] = ()) -> None:
-        progress.update(state["done"], state["trials"], model_speedup([*results, *partial]), current)
 
-    for i, (task, key) in enumerate(zip(tasks, keys)):
-        measured = dict(base[i])
-        if allotted[i] == 0:
-            continue
-        if len(measured) >= allotted[i] or should_stop():
-            results.append(_result(task, key, allotted[i], measured))
-            state["done"] += 1
-            report(task.name)
-            continue
+class _Job:
+    def __init__(self, runner: Runner, db: TuningDatabase, settings: JobSettings, search: Search,
+                 cost_model_for, progress: Progress, clock):
+        self.runner, self.db, self.settings, self.search = runner, db, settings, search
+        self.cost_model_for, self.progress, self.clock = cost_model_for, progress, clock
+        self.deadline = None if settings.time_budget is None else clock() + settings.time_budget
+        self.results: list[TaskResult] = []
+        self.trials = 0
 
-        def evaluate(configs: Sequence[KernelConfig], task=task, key=key) -> list[float | None]:
+    def should_stop(self) -> bool:
+        return self.deadline is not None and self.clock() >= self.deadline
+
+    def run(self, tasks: Sequence[Task], keys: Sequence[TuningKey], shares: Sequence[float]) -> list[TaskResult]:
+        allotted = allot_trials([t.space.size() for t in tasks], shares, self.settings.trials)
+        measured = [measured_indices(t, self.db.records(k)) for t, k in zip(tasks, keys)]
+        self.progress.tasks, self.progress.trials = len(tasks), sum(allotted)
+        self.trials = sum(min(len(m), a) for m, a in zip(measured, allotted))
+        for task, key, budget, known in zip(tasks, keys, allotted, measured):
+            if self.should_stop():
+                break
+            if budget > 0:
+                self._tune(task, key, budget, known)
+                self.results.append(_result(task, key, budget, known))
+                self._report(task)
+        self.progress.finish()
+        return self.results
+
+    def _tune(self, task: Task, key: TuningKey, budget: int, measured: dict[int, float | None]) -> None:
+        """Measure up to `budget` configs of `task` in all, adding them to `measured`."""
+        def evaluate(configs: Sequence[KernelConfig]) -> list[float | None]:
             def record(config: KernelConfig, m: Measurement) -> None:
-                db.add(TuningRecord(key, config, m.seconds, m.error, m.runs, time.time()))
-            return [m.seconds for m in runner.measure(task, list(configs), on_result=record)]
+                self.db.add(TuningRecord(key, config, m.seconds, m.error, m.runs, time.time()))
+            return [m.seconds for m in self.runner.measure(task, list(configs), on_result=record)]
 
-        if 0 not in measured:   # the default first: tuned is never slower than untuned
-            (measured[0],) = evaluate([task.space.config_at(0)])
-            state["trials"] += 1
-            report(task.name, [_result(task, key, allotted[i], measured)])
-
-        def on_batch(trials, task=task, key=key, measured=measured, allotted=allotted[i]) -> None:
+        def on_batch(trials) -> None:
             for trial in trials:
                 if trial.index not in measured:
                     measured[trial.index] = trial.seconds
-                    state["trials"] += 1
-            report(task.name, [_result(task, key, allotted, measured)])
+                    self.trials += 1
+            self._report(task, _result(task, key, budget, measured))
 
-        if len(measured) < allotted[i] and not should_stop():
-            search(settings.strategy, task.space, evaluate, allotted[i], seed=_task_seed(settings.seed, task),
-                   batch=settings.batch, cost_model=cost_model_for(task) if cost_model_for else None,
-                   measured=dict(measured), on_batch=on_batch, should_stop=should_stop)
-        results.append(_result(task, key, allotted[i], measured))
-        state["done"] += 1
-        report(task.name)
-    progress.finish()
-    return results
+        if len(measured) >= budget:
+            return
+        if 0 not in measured:   # the default first: tuned is never slower than untuned
+            (measured[0],) = evaluate([task.space.config_at(0)])
+            self.trials += 1
+            self._report(task, _result(task, key, budget, measured))
+        if len(measured) < budget and not self.should_stop():
+            self.search(self.settings.strategy, task.space, evaluate, budget, seed=_task_seed(self.settings.seed, task),
+                        batch=self.settings.batch, cost_model=self.cost_model_for(task) if self.cost_model_for else None,
+                        measured=dict(measured), on_batch=on_batch, should_stop=self.should_stop)
+
+    def _report(self, task: Task, current: TaskResult | None = None) -> None:
+        results = self.results + ([current] if current else [])
+        self.progress.update(len(self.results), self.trials, model_speedup(results), task.name)
 
 
 def _task_seed(seed: int, task: Task) -> int:

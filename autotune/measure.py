@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, TimeoutError as Futu
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -115,11 +115,11 @@ class LocalRunner:
         task_dir = self.work_dir / task.kernel_hash[:16]
         reference = self._reference(task, task_dir)
         builds = self._build_all(task, configs, task_dir)
-        built = [d for d, error in builds if error is None]
-        runs = dict(zip(built, self._run_batch(built, self.settings.repeats)))
+        # Runs come back one by one, in order: each result is handed on as soon as it is known.
+        runs = self._run_batch([d for d, error in builds if error is None], self.settings.repeats)
         results = []
         for config, (directory, error) in zip(configs, builds):
-            result = Measurement(None, error) if error else self._judge(*runs[directory], reference)
+            result = Measurement(None, error) if error else self._judge(*next(runs), reference)
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)
             on_result(config, result)
@@ -153,15 +153,15 @@ class LocalRunner:
         if task.kernel_hash not in self._references:
             scratch = task_dir / "reference"
             (built, error), = self._build_all(task, [task.space.config_at(0)], scratch)
-            outputs = self._run_batch([built], repeats=0)[0][1] if error is None else None
+            outputs = next(self._run_batch([built], repeats=0))[1] if error is None else None
             shutil.rmtree(scratch, ignore_errors=True)
             self._references[task.kernel_hash] = outputs
         return self._references[task.kernel_hash]
 
-    def _run_batch(self, directories: Sequence[Path], repeats: int) -> list[tuple[tuple[float, ...], list | None, str | None]]:
-        """(runs, outputs, error) per artifact, measured one after the other by one process;
-        when it crashes or hangs on one, that one is charged and a new process takes the rest."""
-        results: dict[Path, tuple] = {}
+    def _run_batch(self, directories: Sequence[Path], repeats: int) -> Iterator[tuple[tuple[float, ...], list | None, str | None]]:
+        """(runs, outputs, error) per artifact, in order, each as soon as known: measured one
+        after the other by one process; when it crashes or hangs on one, that one is charged
+        and a new process takes the rest."""
         pending = list(directories)
         while pending:
             s = self.settings
@@ -174,24 +174,32 @@ class LocalRunner:
                        threading.Thread(target=_pump, args=(process.stderr, errors.append), daemon=True)]
             for reader in readers:
                 reader.start()
-            while pending:
-                directory = pending[0]
-                line = _next_result(lines, s.run_timeout)
-                if line is _TIMEOUT:
+            try:
+                while pending:
+                    directory = pending[0]
+                    line = _next_result(lines, s.run_timeout)
+                    if line is _TIMEOUT:
+                        process.kill()
+                        pending.pop(0)
+                        yield (), None, f"run timed out after {s.run_timeout:g} s"
+                        break
+                    if line is None:    # the process ended before this candidate's line
+                        code = process.wait()
+                        for reader in readers:
+                            reader.join()
+                        pending.pop(0)
+                        yield (), None, _death(code, errors)
+                        break
+                    pending.pop(0)
+                    yield self._parse(directory, line)
+            finally:
+                if pending and process.poll() is None:    # abandoned mid-batch: stop measuring
                     process.kill()
-                    results[pending.pop(0)] = ((), None, f"run timed out after {s.run_timeout:g} s")
-                    break
-                if line is None:    # the process ended before this candidate's line
-                    code = process.wait()
-                    for reader in readers:
-                        reader.join()
-                    results[pending.pop(0)] = ((), None, _death(code, errors))
-                    break
-                results[pending.pop(0)] = self._parse(directory, line)
-            process.wait()
-            for stream in (process.stdout, process.stderr):
-                stream.close()
-        return [results[d] for d in directories]
+                process.wait()
+                for reader in readers:      # they end at the pipes' EOF, now that it exited
+                    reader.join(timeout=10)
+                for stream in (process.stdout, process.stderr):
+                    stream.close()
 
     @staticmethod
     def _parse(directory: Path, line: str) -> tuple[tuple[float, ...], list | None, str | None]:
