@@ -16,6 +16,7 @@ import signal
 import statistics
 import subprocess
 import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -135,7 +136,7 @@ class LocalRunner:
         out, timed_out = [], False
         for directory, future in futures:
             try:
-                future.result(timeout=self.settings.build_timeout)
+                awake_wait(lambda step: future.result(timeout=step), self.settings.build_timeout, FutureTimeout)
                 out.append((directory, None))
             except FutureTimeout:
                 timed_out = True
@@ -248,12 +249,28 @@ def _pump(stream, put) -> None:
     put(None)
 
 
+def awake_wait(get: Callable[[float], object], timeout: float, timed_out: type[Exception], step: float = 1.0,
+               clock: Callable[[], float] = time.monotonic):
+    """`get(step)` until it returns, raising `timed_out` after `timeout` seconds of waiting
+    while awake: a gap far longer than a step (the job was stopped, e.g. SIGSTOP/SIGCONT by
+    whoever shares the machine) counts as one step, so a paused job charges no candidate."""
+    waited = 0.0
+    while True:
+        started = clock()
+        try:
+            return get(step)
+        except timed_out:
+            waited += min(clock() - started, 2 * step)
+            if waited >= timeout:
+                raise
+
+
 def _next_result(lines: queue.Queue, timeout: float):
     """The next JSON line of the measuring process (other output skipped), None at its end,
-    _TIMEOUT when none came in `timeout` seconds."""
+    _TIMEOUT when none came in `timeout` seconds (awake)."""
     while True:
         try:
-            line = lines.get(timeout=timeout)
+            line = awake_wait(lambda step: lines.get(timeout=step), timeout, queue.Empty)
         except queue.Empty:
             return _TIMEOUT
         if line is None or line.lstrip().startswith("{"):

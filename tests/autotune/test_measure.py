@@ -3,10 +3,13 @@ are recorded with their reason, and the candidates around them are still measure
 from __future__ import annotations
 
 import functools
+import queue
 import sys
 from pathlib import Path
 
-from autotune.measure import LocalRunner, RunnerSettings
+import pytest
+
+from autotune.measure import LocalRunner, RunnerSettings, awake_wait
 from compiler.api import default_options
 from tuning_models import config_with, failing_build, lowered, matmul_model
 
@@ -36,3 +39,16 @@ def test_crash_hang_wrong_result_and_build_failure_are_recorded(tmp_path, isolat
     assert wrong.seconds is None and wrong.error.startswith("wrong result: output 0 rel. L2")
     assert unbuilt.seconds is None and "injected error" in unbuilt.error
     assert not any((tmp_path / "work").rglob("*.so"))   # candidates are removed once measured
+
+
+def test_a_paused_job_charges_no_timeout():
+    """Waiting counts awake time only: a long gap (the job was stopped) counts as one step."""
+    times = iter([0.0, 1.0, 1.0, 500.0, 500.0, 501.0])   # the clock around each of three waits
+    calls = []
+
+    def get(step):
+        calls.append(step)
+        raise queue.Empty
+    with pytest.raises(queue.Empty):
+        awake_wait(get, 4.0, queue.Empty, clock=lambda: next(times))
+    assert len(calls) == 3          # 1 s + the 499 s pause counted as 2 s + 1 s: the 4 s are up
