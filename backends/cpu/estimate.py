@@ -24,29 +24,29 @@ def estimate_seconds(kernel: Kernel, config: KernelConfig, target: Target) -> fl
 
 
 def _gemm_seconds(spec: Contraction, config: KernelConfig, target: Target) -> float:
-    """Microkernel cycles (FMA- or load-bound per K step, edge tiles padded), times a
-    penalty for blocks that overflow their cache level, over the threads that get work;
-    plus packing traffic (B per KC x NC block, A per MC x KC block unless pre-packed or
-    read in place)."""
+    """Microkernel cycles (FMA- or load-bound per K step, edge tiles padded), the accumulators' loads
+    and stores once per K block, a penalty when the A and B micro-panels overflow L1 or the
+    A block L2, over the threads that get work; plus packing traffic (B per KC x NC block,
+    A per MC x KC block unless pre-packed or read in place)."""
     p = params_of(config, spec, target)
     m = spec.m if isinstance(spec.m, int) else 1
     g = (spec.batch if isinstance(spec.batch, int) else 1) * spec.groups
     nv = p.nr // p.vec
     m_tiles, n_tiles = -(-m // p.mr), -(-spec.n // p.nr)
-    step = max(p.mr * nv / FMA_PORTS, (p.mr + nv) / LOAD_PORTS)          # cycles per K step of a tile
-    cycles = g * m_tiles * n_tiles * spec.k * step
-    l1, l2, l3 = target.cache_bytes
-    penalty = 1.0
-    penalty *= 1.0 if 4 * p.kc * p.nr <= l1 // 2 else 1.3                 # B micro-panel in L1
-    penalty *= 1.0 if 4 * p.mc * min(p.kc, spec.k) <= l2 // 2 else 1.25   # A block in L2
-    penalty *= 1.0 if 4 * min(p.kc, spec.k) * min(p.nc, spec.n) <= l3 // 4 else 1.2   # B block in L3
-    # Threads share the split side's tiles; the busiest thread decides.
-    panels = n_tiles if p.split_n else m_tiles
-    cores = max(target.cores, 1)
-    busiest = -(-panels // cores) / max(panels / cores, 1e-9)
-    compute = cycles * penalty * busiest / cores / CLOCK
+    wide = 1 if p.vec <= 8 else 2       # 512-bit FMAs and loads issue at half the 256-bit rate (Zen 4)
+    step = max(p.mr * nv * wide / FMA_PORTS, (p.mr + nv) * wide / LOAD_PORTS)   # cycles per K step of a tile
     k_blocks = -(-spec.k // p.kc)
-    packed_b = 0 if isinstance(spec.b, Dense) and spec.b.constant else g * spec.k * spec.n * 4 * (1 if p.split_n else 1)
+    cycles = g * m_tiles * n_tiles * (spec.k * step + k_blocks * 2 * p.mr * nv)
+    l1, l2, _ = target.cache_bytes
+    panels = 4 * min(p.kc, spec.k) * (p.mr + p.nr)                      # A and B micro-panels
+    penalty = 1.0 + 0.3 * min(1.0, max(0.0, panels - l1) / l1)
+    penalty *= 1.0 if 4 * p.mc * min(p.kc, spec.k) <= l2 // 2 else 1.15   # A block in L2
+    # Threads share the split side's tiles; the busiest thread decides.
+    split_panels = n_tiles if p.split_n else m_tiles
+    cores = max(target.cores, 1)
+    busiest = -(-split_panels // cores) / max(split_panels / cores, 1e-9)
+    compute = cycles * penalty * busiest / cores / CLOCK
+    packed_b = 0 if isinstance(spec.b, Dense) and spec.b.constant else g * spec.k * spec.n * 4
     packed_a = 0 if isinstance(spec.a, Dense) and spec.a.constant else g * m * spec.k * 4 * -(-spec.n // p.nc)
     calls = g * k_blocks * -(-m // p.mc) * -(-spec.n // p.nc)        # driver overhead per block
     return compute + (packed_a + packed_b) / MEMORY_BYTES_PER_SECOND / cores + calls * 2e-7
