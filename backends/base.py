@@ -6,6 +6,7 @@ deterministic), build it with the target's toolchain, and load the result.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Mapping, Protocol
 
@@ -13,12 +14,13 @@ import numpy as np
 
 from compiler.errors import BuildError
 from compiler.ir.config import ConfigSpace, KernelConfig
+from compiler.ir.dtypes import DType
 from compiler.ir.loops import Kernel
 from compiler.ir.program import MemoryPlan, Program, WeightsLayout
 from compiler.target import Target
 
 __all__ = ["Backend", "BuildError", "Binary", "GraphLayoutConstants", "LoweredModel", "NoKernelConfigs",
-           "Source", "constants_used"]
+           "Source", "benchmark_inputs", "constants_used"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,22 @@ class Backend(Protocol):
 
     def load(self, directory: str, manifest: Mapping) -> Callable: ...
 
+    # ---- autotuning hooks (autotune/ calls them; see shared/DESIGN.md, Autotuning)
+    def fingerprint(self, target: Target) -> str:
+        """What tuning records key on besides the kernel: the target and the concrete device
+        and toolchain that measured it (CPU model and C compiler; GPU name, driver, nvcc)."""
+        ...
+
+    def benchmark(self, artifact_dir: Path, *, repeats: int, warmup: int, seed: int) -> list[float]:
+        """Load a compiled artifact, run it `warmup` times then `repeats` times on
+        benchmark_inputs(..., seed) (device-resident for GPU backends, timed with events or a
+        synchronisation) and return the seconds of each timed run. Called in a separate
+        process: a crash takes down only the measurement."""
+        ...
+
+    # Optional: `estimate_seconds(kernel, config, target) -> float | None`, an analytic prior
+    # for the cost model (autotune reads it with getattr).
+
 
 class NoKernelConfigs:
     """For backends that tune nothing per kernel: an empty space, the empty config. (The CUDA
@@ -98,3 +116,19 @@ def constants_used(program: Program) -> dict[str, np.ndarray]:
     """The graph constants some call reads: what weights.bin holds when nothing is packed."""
     used = {a for call in program.calls for a in call.args}
     return {name: program.graph.constants[name] for name in program.graph.constants if name in used}
+
+
+def benchmark_inputs(types: "list[tuple[DType, tuple[int, ...]]]", seed: int) -> list[np.ndarray]:
+    """Inputs for timing and for checking a tuning candidate against the default config:
+    floats uniform in ±[0.5, 1.5) (non-zero), integers and booleans zero (always a valid
+    index). Symbolic dimensions are given as 1 by the caller."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for dtype, shape in types:
+        if dtype.is_float:
+            magnitude = rng.uniform(0.5, 1.5, size=shape)
+            sign = np.where(rng.integers(0, 2, size=shape) == 1, 1.0, -1.0)
+            arrays.append(np.ascontiguousarray((magnitude * sign).astype(dtype.to_numpy())))
+        else:
+            arrays.append(np.zeros(shape, dtype=dtype.to_numpy()))
+    return arrays

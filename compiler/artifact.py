@@ -80,7 +80,9 @@ def build_manifest(compiled, model, options: Mapping[str, Any], files: Mapping[s
                      "config": compiled.configs[name].to_json(),
                      "tuning_key": {"hash": kernel_hash(k), "backend": target.kind,
                                     "codegen": CODEGEN_VERSION[target.kind]},
-                     "flops": k.cost.flops, "bytes": k.cost.bytes}
+                     "flops": k.cost.flops, "bytes": k.cost.bytes,
+                     # The tuning record whose config this kernel uses (tuned compiles only).
+                     **({"tuned": dict(compiled.tuned[name])} if name in compiled.tuned else {})}
                     for name, k in sorted(program.kernels.items())],
         "plan": {
             "calls": [{"kernel": c.kernel, "args": list(c.args), "nodes": list(c.nodes)} for c in program.calls],

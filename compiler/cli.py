@@ -30,10 +30,29 @@ def cmd_compile(args) -> int:
     layouts = {"nchw": "NCHW", "nhwc": "NHWC", "auto": "auto"}
     options = replace(default_options(), profile=args.profile,
                       activation_layout=layouts[args.layout] if args.layout else None, dtype=args.dtype,
-                      fpga_precision=args.fpga_precision)
+                      fpga_precision=args.fpga_precision,
+                      tuning_db=Path(args.tuning_db) if args.tuning_db else None)
     out = compile_to_directory(args.model, args.target, Path(args.output), options=options,
                                on_step=_progress(not args.quiet))
     print(f"wrote {out}")
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from dataclasses import replace
+    from compiler.api import default_options
+    from compiler.tuning import TuneRequest, tune
+    if args.model is None and not (args.merge or args.import_lines or args.export):
+        raise InputError("aotc tune: give a MODEL to tune, or --merge/--import/--export to work on the database only")
+    if args.trials < 0 or (args.time_budget is not None and args.time_budget <= 0):
+        raise InputError("aotc tune: --trials must be >= 0 and --time-budget > 0")
+    layouts = {"nchw": "NCHW", "nhwc": "NHWC", "auto": "auto"}
+    options = replace(default_options(), activation_layout=layouts[args.layout] if args.layout else None,
+                      dtype=args.dtype)
+    request = TuneRequest(args.model, args.target, Path(args.db), args.trials, args.strategy, args.seed,
+                          args.time_budget, tuple(args.merge), tuple(args.import_lines), args.export,
+                          build_workers=args.jobs, threads=args.threads)
+    tune(request, options, say=lambda line: print(line, flush=True))
     return 0
 
 
@@ -236,7 +255,29 @@ def build_parser() -> argparse.ArgumentParser:
                         "softmax, norms, sums and exp/erf stay float32 inside)")
     p.add_argument("--fpga-precision", choices=("float32", "fixed16", "fixed8"), default="float32",
                    help="fpga targets: number format (fixed: ap_fixed with per-layer widths from calibration)")
+    p.add_argument("--tuning-db", metavar="FILE", help="take each kernel's config from this tuning database "
+                   "(the best record for this target, device and code generator; else the default)")
     p.set_defaults(fn=cmd_compile)
+
+    p = sub.add_parser("tune", help="tune a model's kernels on this machine into a tuning database")
+    p.add_argument("model", nargs="?", help="an .onnx or .pt2 file (omit to only merge/import/export)")
+    p.add_argument("--target", default="cpu", help="the target to tune for (as for compile)")
+    p.add_argument("--db", required=True, metavar="FILE", help="the tuning database (SQLite; created if missing)")
+    p.add_argument("--trials", type=int, default=200, help="configs to measure over all kernels, "
+                   "records already in the database included (default 200)")
+    p.add_argument("--time-budget", type=float, default=None, metavar="S", help="stop measuring after S seconds")
+    p.add_argument("--strategy", choices=("random", "evolutionary", "model"), default="evolutionary")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=2, help="parallel candidate builds (default 2)")
+    p.add_argument("--threads", type=int, default=None, help="cpu: time candidates on this many threads "
+                   "(default: every core, as the artifact runs)")
+    p.add_argument("--layout", choices=("nchw", "nhwc", "auto"), help="as for compile: tune the kernels it will build")
+    p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32", help="as for compile")
+    p.add_argument("--merge", action="append", default=[], metavar="OTHER.db", help="copy another database's records in")
+    p.add_argument("--import", dest="import_lines", action="append", default=[], metavar="F.jsonl",
+                   help="add records from a JSON-lines export")
+    p.add_argument("--export", metavar="F.jsonl", help="write every record as JSON lines (after tuning)")
+    p.set_defaults(fn=cmd_tune)
 
     p = sub.add_parser("run", help="run an artifact on .npy inputs")
     p.add_argument("artifact")

@@ -34,3 +34,7 @@ class BuildError(AotcError):
 
 class TargetError(AotcError):
     """An unknown target, or a host that lacks what the artifact's target needs."""
+
+
+class TuningError(AotcError):
+    """A tuning database that is damaged, foreign or missing, or a tuning job that cannot run."""

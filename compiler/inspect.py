@@ -19,7 +19,7 @@ def inspect_report(manifest: dict) -> dict:
         rows.append({"name": k["name"], "ops": k["ops"], "calls": count, "nodes": len(k["nodes"]),
                      "flops": k["flops"], "bytes": k["bytes"],
                      "intensity": round(k["flops"] / k["bytes"], 3) if k["bytes"] else 0.0,
-                     "config": k["config"]})
+                     "config": k["config"], **({"tuned": k["tuned"]} if "tuned" in k else {})})
     return {
         "model": manifest["model"]["name"],
         "target": manifest["target"]["name"],
@@ -50,6 +50,15 @@ def _human(n: float) -> str:
     return f"{n:.3g}P"
 
 
+def _tuned(row: dict) -> str:
+    """A tuned kernel: its record's time, and the gain over the default config as measured."""
+    tuned = row.get("tuned")
+    if not tuned:
+        return ""
+    gain = f" (x{tuned['default_seconds'] / tuned['seconds']:.2f} over default)" if tuned.get("default_seconds") else ""
+    return f"  tuned {tuned['seconds'] * 1e3:.3f} ms{gain}"
+
+
 def format_report(report: dict) -> str:
     lines = [f"model {report['model']} for {report['target']}",
              "inputs:  " + ", ".join(f"{i['name']}: {i['type']}" for i in report["inputs"]),
@@ -61,7 +70,7 @@ def format_report(report: dict) -> str:
              f"{'kernel':<34} {'ops':<22} {'calls':>5} {'FLOP':>8} {'bytes':>8} {'FLOP/B':>7}"]
     for row in sorted(report["kernels"], key=lambda r: -r["flops"] * r["calls"]):
         lines.append(f"{row['name']:<34} {','.join(row['ops']):<22} {row['calls']:>5} "
-                     f"{_human(row['flops']):>8} {_human(row['bytes']):>8} {row['intensity']:>7.2f}")
+                     f"{_human(row['flops']):>8} {_human(row['bytes']):>8} {row['intensity']:>7.2f}{_tuned(row)}")
     gap = report["arena_bytes"] / report["lower_bound"] if report["lower_bound"] else 1.0
     lines += ["", f"memory plan ({report['planner']}): arena {report['arena_bytes']:,} B, "
               f"lower bound {report['lower_bound']:,} B (x{gap:.3f}), no reuse {report['no_reuse_bytes']:,} B; "

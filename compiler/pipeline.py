@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -84,14 +84,43 @@ class Compiled:
     source: Source
     binary: Binary
     pipeline: tuple[str, ...]
+    # Kernels whose config came from a tuning record: the record's key and time, by kernel name.
+    tuned: Mapping[str, Mapping] = field(default_factory=dict)
 
 
 def pass_name(p) -> str:
     return type(p).__name__
 
 
-def compile_graph(graph: Graph, target: Target, options: CompileOptions,
-                  on_step: Callable[[str], None] = lambda step: None) -> Compiled:
+ChooseConfigs = Callable[[Program, object, Target], "TunedConfigs"]
+
+
+@dataclass(frozen=True)
+class TunedConfigs:
+    """A config per kernel, and for the kernels a tuning record chose: what the manifest says
+    about that record (its key and time)."""
+    configs: Mapping[str, KernelConfig]
+    tuned: Mapping[str, Mapping] = field(default_factory=dict)
+
+
+def default_configs(program: Program, backend, target: Target) -> TunedConfigs:
+    return TunedConfigs({name: backend.default_config(kernel, target) for name, kernel in program.kernels.items()})
+
+
+@dataclass(frozen=True)
+class LoweredGraph:
+    """The pipeline up to Lower: the graph after its passes and the untiled Program."""
+    target: Target
+    backend: object
+    graph: Graph
+    program: Program
+    output_names: tuple[str, ...]
+    pipeline: tuple[str, ...]
+
+
+def lower_graph(graph: Graph, target: Target, options: CompileOptions,
+                on_step: Callable[[str], None] = lambda step: None) -> LoweredGraph:
+    """Graph passes, epilogue planning and Lower: kernels as the tuner keys them (untiled)."""
     if options.activation_layout is not None:
         if options.activation_layout not in ("NCHW", "NHWC", "auto"):
             raise TargetError(f"unknown activation layout '{options.activation_layout}' (NCHW, NHWC or auto)")
@@ -107,25 +136,57 @@ def compile_graph(graph: Graph, target: Target, options: CompileOptions,
     fusion = PlanEpilogues(target)(graph)
     on_step("Lower")
     program = Lower(fusion, target.per_point_windows, target.half_contractions)(graph)
-    configs = {name: backend.default_config(kernel, target) for name, kernel in program.kernels.items()}
+    return LoweredGraph(target, backend, graph, program, output_names, tuple(names) + ("PlanEpilogues", "Lower"))
+
+
+def compile_graph(graph: Graph, target: Target, options: CompileOptions,
+                  on_step: Callable[[str], None] = lambda step: None,
+                  choose_configs: ChooseConfigs | None = None) -> Compiled:
+    """`choose_configs` picks each kernel's config (default: the tuning database of
+    options.tuning_db if any, else the backend's default_config)."""
+    lowered = lower_graph(graph, target, options, on_step)
+    if choose_configs is None:
+        choose_configs = tuning_db_configs(options.tuning_db) if options.tuning_db else default_configs
+    chosen = choose_configs(lowered.program, lowered.backend, lowered.target)
+    return compile_program(lowered, chosen, options, on_step)
+
+
+def tuning_db_configs(path) -> ChooseConfigs:
+    def choose(program: Program, backend, target: Target) -> TunedConfigs:
+        from autotune.database import TuningDatabase
+        from autotune.space import tuned_configs
+        with TuningDatabase.open_existing(path) as db:
+            configs, tuned = tuned_configs(program, backend, target, db)
+        return TunedConfigs(configs, tuned)
+    return choose
+
+
+def compile_program(lowered: LoweredGraph, chosen: TunedConfigs, options: CompileOptions,
+                    on_step: Callable[[str], None] = lambda step: None, schedule: bool = True) -> Compiled:
+    """Tile onward: the chosen configs replayed, scheduled, memory planned, printed and built."""
+    target, backend, configs = lowered.target, lowered.backend, dict(chosen.configs)
     on_step("Tile")
-    program = Tile(configs)(program)
-    on_step("Schedule")
-    scheduled = Schedule(deterministic_time=1.0)(program)
-    program = scheduled.program
+    program = Tile(configs)(lowered.program)
+    names = list(lowered.pipeline) + ["Tile"]
+    if schedule:
+        on_step("Schedule")
+        scheduled = Schedule(deterministic_time=1.0)(program)
+        program = scheduled.program
+        names.append("Schedule")
     on_step("PlanMemory")
     memory = PlanMemory(target.memory_alignment, options.memory_planner)(program)
-    # Notes go into the manifest: no timings there, or two compiles would differ.
-    memory = replace(memory, notes=(f"schedule: peak of live intermediates {scheduled.peak_before:,} B -> "
-                                    f"{scheduled.peak_after:,} B ({scheduled.status})",) + memory.notes)
+    if schedule:
+        # Notes go into the manifest: no timings there, or two compiles would differ.
+        memory = replace(memory, notes=(f"schedule: peak of live intermediates {scheduled.peak_before:,} B -> "
+                                        f"{scheduled.peak_after:,} B ({scheduled.status})",) + memory.notes)
     on_step(f"{backend.name}.prepare")
     program, constants = backend.prepare(program, configs, target)
     weights = layout_weights(constants, target.memory_alignment)
-    names += ["PlanEpilogues", "Lower", "Tile", "Schedule", "PlanMemory", f"{backend.name}.prepare", "LayoutWeights"]
-    lowered = LoweredModel(program, memory, weights, configs, constants, output_names)
+    names += ["PlanMemory", f"{backend.name}.prepare", "LayoutWeights"]
+    model = LoweredModel(program, memory, weights, configs, constants, lowered.output_names)
     on_step(f"{backend.name}.lower")
-    source = backend.lower(lowered, target)
+    source = backend.lower(model, target)
     on_step(f"{backend.name}.build")
     binary = backend.build(source, target)
-    return Compiled(target, graph, program, memory, weights, configs, constants, output_names, source, binary,
-                    tuple(names))
+    return Compiled(target, lowered.graph, program, memory, weights, configs, constants, lowered.output_names,
+                    source, binary, tuple(names), dict(chosen.tuned))

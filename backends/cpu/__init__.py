@@ -15,7 +15,9 @@ from compiler.target import Target
 from backends.base import Binary, LoweredModel, Source, constants_used
 from backends.cpu import contraction
 from backends.cpu.build import LIBRARY_NAME, build_library
+from backends.cpu.estimate import estimate_seconds
 from backends.cpu.printer import HEADER_NAME, SOURCE_NAME, print_model
+from backends.cpu.measure import benchmark_library, host_fingerprint
 from backends.cpu.runtime import CpuModel
 
 
@@ -32,6 +34,7 @@ class CpuBackend:
     cache_dir: Path | None = None
     profile: bool = False
     opt_level: int = 3
+    bench_threads: int | None = None     # benchmark(): threads to time with (None: every core)
 
     def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace:
         """Contractions: the template's blocking (MR/NR/MC/NC), KC and thread split. Loop
@@ -82,6 +85,18 @@ class CpuBackend:
 
     def load(self, directory: Path, weights, threads: int = 1) -> CpuModel:
         return CpuModel(Path(directory) / LIBRARY_NAME, weights, threads)
+
+    def estimate_seconds(self, kernel: Kernel, config: KernelConfig, target: Target) -> float | None:
+        """The analytic prior of the tuner's cost model (only the order of configs matters)."""
+        return estimate_seconds(kernel, config, target)
+
+    def fingerprint(self, target: Target) -> str:
+        return host_fingerprint(target)
+
+    def benchmark(self, artifact_dir: Path, *, repeats: int, warmup: int, seed: int) -> list[float]:
+        """Seconds per run of the artifact's library (on every core unless bench_threads)."""
+        return benchmark_library(Path(artifact_dir), repeats=repeats, warmup=warmup, seed=seed,
+                                 threads=self.bench_threads)
 
 
 __all__ = ["CpuBackend", "HEADER_NAME", "LIBRARY_NAME", "SOURCE_NAME"]

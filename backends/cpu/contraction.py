@@ -69,17 +69,27 @@ def params_of(config: KernelConfig, spec: Contraction, target: Target) -> GemmPa
     return GemmParams.from_config(config, default_params(spec, target))
 
 
+def register_blocks(vec: int) -> tuple[tuple[int, int], ...]:
+    """(MR, NR) register tiles whose accumulators, B vectors and A broadcast fit the file."""
+    registers = 32 if vec == 16 else 16
+    return tuple((mr, nv * vec) for nv in (1, 2, 3) for mr in (4, 6, 8, 12, 14) if mr * nv + nv + 1 <= registers)
+
+
 def config_space(spec: Contraction, target: Target) -> ConfigSpace:
-    vec = vector_width(target)
+    """The template's knobs, each choice list led by the default (config_at(0) is
+    default_config, record for record): register tile, MC (rows of A per block), KC, NC,
+    thread split, the microkernel's K unroll and B prefetch distance. MC/NC are rounded up
+    to whole tiles (GemmParams.from_config), so every combination builds."""
     base = default_params(spec, target)
-    blocks = tuple(KernelConfig((Param("MR", mr), Param("NR", nv * vec), Param("MC", mr * max(1, 96 // mr)),
-                                 Param("NC", nv * vec * max(1, 2048 // (nv * vec)))))
-                   for nv in (1, 2, 3) for mr in (4, 6, 8, 12, 14) if mr * nv + nv + 1 <= (32 if vec == 16 else 16))
-    default_block = KernelConfig((Param("MR", base.mr), Param("NR", base.nr), Param("MC", base.mc), Param("NC", base.nc)))
+    blocks = tuple(dict.fromkeys(((base.mr, base.nr),) + register_blocks(base.vec)))
     return ConfigSpace((
-        ("block", (default_block,) + tuple(b for b in blocks if b != default_block)),
+        ("block", tuple(KernelConfig((Param("MR", mr), Param("NR", nr))) for mr, nr in blocks)),
+        ("mc", tuple(KernelConfig((Param("MC", mc),)) for mc in dict.fromkeys((base.mc, 48, 192)))),
         ("kc", tuple(KernelConfig((Param("KC", kc),)) for kc in dict.fromkeys((base.kc, 64, 128, 256, 384, 512)))),
+        ("nc", tuple(KernelConfig((Param("NC", nc),)) for nc in dict.fromkeys((base.nc, 512, 4096)))),
         ("split", (KernelConfig((Param("SPLIT_N", int(base.split_n)),)), KernelConfig((Param("SPLIT_N", int(not base.split_n)),)))),
+        ("unroll", (KernelConfig(), KernelConfig((Param("UNROLL", 2),)), KernelConfig((Param("UNROLL", 4),)))),
+        ("prefetch", (KernelConfig(), KernelConfig((Param("PREFETCH", 8),)))),
     ))
 
 

@@ -37,6 +37,7 @@ class CpuModel:
         lib.aotc_destroy.argtypes = [ctypes.c_void_p]
         lib.aotc_profile.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_double), ctypes.c_int]
         lib.aotc_set_num_threads.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.aotc_input_dims.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int64)]
         lib.aotc_output_shape.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.POINTER(ctypes.c_int64)),
                                           ctypes.POINTER(ctypes.c_int64)]
         for fn in ("aotc_input_name", "aotc_output_name", "aotc_input_dtype", "aotc_output_dtype"):
@@ -51,6 +52,16 @@ class CpuModel:
         self.output_names = [lib.aotc_output_name(i).decode() for i in range(lib.aotc_num_outputs())]
         self.input_dtypes = [DType(lib.aotc_input_dtype(i).decode()) for i in range(len(self.input_names))]
         self.output_dtypes = [DType(lib.aotc_output_dtype(i).decode()) for i in range(len(self.output_names))]
+
+    def input_shapes(self, symbol_value: int = 1) -> list[tuple[int, ...]]:
+        """Declared input shapes, every symbolic dimension taken as `symbol_value`."""
+        shapes = []
+        for index in range(len(self.input_names)):
+            rank = self._lib.aotc_input_rank(index)
+            dims = (ctypes.c_int64 * max(rank, 1))()
+            self._check(self._lib.aotc_input_dims(index, dims))
+            shapes.append(tuple(symbol_value if d < 0 else int(d) for d in dims[:rank]))
+        return shapes
 
     def _check(self, status: int) -> None:
         if status != 0:

@@ -25,13 +25,18 @@ class GemmParams:
     nc: int
     split_n: bool
     vec: int                     # floats per vector register
+    unroll: int = 0              # the microkernel's K loop: #pragma GCC unroll (0: the compiler's choice)
+    prefetch: int = 0            # prefetch the B panel this many K steps ahead (0: none)
 
     @staticmethod
     def from_config(config: KernelConfig, defaults: "GemmParams") -> "GemmParams":
-        return GemmParams(config.param("MR", defaults.mr), config.param("NR", defaults.nr),
-                          config.param("MC", defaults.mc), config.param("KC", defaults.kc),
-                          config.param("NC", defaults.nc), bool(config.param("SPLIT_N", int(defaults.split_n))),
-                          defaults.vec)
+        mr, nr = config.param("MR", defaults.mr), config.param("NR", defaults.nr)
+        # A tuned MC/NC is rounded up to whole MR/NR panels, so that every combination of the
+        # space's independent knobs is a valid blocking (the default already is).
+        mc, nc = config.param("MC", defaults.mc), config.param("NC", defaults.nc)
+        return GemmParams(mr, nr, -(-mc // mr) * mr, config.param("KC", defaults.kc), -(-nc // nr) * nr,
+                          bool(config.param("SPLIT_N", int(defaults.split_n))), defaults.vec,
+                          config.param("UNROLL", defaults.unroll), config.param("PREFETCH", defaults.prefetch))
 
     def check(self) -> None:
         if self.nr % self.vec or self.mc % self.mr or self.nc % self.nr or min(self.mr, self.kc) < 1:
@@ -348,6 +353,10 @@ static const float {self.name}_zeros[{run}];
                            for i in range(mr) for v in range(nv))
         epilogue = self._vector_epilogue() or ""
         extra = "".join(f", const float* restrict {op.param}" for op in self.spec.epilogue if isinstance(op, EpilogueAdd))
+        # Tuned knobs: an unroll pragma on the K loop, a prefetch of B's panel ahead of it.
+        pragma = f"    #pragma GCC unroll {self.p.unroll}\n" if self.p.unroll else ""
+        if self.p.prefetch:
+            loads = f"        __builtin_prefetch(b + (p + {self.p.prefetch}) * {nr});\n" + loads
         if direct:
             # The K loop runs over `runs` runs of `run` elements, each row's run at its own
             # pointer; B's panel is contiguous across runs.
@@ -355,14 +364,14 @@ static const float {self.name}_zeros[{run}];
             a_param, k_loop = "int64_t runs, int64_t run, const float* const* restrict a", f"""\
     for (int64_t r = 0; r < runs; ++r, b += run * {nr}) {{
 {rows}
-    for (int64_t p = 0; p < run; ++p) {{
+{pragma}    for (int64_t p = 0; p < run; ++p) {{
 {loads}
 {fmas}
     }}
     }}"""
         else:
             a_param, k_loop = "int64_t kc, const float* restrict a", f"""\
-    for (int64_t p = 0; p < kc; ++p) {{
+{pragma}    for (int64_t p = 0; p < kc; ++p) {{
 {loads}
 {fmas}
     }}"""
@@ -536,7 +545,9 @@ static inline void {self.name}_merge(const float* restrict tile, float* restrict
     def render(self) -> str:
         parts = [f"/* contraction {self.name}: g={self.spec.batch}x{self.spec.groups} m={self.spec.m} "
                  f"n={self.spec.n} k={self.spec.k}; MR={self.p.mr} NR={self.p.nr} MC={self.p.mc} "
-                 f"KC={self.p.kc} NC={self.p.nc} split={'n' if self.p.split_n else 'm'} */"]
+                 f"KC={self.p.kc} NC={self.p.nc} split={'n' if self.p.split_n else 'm'}"
+                 + (f" unroll={self.p.unroll}" if self.p.unroll else "")
+                 + (f" prefetch={self.p.prefetch}" if self.p.prefetch else "") + " */"]
         if reads_a_in_place(self.spec, self.p.kc):
             parts.append(self._index_a())
         elif not (isinstance(self.spec.a, Dense) and self.spec.a.constant):

@@ -1,0 +1,120 @@
+"""The tuning job: trials spread over tasks, records committed one by one, resumable after
+SIGKILL with nothing lost and nothing measured twice; `aotc tune` end to end."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from autotune.database import TuningDatabase
+from autotune.jobs import JobSettings, Progress, allot_trials, run_job
+from autotune.measure import Measurement
+from autotune.search import run_search
+from autotune.space import tuning_key
+from tuning_models import lowered, matmul_model
+
+
+def test_allot_trials_defaults_first_then_by_share():
+    assert allot_trials([100, 100, 100], [1.0, 3.0, 0.0], 2) == [1, 1, 0]        # largest shares get a default
+    assert allot_trials([100, 100, 100], [1.0, 3.0, 0.0], 43) == [11, 31, 1]
+    assert allot_trials([5, 100], [10.0, 1.0], 50) == [5, 45]                    # capped by the space
+    assert allot_trials([5, 2], [1.0, 1.0], 50) == [5, 2]
+    assert sum(allot_trials([1000] * 7, [1.0, 2, 3, 4, 5, 6, 7], 500)) == 500
+
+
+class FakeRunner:
+    """Seconds from the config's knobs; counts what it measured; fails after `budget`."""
+
+    def __init__(self, budget=10 ** 9):
+        self.measured, self.budget = [], budget
+
+    def measure(self, task, configs, on_result=lambda c, m: None):
+        out = []
+        for config in configs:
+            if len(self.measured) >= self.budget:
+                raise KeyboardInterrupt     # the job dies mid-batch
+            self.measured.append(config)
+            m = Measurement(1e-3 * (1 + config.param("MR", 0) % 5) / config.param("KC", 1) ** 0.1, None, (1e-3,))
+            on_result(config, m)
+            out.append(m)
+        return out
+
+    def close(self):
+        pass
+
+
+def test_job_resumes_without_remeasuring(tmp_path):
+    graph, (task,) = lowered(matmul_model(tmp_path / "m.onnx"))
+    key = tuning_key(graph.backend, graph.target, task.kernel_hash)
+    settings = JobSettings(trials=20, strategy="evolutionary", seed=3, batch=4)
+    with TuningDatabase.open(tmp_path / "t.db") as db:
+        first = FakeRunner(budget=7)
+        try:
+            run_job([task], [key], first, db, settings, progress=Progress(1, 0, open(os.devnull, "w")))
+        except KeyboardInterrupt:
+            pass
+        assert db.count() == 7 and first.measured[0] == task.space.config_at(0)
+        second = FakeRunner()
+        (result,) = run_job([task], [key], second, db, settings, progress=Progress(1, 0, open(os.devnull, "w")))
+        texts = [r.config_text for r in db.records(key)]
+        assert len(texts) == 20 == len(set(texts)) and len(second.measured) == 13
+        assert result.trials == 20 and result.best_seconds <= result.default_seconds
+        third = FakeRunner()
+        run_job([task], [key], third, db, settings, progress=Progress(1, 0, open(os.devnull, "w")))
+        assert third.measured == [] and db.count() == 20      # done: a rerun measures nothing
+
+
+def test_the_real_search_strategies_plug_in(tmp_path):
+    graph, (task,) = lowered(matmul_model(tmp_path / "m.onnx"))
+    key = tuning_key(graph.backend, graph.target, task.kernel_hash)
+    for strategy in ("random", "evolutionary", "model"):
+        with TuningDatabase.open(tmp_path / f"{strategy}.db") as db:
+            (result,) = run_job([task], [key], FakeRunner(), db, JobSettings(24, strategy, 1), search=run_search,
+                                progress=Progress(1, 0, open(os.devnull, "w")))
+            assert result.trials == 24 == db.count() and result.default_seconds is not None
+
+
+def records(path):
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT config, seconds, time FROM records ORDER BY id").fetchall()
+
+
+def test_sigkill_mid_job_then_rerun_loses_nothing_and_repeats_nothing(tmp_path, isolated_cache):
+    model = matmul_model(tmp_path / "m.onnx")
+    db = tmp_path / "t.db"
+    argv = [sys.executable, "-m", "compiler.cli", "tune", str(model), "--db", str(db), "--trials", "14",
+            "--strategy", "random", "--jobs", "1"]
+    job = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not db.exists() or len(records(db)) < 4):
+        time.sleep(0.2)
+    os.killpg(job.pid, signal.SIGKILL)     # the job, its build workers and its measuring process
+    job.wait()
+    before = records(db)
+    assert 4 <= len(before) < 14
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    after = records(db)
+    assert after[:len(before)] == before                          # nothing lost
+    configs = [c for c, _, _ in after]
+    assert len(configs) == 14 == len(set(configs))                # nothing measured twice
+    assert "tasks 1/1" in done.stderr and "trials 14/14" in done.stderr     # plain progress lines (no TTY)
+    export = tmp_path / "t.jsonl"
+    subprocess.run([*argv[:4], "--db", str(db), "--export", str(export)], check=True, capture_output=True)
+    lines = [json.loads(line) for line in export.read_text().splitlines()]
+    assert len(lines) == 14 and all(line["seconds"] for line in lines)
+
+
+def test_time_budget_stops_the_job(tmp_path):
+    graph, (task,) = lowered(matmul_model(tmp_path / "m.onnx"))
+    key = tuning_key(graph.backend, graph.target, task.kernel_hash)
+    runner = FakeRunner()
+    clock = lambda: len(runner.measured) * 10.0      # every measurement "takes" ten seconds
+    with TuningDatabase.open(tmp_path / "t.db") as db:
+        (result,) = run_job([task], [key], runner, db, JobSettings(100, "random", 0, time_budget=35.0, batch=2),
+                            search=run_search, progress=Progress(1, 0, open(os.devnull, "w")), clock=clock)
+        assert 4 <= result.trials <= 6 < result.allotted and db.count() == result.trials
