@@ -76,6 +76,28 @@ def request_device():
     return wgpu, adapter.request_device_sync()
 
 
+def create_shader_module(device, code: str, trusted: bool = False):
+    """naga's module of one WGSL shader. `trusted`: without the runtime checks naga adds
+    (index clamping on arrays, a counter bounding every loop), through wgpu-native's
+    wgpuDeviceCreateShaderModuleTrusted, which wgpu-py does not wrap; aotc's shaders index in
+    bounds and their loops end. Falls back to the checked module where this wgpu lacks it."""
+    if trusted:
+        try:
+            from wgpu.backends.wgpu_native import _api
+            source = _api.new_struct_p("WGPUShaderSourceWGSL *", code=_api.to_c_string_view(code))
+            source[0].chain.next = _api.ffi.NULL
+            source[0].chain.sType = _api.lib.WGPUSType_ShaderSourceWGSL
+            chained = _api.ffi.cast("WGPUChainedStruct *", source)
+            descriptor = _api.new_struct_p("WGPUShaderModuleDescriptor *", nextInChain=chained,
+                                           label=_api.to_c_string_view("aotc"))
+            handle = _api.libf.wgpuDeviceCreateShaderModuleTrusted(device._internal, descriptor, 0)
+            if handle != _api.ffi.NULL:
+                return _api.GPUShaderModule("aotc", handle, device)
+        except (ImportError, AttributeError):
+            pass
+    return device.create_shader_module(code=code)
+
+
 def validate_shader(text: str, device=None):
     """Compile one WGSL shader with wgpu (naga); raises its error message."""
     if device is None:
@@ -85,17 +107,18 @@ def validate_shader(text: str, device=None):
 
 class WebGpuModel:
     """`variant_policy`: how contraction variants are picked (variants.py); None for the
-    adapter's default. `clock`: seconds, for the measurements."""
+    adapter's default. `clock`: seconds, for the measurements. `trusted`: shaders compiled
+    without naga's runtime checks (create_shader_module)."""
 
     def __init__(self, directory: Path, weights: np.ndarray, threads: int = 1, variant_policy=None,
-                 clock=time.perf_counter):
+                 clock=time.perf_counter, trusted: bool = False):
         self.directory = Path(directory)
         self.plan = json.loads((self.directory / SHADER_DIR / PLAN_NAME).read_text(encoding="utf-8"))
         self.wgpu, self.device = request_device()
         wgpu, device = self.wgpu, self.device
         self.software = device.adapter.info.get("adapter_type") == "CPU"
         self.variant_policy = default_policy(self.software) if variant_policy is None else variant_policy
-        self.clock = clock
+        self.clock, self.trusted = clock, trusted
         self.choice: dict | None = None
         self.pipelines, self.layouts = {}, {}
         for pools in sorted({tuple(d["pools"]) for d in self.plan["dispatches"]}):
@@ -113,7 +136,7 @@ class WebGpuModel:
         """The compute pipeline of one shader file, compiled on first use."""
         if shader not in self.pipelines:
             device = self.device
-            module = device.create_shader_module(code=(self.directory / shader).read_text(encoding="utf-8"))
+            module = create_shader_module(device, (self.directory / shader).read_text(encoding="utf-8"), self.trusted)
             self.pipelines[shader] = device.create_compute_pipeline(
                 layout=device.create_pipeline_layout(bind_group_layouts=[self.layouts[tuple(pools)]]),
                 compute={"module": module, "entry_point": "main"})
@@ -247,4 +270,4 @@ class WebGpuModel:
         return [0.0] * len(self.plan["dispatches"])
 
 
-__all__ = ["WebGpuModel", "arena_layout", "evaluate", "request_device", "uniform_words", "validate_shader"]
+__all__ = ["WebGpuModel", "arena_layout", "create_shader_module", "evaluate", "request_device", "uniform_words", "validate_shader"]

@@ -92,7 +92,7 @@ def _grid_stride(phase: Phase) -> tuple[Expr, Expr, Expr]:
 
 
 def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target,
-                   config: KernelConfig = KernelConfig()) -> tuple[Shader, ...]:
+                   config: KernelConfig | None = None) -> tuple[Shader, ...]:
     """The shaders one call of `kernel` runs, in order; `pools_of` maps each parameter to the
     pool (binding variable) holding the tensor this call passes; `config` names a
     contraction's variants (gemm_space.variants)."""
@@ -113,7 +113,7 @@ def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target,
     top = header(kernel, pools, writable, atomic)
     if kernel.contraction is not None:
         variants = []
-        for cfg in gemm_space.variants(config, kernel.contraction, target):
+        for cfg in gemm_space.variants(config or KernelConfig(), kernel.contraction, target):
             text, workgroups = gemm.render(kernel.contraction, printer, target, cfg)
             variants.append(Variant(cfg, top + "\n" + text, workgroups))
         return (Shader(variants[0].text, variants[0].workgroups, tuple(variants)),)
