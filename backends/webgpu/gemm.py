@@ -14,106 +14,22 @@ them to memory) and naga's index clamping applies only to the workgroup reads.
 
 Edges: loads are predicated (zero outside the matrix, and in im2col padding), stores too; a
 predicate is printed only where the static shape needs it (M, N, K not multiples of the tile),
-and none is inside the k-inner FMA block. Operands are gathered through the spec's addressing
+and none is inside the k-inner FMA block. A config with `unroll` off is the loop-form
+template instead (gemm_compact.py). Operands are gathered through the spec's addressing
 (dense strides, im2col windows), 4 neighbours along the operand's contiguous axis per load.
 Barriers sit under bounds that depend only on workgroup ids and uniforms (uniform control flow).
 """
 from __future__ import annotations
 
 from compiler.errors import UnsupportedError
-from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueClamp, EpilogueGelu, Im2col, Im2colRows
+from compiler.ir.contraction import Contraction
 from compiler.ir.dtypes import DType
-from compiler.ir.loops import INDEX, Binary, Const, Expr, Var
+from compiler.ir.loops import Expr
 from compiler.target import Target
-from backends.contraction_text import strided_index
+from backends.webgpu import gemm_compact
+from backends.webgpu.gemm_operands import WINDOWS_WGSL, dim_text, epilogue_lines, k_contiguous, operand_index, workgroups
 from backends.webgpu.gemm_space import VECTOR, GemmConfig
 from backends.webgpu.printer import WgslPrinter
-
-MAX_WORKGROUPS = 65535
-
-# Window gathers: the element's index in the image, or -1 in the zero padding.
-WINDOWS_WGSL = """\
-// Element (k = (ci, ky, kx), n = (oy, ox)) of a channels-first convolution's im2col matrix.
-fn aotc_window_cols(k: i32, n: i32, kh: i32, kw: i32, ow: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-                    dh: i32, dw: i32, h: i32, w: i32) -> i32 {
-    let ci = k / (kh * kw);
-    let ky = (k / kw) % kh;
-    let kx = k % kw;
-    let iy = (n / ow) * sh - ph + ky * dh;
-    let ix = (n % ow) * sw - pw + kx * dw;
-    if (iy < 0 || iy >= h || ix < 0 || ix >= w) { return -1; }
-    return (ci * h + iy) * w + ix;
-}
-// Element (m = (oy, ox), k = (ky, kx, ci)) of a channels-last convolution's window rows.
-fn aotc_window_rows(m: i32, k: i32, cg: i32, kw: i32, ow: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-                    dh: i32, dw: i32, h: i32, w: i32, c: i32) -> i32 {
-    let tap = k / cg;
-    let ci = k % cg;
-    let ky = tap / kw;
-    let kx = tap % kw;
-    let iy = (m / ow) * sh - ph + ky * dh;
-    let ix = (m % ow) * sw - pw + kx * dw;
-    if (iy < 0 || iy >= h || ix < 0 || ix >= w) { return -1; }
-    return (iy * w + ix) * c + ci;
-}
-"""
-
-
-def _dim(d: "int | str", printer: WgslPrinter) -> str:
-    return f"{d}i" if isinstance(d, int) else printer.expr(Var(d))
-
-
-def _literal(value: float) -> str:
-    return f"{float(value)!r}f" if value >= 0 else f"({float(value)!r}f)"
-
-
-def _operand(operand, printer: WgslPrinter, row: str, col: str, wi: str = "wi") -> tuple[str, str]:
-    """(index expression, the line computing it) of element (row, col) of an operand; a window
-    gather names its image index `wi` (-1 in the zero padding)."""
-    if isinstance(operand, Dense):
-        return strided_index(operand, row, col), ""
-    if isinstance(operand, Im2colRows):
-        kw = operand.kernel[1]
-        (sh, sw), (ph, pw), (dh, dw) = operand.stride, operand.pad, operand.dilation
-        cg = operand.channels_per_group
-        window = (f"aotc_window_rows({row}, {col}, {cg}, {kw}, {operand.out_width}, {sh}, {sw}, {ph}, {pw}, "
-                  f"{dh}, {dw}, {operand.height}, {operand.width}, {operand.channels})")
-        return f"gb * {operand.image_stride} + gg * {cg} + {wi}", f"let {wi} = {window};"
-    if isinstance(operand, Im2col):
-        kh, kw = operand.kernel
-        (sh, sw), (ph, pw), (dh, dw) = operand.stride, operand.pad, operand.dilation
-        window = (f"aotc_window_cols({row}, {col}, {kh}, {kw}, {operand.out_width}, {sh}, {sw}, {ph}, {pw}, "
-                  f"{dh}, {dw}, {operand.height}, {operand.width})")
-        base = f"gb * {operand.image_stride} + gg * {operand.channel_offset_per_group * operand.height * operand.width}"
-        return f"{base} + {wi}", f"let {wi} = {window};"
-    raise UnsupportedError(f"webgpu GEMM: operand of type {type(operand).__name__}")
-
-
-def _epilogue(spec: Contraction, printer: WgslPrinter) -> list[str]:
-    lines = [f"v = v * {_literal(spec.alpha)};"] if spec.alpha != 1.0 else []
-    for op in spec.epilogue:
-        if isinstance(op, EpilogueAdd):
-            scale = "" if op.scale == 1.0 else f"{_literal(op.scale)} * "
-            lines.append(f"v = v + {scale}{printer.load(op.param, strided_index(op, 'm', 'n'), DType.float32)};")
-        elif isinstance(op, EpilogueClamp):
-            if op.low != float("-inf"):
-                lines.append(f"v = aotc_maxf(v, {_literal(op.low)});")
-            if op.high != float("inf"):
-                lines.append(f"v = aotc_minf(v, {_literal(op.high)});")
-        elif isinstance(op, EpilogueGelu):
-            lines.append("v = aotc_gelu_tanh(v);" if op.approximate == "tanh" else "v = aotc_gelu(v);")
-        else:
-            raise UnsupportedError(f"webgpu GEMM: epilogue {type(op).__name__}")
-    return lines
-
-
-def _k_contiguous(operand, which: str) -> bool:
-    """Whether neighbouring k elements of the operand are neighbours in memory."""
-    if isinstance(operand, Im2colRows):
-        return True
-    if isinstance(operand, Dense):
-        return (operand.col_stride if which == "a" else operand.row_stride) == 1
-    return False
 
 
 def _swizzle(i: int) -> str:
@@ -129,7 +45,7 @@ class _TileLoads:
         self.operand = spec.a if which == "a" else spec.b
         self.wide = cfg.bm if which == "a" else cfg.bn
         self.chunks = self.wide * cfg.bk // VECTOR // cfg.threads
-        self.k_fast = _k_contiguous(self.operand, which)
+        self.k_fast = k_contiguous(self.operand, which)
         if which == "a":
             self.x_exact = isinstance(spec.m, int) and spec.m % cfg.bm == 0
         else:
@@ -157,7 +73,7 @@ class _TileLoads:
             for j in range(VECTOR):
                 x, k = (f"{w}x{c}", f"{w}k{c} + {j}") if self.k_fast else (f"{w}x{c} + {j}", f"{w}k{c}")
                 row, col = (f"{origin} + {x}", f"k0 + {k}") if w == "a" else (f"k0 + {k}", f"{origin} + {x}")
-                index, setup = _operand(self.operand, self.printer, row, col, f"wi{j}")
+                index, setup = operand_index(self.operand, self.printer, row, col, f"wi{j}")
                 guards = ([] if self.x_exact else [f"{origin} + {x} < {extent}"])
                 guards += [] if spec.k % self.cfg.bk == 0 else [f"k0 + {k} < {spec.k}i"]
                 value = self.printer.load(self.operand.param, index, DType.float32)
@@ -209,7 +125,7 @@ def _stores(spec: Contraction, printer: WgslPrinter, cfg: GemmConfig) -> list[st
     """Each accumulator element through the epilogue to C (guarded where the tile can overhang)."""
     ty_count, tx_count = cfg.bm // cfg.tm, cfg.bn // cfg.tn
     exact = isinstance(spec.m, int) and spec.m % cfg.bm == 0 and spec.n % cfg.bn == 0
-    epilogue = _epilogue(spec, printer)
+    epilogue = epilogue_lines(spec, printer)
     out_index = f"gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + m * {spec.out_row_stride} + n"
     store = printer.store(spec.out_param, out_index, "v", DType.float32, "    ")
     lines = []
@@ -238,10 +154,12 @@ def render(spec: Contraction, printer: WgslPrinter, target: Target,
     if not cfg.fits(limits):
         raise UnsupportedError(f"webgpu GEMM config {cfg.name} needs {cfg.storage} B of workgroup storage and "
                                f"{cfg.threads} invocations, over target {target.name}'s limits")
+    if not cfg.unroll:
+        return gemm_compact.render(spec, printer, cfg)
     a, b = _TileLoads(spec, printer, "a", cfg), _TileLoads(spec, printer, "b", cfg)
     buffers = 2 if cfg.double_buffer else 1
     k_tiles = -(-spec.k // cfg.bk)
-    m, groups = _dim(spec.m, printer), f"({_dim(spec.batch, printer)} * {spec.groups}i)"
+    m, groups = dim_text(spec.m, printer), f"({dim_text(spec.batch, printer)} * {spec.groups}i)"
     accumulators = [f"var c{r}_{h} = vec4<f32>(0.0f);" for r in range(cfg.tm) for h in range(cfg.tn // VECTOR)]
     cur = "t % 2" if cfg.double_buffer else "0"
     nxt = "(t + 1) % 2" if cfg.double_buffer else "0"
@@ -291,17 +209,7 @@ fn main(@builtin(local_invocation_index) aotc_lid: u32, @builtin(workgroup_id) a
     }}
 }}
 """
-    return text, _workgroups(spec, cfg)
-
-
-def _workgroups(spec: Contraction, cfg: GemmConfig) -> tuple[Expr, Expr, Expr]:
-    """x: N tiles; y: M tiles and z: batch x groups, both capped (the shader strides over them)."""
-    def dim(d):
-        return Const(d, INDEX) if isinstance(d, int) else Var(d)
-    m_tiles = Binary("div", Binary("add", dim(spec.m), Const(cfg.bm - 1, INDEX)), Const(cfg.bm, INDEX))
-    groups = Binary("mul", dim(spec.batch), Const(spec.groups, INDEX))
-    cap = Const(MAX_WORKGROUPS, INDEX)
-    return (Const(-(-spec.n // cfg.bn), INDEX), Binary("min", m_tiles, cap), Binary("min", groups, cap))
+    return text, workgroups(spec, cfg)
 
 
 __all__ = ["render"]

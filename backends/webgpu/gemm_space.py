@@ -9,8 +9,8 @@ and with operand tiles that split into whole vec4 loads per invocation.
 
 Which variants a kernel carries is its KernelConfig: `Param("variant<i>", index into SPACE)`,
 so a tuning record can name the winners; without one, DEFAULT_VARIANTS (a big tile for
-discrete GPUs, a medium and a small one for integrated and software adapters), dropping tiles
-far larger than the problem.
+discrete GPUs, a small one for integrated GPUs and small problems, and the compact loop-form
+kernel for software adapters), dropping unrolled tiles far larger than the problem.
 """
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ class GemmConfig:
     tm: int
     tn: int
     double_buffer: bool
+    # The unrolled template (gemm.py); else the loop-form one (gemm_compact.py, COMPACT only):
+    # several times less text for compilers that pay per instruction (SwiftShader's JIT).
+    unroll: bool = True
 
     @property
     def threads(self) -> int:
@@ -44,7 +47,8 @@ class GemmConfig:
 
     @property
     def name(self) -> str:
-        return f"{self.bm}x{self.bn}x{self.bk}_{self.tm}x{self.tn}{'_db' if self.double_buffer else ''}"
+        return (f"{self.bm}x{self.bn}x{self.bk}_{self.tm}x{self.tn}{'_db' if self.double_buffer else ''}"
+                f"{'' if self.unroll else '_loop'}")
 
     def needs(self) -> dict[str, int]:
         """The adapter limits the variant needs (the runtimes compare them with the device's)."""
@@ -60,15 +64,17 @@ def _valid(c: GemmConfig) -> bool:
             and c.storage <= 16 * 1024 and vectors_a % c.threads == 0 and vectors_b % c.threads == 0)
 
 
+# The loop-form template (gemm_compact.py): one config, for software adapters' compilers.
+COMPACT = GemmConfig(64, 64, 16, 4, 4, False, unroll=False)
+
 SPACE: tuple[GemmConfig, ...] = tuple(
     c for c in (GemmConfig(bm, bn, bk, tm, tn, db)
                 for bm in (32, 64, 128) for bn in (32, 64, 128) for bk in (8, 16, 32)
                 for tm in (4, 8) for tn in (4, 8) for db in (True, False))
-    if _valid(c))
+    if _valid(c)) + (COMPACT,)
 
 # In preference order for a fast discrete GPU; runtimes on software adapters take the last.
-DEFAULT_VARIANTS = (GemmConfig(128, 128, 8, 8, 8, True), GemmConfig(64, 64, 16, 4, 4, True),
-                    GemmConfig(32, 32, 16, 4, 4, True))
+DEFAULT_VARIANTS = (GemmConfig(128, 128, 8, 8, 8, True), GemmConfig(32, 32, 16, 4, 4, True), COMPACT)
 
 
 def config_index(config: GemmConfig) -> int:
@@ -90,9 +96,9 @@ def default_variants(spec: Contraction, target: Target) -> tuple[GemmConfig, ...
     extent (a 128-row tile on a 16-row GEMM idles most invocations); at least one remains."""
     limits = dict(target.limits)
     fitting = [c for c in DEFAULT_VARIANTS if c.fits(limits)]
-    sized = [c for c in fitting
-             if (not isinstance(spec.m, int) or c.bm <= max(2 * spec.m, 32)) and c.bn <= max(2 * spec.n, 32)]
-    return tuple(sized or fitting[-1:])
+    sized = [c for c in fitting if c == COMPACT
+             or (not isinstance(spec.m, int) or c.bm <= max(2 * spec.m, 32)) and c.bn <= max(2 * spec.n, 32)]
+    return tuple(sized)
 
 
 def default_config(spec: Contraction, target: Target) -> KernelConfig:
@@ -111,5 +117,5 @@ def variants(config: KernelConfig, spec: Contraction, target: Target) -> tuple[G
     return tuple(chosen) or default_variants(spec, target)
 
 
-__all__ = ["DEFAULT_VARIANTS", "GemmConfig", "MAX_VARIANTS", "SPACE", "config_index", "config_space",
+__all__ = ["COMPACT", "DEFAULT_VARIANTS", "GemmConfig", "MAX_VARIANTS", "SPACE", "config_index", "config_space",
            "default_config", "default_variants", "variants"]

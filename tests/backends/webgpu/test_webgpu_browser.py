@@ -73,11 +73,11 @@ def test_zoo_model_in_chromium_matches_onnxruntime(name, zoo_path, served):
 
 
 def test_runtime_js_picks_gemm_variants(served):
-    """runtime.js in Chromium: a 40-row GEMM carries two variants (64- and 32-row tiles); each
-    forced slot, the default (limits: SwiftShader is a software adapter, so the smallest tile)
-    and the measured pick run, each matching numpy; the page reports which config ran.
-    (The 128x128 8x8-block variant takes SwiftShader minutes, which is why software adapters
-    never default to it and this GEMM is too small to carry it.)"""
+    """runtime.js in Chromium: a 40-row GEMM carries two variants (the unrolled 32x32 tile and
+    the compact loop-form kernel); each forced slot, the default (limits: SwiftShader is a
+    software adapter, so the last, compact one) and the measured pick run, each matching numpy;
+    the page reports which config ran. (The 128x128 8x8-block variant takes SwiftShader
+    minutes: this GEMM is too small to carry it.)"""
     import onnx.helper as oh
     root, base = served
     rng = np.random.default_rng(3)
@@ -89,7 +89,7 @@ def test_runtime_js_picks_gemm_variants(served):
     out = compile_to_directory(model, "webgpu", root / "artifact")
     (dispatch,) = json.loads((out / "kernels/dispatches.json").read_text())["dispatches"]
     configs = [v["config"] for v in dispatch["variants"]]
-    assert configs == ["64x64x16_4x4_db", "32x32x16_4x4_db"]
+    assert configs == ["32x32x16_4x4_db", "64x64x16_4x4_loop"]
     a = rng.standard_normal((40, 96)).astype(np.float32)
     (root / "a.bin").write_bytes(a.tobytes())
     for policy, expected in (("0", configs[0]), ("1", configs[1]), ("", configs[-1]), ("measure", None)):
