@@ -142,6 +142,12 @@ def _stores(spec: Contraction, printer: WgslPrinter, cfg: GemmConfig) -> list[st
     return lines
 
 
+def _prologue(a: _TileLoads, b: _TileLoads) -> list[str]:
+    """The first k tile into buffer 0 (none when K is 0: nothing to read)."""
+    return (["{", "    let k0 = 0;", "    let nxt = 0;"] + [f"    {line}" for line in a.load() + b.load() + a.store() + b.store()]
+            + ["}", "workgroupBarrier();"])
+
+
 def _indent(lines: list[str], depth: int) -> str:
     pad = "    " * depth
     return "\n".join(pad + line for line in lines)
@@ -184,12 +190,7 @@ fn main(@builtin(local_invocation_index) aotc_lid: u32, @builtin(workgroup_id) a
         for (var m0: i32 = i32(aotc_wid.y) * {cfg.bm}; m0 < rows; m0 += i32(aotc_groups.y) * {cfg.bm}) {{
             let n0 = i32(aotc_wid.x) * {cfg.bn};
 {_indent(accumulators, 3)}
-            {{
-                let k0 = 0;
-                let nxt = 0;
-{_indent(a.load() + b.load() + a.store() + b.store(), 4)}
-            }}
-            workgroupBarrier();
+{_indent(_prologue(a, b) if k_tiles else [], 3)}
             for (var t: i32 = 0; t < {k_tiles}; t++) {{
                 if (t + 1 < {k_tiles}) {{
                     let k0 = (t + 1) * {cfg.bk};
