@@ -151,12 +151,33 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
 
+    def run_case(name: str, kind: str, entry: dict, source, feeds: dict) -> None:
+        if kind == "webgpu":
+            art = compiler.compile(source, target="webgpu", options=options)
+            entry["webgpu_seconds"] = webgpu_seconds(art, feeds, args.repeat, args.trials)
+            entry["webgpu_variants"] = art._model.chosen_configs()
+            from backends.webgpu.runtime import WebGpuModel
+            weights = np.fromfile(art.directory / "weights.bin", dtype=np.uint8)
+            art._model = WebGpuModel(art.directory, weights, trusted=True)
+            entry["webgpu_trusted_seconds"] = webgpu_seconds(art, feeds, args.repeat, args.trials)
+            log(f"{name:9s} webgpu  {entry['webgpu_seconds'] * 1e3:8.3f} ms (trusted modules "
+                f"{entry['webgpu_trusted_seconds'] * 1e3:8.3f} ms); variants {sorted(set(entry['webgpu_variants']))}")
+        else:
+            art = compiler.compile(source, target=args.cuda_target, options=options)
+            entry["cuda_seconds"] = cuda_seconds(art, feeds, args.repeat, args.trials)
+            log(f"{name:9s} cuda    {entry['cuda_seconds'] * 1e3:8.3f} ms")
+        del art
+
     n, flops = args.size, 2 * args.size ** 3
     if "webgpu" in chosen and not args.no_sweep:
-        results["gemm_sweep"] = sweep_gemm(n, args.keep, log)
-        sweep = results["gemm_sweep"]
-        log(f"gemm {n}^3 sweep best {sweep['best']} {sweep['best_tflops']:.2f} TFLOP/s (rel L2 "
-            f"{sweep['best_rel_l2']:.1e}); trusted best {sweep['best_trusted']} {sweep['best_trusted_tflops']:.2f} TFLOP/s")
+        try:
+            results["gemm_sweep"] = sweep = sweep_gemm(n, args.keep, log)
+            log(f"gemm {n}^3 sweep best {sweep['best']} {sweep['best_tflops']:.2f} TFLOP/s (rel L2 "
+                f"{sweep['best_rel_l2']:.1e}); trusted best {sweep['best_trusted']} "
+                f"{sweep['best_trusted_tflops']:.2f} TFLOP/s")
+        except Exception as error:
+            results["gemm_sweep_error"] = f"{type(error).__name__}: {error}"[:2000]
+            log(f"gemm sweep failed: {results['gemm_sweep_error'][:300]}")
         save()
     model, _ = gemm_model(n)
     a = np.random.default_rng(1).standard_normal((n, n)).astype(np.float32)
@@ -169,32 +190,24 @@ def main(argv: list[str] | None = None) -> int:
     for name, source, feeds in cases:
         entry = results.setdefault(name, {})
         for kind in chosen:
-            if kind == "webgpu":
-                art = compiler.compile(source, target="webgpu", options=options)
-                entry["webgpu_seconds"] = webgpu_seconds(art, feeds, args.repeat, args.trials)
-                entry["webgpu_variants"] = art._model.chosen_configs()
-                from backends.webgpu.runtime import WebGpuModel
-                weights = np.fromfile(art.directory / "weights.bin", dtype=np.uint8)
-                art._model = WebGpuModel(art.directory, weights, trusted=True)
-                entry["webgpu_trusted_seconds"] = webgpu_seconds(art, feeds, args.repeat, args.trials)
-                log(f"{name:9s} webgpu  {entry['webgpu_seconds'] * 1e3:8.3f} ms (trusted modules "
-                    f"{entry['webgpu_trusted_seconds'] * 1e3:8.3f} ms); variants {sorted(set(entry['webgpu_variants']))}")
-            else:
-                art = compiler.compile(source, target=args.cuda_target, options=options)
-                entry["cuda_seconds"] = cuda_seconds(art, feeds, args.repeat, args.trials)
-                log(f"{name:9s} cuda    {entry['cuda_seconds'] * 1e3:8.3f} ms")
-            del art
+            try:
+                run_case(name, kind, entry, source, feeds)
+            except Exception as error:   # one failing side must not lose the other's numbers
+                entry[f"{kind}_error"] = f"{type(error).__name__}: {error}"[:2000]
+                log(f"{name:9s} {kind:7s} failed: {entry[f'{kind}_error'][:300]}")
         if name == "gemm":
             for key in ("webgpu_seconds", "webgpu_trusted_seconds", "cuda_seconds"):
                 if key in entry:
                     entry[key.replace("seconds", "tflops")] = flops / entry[key] / 1e12
-        if len(chosen) == 2:
+        if "cuda_seconds" in entry and "webgpu_seconds" in entry:
             entry["webgpu_speed_vs_cuda"] = entry["cuda_seconds"] / entry["webgpu_seconds"]
-            entry["webgpu_trusted_speed_vs_cuda"] = entry["cuda_seconds"] / entry["webgpu_trusted_seconds"]
+            trusted = entry.get("webgpu_trusted_seconds")
+            if trusted:
+                entry["webgpu_trusted_speed_vs_cuda"] = entry["cuda_seconds"] / trusted
             log(f"{name:9s} webgpu at {entry['webgpu_speed_vs_cuda']:.0%} of cuda's speed "
-                f"({entry['webgpu_trusted_speed_vs_cuda']:.0%} with trusted modules)")
+                f"({entry.get('webgpu_trusted_speed_vs_cuda', 0):.0%} with trusted modules)")
         save()
-    if len(chosen) == 2 and "gemm_sweep" in results:
+    if "cuda_seconds" in results["gemm"] and "gemm_sweep" in results:
         best = min(results["gemm_sweep"]["best_seconds"], *results["gemm_sweep"]["trusted_seconds"].values())
         results["gemm"]["best_variant_speed_vs_cuda"] = results["gemm"]["cuda_seconds"] / best
         log(f"gemm {n}^3: best WebGPU config at {results['gemm']['best_variant_speed_vs_cuda']:.0%} of aotc CUDA")
