@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from compiler.ir.config import ConfigSpace, KernelConfig
+from compiler.ir.loops import Kernel
 from compiler.target import Target
 from backends.base import Binary, GraphLayoutConstants, LoweredModel, NoKernelConfigs, Source
+from backends.webgpu import gemm_space
 from backends.webgpu.build import build_web
 from backends.webgpu.plan import PLAN_NAME, plan
 
@@ -14,6 +17,17 @@ from backends.webgpu.plan import PLAN_NAME, plan
 @dataclass(frozen=True)
 class WebGpuBackend(NoKernelConfigs, GraphLayoutConstants):
     name: str = "webgpu"
+
+    # Contractions carry up to three GEMM variants (gemm_space.py); loop kernels tune nothing.
+    def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace:
+        if kernel.contraction is None:
+            return ConfigSpace()
+        return gemm_space.config_space(kernel.contraction, target)
+
+    def default_config(self, kernel: Kernel, target: Target) -> KernelConfig:
+        if kernel.contraction is None:
+            return KernelConfig()
+        return gemm_space.default_config(kernel.contraction, target)
 
     def lower(self, model: LoweredModel, target: Target) -> Source:
         return Source(plan(model, target), entry=PLAN_NAME)

@@ -1,199 +1,216 @@
 """The WebGPU contraction template: a workgroup-memory tiled fp32 GEMM (implicit GEMM for
 convolutions) with register blocking and the contraction's epilogue applied at the store.
 
-A workgroup of 256 invocations computes a 64 x 64 tile of C for one (batch, group): operand
-tiles of 16 along k are staged in workgroup memory (2 x 4 KiB, within the 16 KiB limit), and
-each invocation accumulates a 4 x 4 block in registers (four vec4s), its rows and columns
-strided by 16 so neighbouring invocations read neighbouring workgroup words. Operands are
-gathered through the spec's addressing (dense strides, im2col windows with zero padding), the
-load order making the operand's contiguous axis the fast one across invocations. Barriers sit
-in loops whose bounds depend only on workgroup ids and uniforms (uniform control flow).
+One config (gemm_space.GemmConfig) shapes a shader: a workgroup of (BM/TM)(BN/TN) invocations
+computes a BM x BN tile of C for one (batch, group), walking k in steps of BK. Operand tiles
+live in workgroup memory k-major (A transposed) as vec4 rows, so the inner loop reads an
+invocation's 4 rows of A and 4 columns of B as one vec4 each and does TM x TN/4 vec4 FMAs per
+k; an invocation's rows (columns) are TM/4 groups of 4 strided by BM/(TM/4), so neighbouring
+invocations read neighbouring 16-byte words. The next k-tile is read from global memory into
+registers before the current one is consumed (double-buffered tiles take one barrier per k
+step, single ones two). Every k step, register block and store is unrolled in the text with
+constant offsets: accumulators are plain vec4 variables (no dynamic indexing that could push
+them to memory) and naga's index clamping applies only to the workgroup reads.
+
+Edges: loads are predicated (zero outside the matrix, and in im2col padding), stores too; a
+predicate is printed only where the static shape needs it (M, N, K not multiples of the tile),
+and none is inside the k-inner FMA block. A config with `unroll` off is the loop-form
+template instead (gemm_compact.py). Operands are gathered through the spec's addressing
+(dense strides, im2col windows), 4 neighbours along the operand's contiguous axis per load.
+Barriers sit under bounds that depend only on workgroup ids and uniforms (uniform control flow).
 """
 from __future__ import annotations
 
 from compiler.errors import UnsupportedError
-from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueClamp, EpilogueGelu, Im2col, Im2colRows
+from compiler.ir.contraction import Contraction
 from compiler.ir.dtypes import DType
-from compiler.ir.loops import INDEX, Binary, Const, Expr, Var
+from compiler.ir.loops import Expr
 from compiler.target import Target
-from backends.contraction_text import strided_index
+from backends.webgpu import gemm_compact
+from backends.webgpu.gemm_operands import WINDOWS_WGSL, dim_text, epilogue_lines, k_contiguous, operand_index, workgroups
+from backends.webgpu.gemm_space import VECTOR, GemmConfig
 from backends.webgpu.printer import WgslPrinter
 
-BM = BN = 64
-BK = 16
-THREADS = 256
-MAX_WORKGROUPS = 65535
 
-# Window gathers: the element's index in the image, or -1 in the zero padding.
-WINDOWS_WGSL = """\
-// Element (k = (ci, ky, kx), n = (oy, ox)) of a channels-first convolution's im2col matrix.
-fn aotc_window_cols(k: i32, n: i32, kh: i32, kw: i32, ow: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-                    dh: i32, dw: i32, h: i32, w: i32) -> i32 {
-    let ci = k / (kh * kw);
-    let ky = (k / kw) % kh;
-    let kx = k % kw;
-    let iy = (n / ow) * sh - ph + ky * dh;
-    let ix = (n % ow) * sw - pw + kx * dw;
-    if (iy < 0 || iy >= h || ix < 0 || ix >= w) { return -1; }
-    return (ci * h + iy) * w + ix;
-}
-// Element (m = (oy, ox), k = (ky, kx, ci)) of a channels-last convolution's window rows.
-fn aotc_window_rows(m: i32, k: i32, cg: i32, kw: i32, ow: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-                    dh: i32, dw: i32, h: i32, w: i32, c: i32) -> i32 {
-    let tap = k / cg;
-    let ci = k % cg;
-    let ky = tap / kw;
-    let kx = tap % kw;
-    let iy = (m / ow) * sh - ph + ky * dh;
-    let ix = (m % ow) * sw - pw + kx * dw;
-    if (iy < 0 || iy >= h || ix < 0 || ix >= w) { return -1; }
-    return (iy * w + ix) * c + ci;
-}
-"""
+def _swizzle(i: int) -> str:
+    return "xyzw"[i]
 
 
-def _dim(d: "int | str", printer: WgslPrinter) -> str:
-    return f"{d}i" if isinstance(d, int) else printer.expr(Var(d))
+class _TileLoads:
+    """An invocation's share of one operand tile: vec4 chunks read into registers `p<a|b><c>`,
+    then stored into workgroup buffer `nxt`. Chunk placement depends only on the invocation."""
 
-
-def _literal(value: float) -> str:
-    return f"{float(value)!r}f" if value >= 0 else f"({float(value)!r}f)"
-
-
-def _operand(operand, printer: WgslPrinter, row: str, col: str) -> tuple[str, str]:
-    """(index expression, the lines computing it) of element (row, col) of an operand."""
-    if isinstance(operand, Dense):
-        return strided_index(operand, row, col), ""
-    if isinstance(operand, Im2colRows):
-        kw = operand.kernel[1]
-        (sh, sw), (ph, pw), (dh, dw) = operand.stride, operand.pad, operand.dilation
-        cg = operand.channels_per_group
-        window = (f"aotc_window_rows({row}, {col}, {cg}, {kw}, {operand.out_width}, {sh}, {sw}, {ph}, {pw}, "
-                  f"{dh}, {dw}, {operand.height}, {operand.width}, {operand.channels})")
-        return f"gb * {operand.image_stride} + gg * {cg} + wi", f"let wi = {window};"
-    if isinstance(operand, Im2col):
-        kh, kw = operand.kernel
-        (sh, sw), (ph, pw), (dh, dw) = operand.stride, operand.pad, operand.dilation
-        window = (f"aotc_window_cols({row}, {col}, {kh}, {kw}, {operand.out_width}, {sh}, {sw}, {ph}, {pw}, "
-                  f"{dh}, {dw}, {operand.height}, {operand.width})")
-        base = f"gb * {operand.image_stride} + gg * {operand.channel_offset_per_group * operand.height * operand.width}"
-        return f"{base} + wi", f"let wi = {window};"
-    raise UnsupportedError(f"webgpu GEMM: operand of type {type(operand).__name__}")
-
-
-def _tile_load(spec: Contraction, printer: WgslPrinter, which: str) -> str:
-    """The loop filling one operand tile of workgroup memory (zeros outside the matrix)."""
-    operand = spec.a if which == "a" else spec.b
-    rows, wide = ("m", BM) if which == "a" else ("n", BN)
-    k_fast = (isinstance(operand, Dense) and (operand.col_stride if which == "a" else operand.row_stride) == 1
-              or isinstance(operand, Im2colRows))
-    order = (f"let kk = e % {BK}; let xx = e / {BK};" if k_fast else f"let xx = e % {wide}; let kk = e / {wide};")
-    bound = "rows" if which == "a" else f"{spec.n}i"
-    row, col = ("x", "k") if which == "a" else ("k", "x")
-    index, setup = _operand(operand, printer, row, col)
-    guard = "wi >= 0" if setup else "true"
-    return f"""\
-            for (var e: i32 = tid; e < {BK * wide}; e += {THREADS}) {{
-                {order}
-                let x = {'m0' if which == 'a' else 'n0'} + xx;
-                let k = k0 + kk;
-                var value = 0.0f;
-                if (x < {bound} && k < {spec.k}i) {{
-                    {setup}
-                    if ({guard}) {{ value = {printer.load(operand.param, index, DType.float32)}; }}
-                }}
-                {which}_tile[kk * {wide} + xx] = value;
-            }}"""
-
-
-def _epilogue(spec: Contraction, printer: WgslPrinter) -> list[str]:
-    lines = [f"v = v * {_literal(spec.alpha)};"] if spec.alpha != 1.0 else []
-    for op in spec.epilogue:
-        if isinstance(op, EpilogueAdd):
-            scale = "" if op.scale == 1.0 else f"{_literal(op.scale)} * "
-            lines.append(f"v = v + {scale}{printer.load(op.param, strided_index(op, 'm', 'n'), DType.float32)};")
-        elif isinstance(op, EpilogueClamp):
-            if op.low != float("-inf"):
-                lines.append(f"v = aotc_maxf(v, {_literal(op.low)});")
-            if op.high != float("inf"):
-                lines.append(f"v = aotc_minf(v, {_literal(op.high)});")
-        elif isinstance(op, EpilogueGelu):
-            lines.append("v = aotc_gelu_tanh(v);" if op.approximate == "tanh" else "v = aotc_gelu(v);")
+    def __init__(self, spec: Contraction, printer: WgslPrinter, which: str, cfg: GemmConfig):
+        self.spec, self.printer, self.which, self.cfg = spec, printer, which, cfg
+        self.operand = spec.a if which == "a" else spec.b
+        self.wide = cfg.bm if which == "a" else cfg.bn
+        self.chunks = self.wide * cfg.bk // VECTOR // cfg.threads
+        self.k_fast = k_contiguous(self.operand, which)
+        if which == "a":
+            self.x_exact = isinstance(spec.m, int) and spec.m % cfg.bm == 0
         else:
-            raise UnsupportedError(f"webgpu GEMM: epilogue {type(op).__name__}")
+            self.x_exact = spec.n % cfg.bn == 0
+
+    def placement(self) -> list[str]:
+        cfg, w, lines = self.cfg, self.which, []
+        for c in range(self.chunks):
+            q = f"(tid + {c * cfg.threads})"
+            if self.k_fast:
+                lines += [f"let {w}x{c} = {q} / {cfg.bk // VECTOR};", f"let {w}k{c} = ({q} % {cfg.bk // VECTOR}) * 4;"]
+            else:
+                lines += [f"let {w}k{c} = {q} / {self.wide // VECTOR};", f"let {w}x{c} = ({q} % {self.wide // VECTOR}) * 4;"]
+            lines.append(f"var p{w}{c}: vec4<f32>;")
+        return lines
+
+    def load(self) -> list[str]:
+        """Global reads of the tile at k0 (zeros outside the matrix or in window padding)."""
+        spec, w = self.spec, self.which
+        origin, extent = ("m0", "rows") if w == "a" else ("n0", f"{spec.n}i")
+        lines = []
+        for c in range(self.chunks):
+            reg = f"p{w}{c}"
+            values, guarded = [], []
+            for j in range(VECTOR):
+                x, k = (f"{w}x{c}", f"{w}k{c} + {j}") if self.k_fast else (f"{w}x{c} + {j}", f"{w}k{c}")
+                row, col = (f"{origin} + {x}", f"k0 + {k}") if w == "a" else (f"k0 + {k}", f"{origin} + {x}")
+                index, setup = operand_index(self.operand, self.printer, row, col, f"wi{j}")
+                guards = ([] if self.x_exact else [f"{origin} + {x} < {extent}"])
+                guards += [] if spec.k % self.cfg.bk == 0 else [f"k0 + {k} < {spec.k}i"]
+                value = self.printer.load(self.operand.param, index, DType.float32)
+                values.append(value)
+                if setup:
+                    guarded.append(f"{{ {setup} if (wi{j} >= 0) {{ {reg}.{_swizzle(j)} = {value}; }} }}")
+                    if guards:
+                        guarded[-1] = f"if ({' && '.join(guards)}) {guarded[-1]}"
+                elif guards:
+                    guarded.append(f"if ({' && '.join(guards)}) {{ {reg}.{_swizzle(j)} = {value}; }}")
+                else:
+                    guarded.append("")
+            if all(not g for g in guarded):
+                lines.append(f"{reg} = vec4<f32>({', '.join(values)});")
+            else:
+                lines.append(f"{reg} = vec4<f32>(0.0f);")
+                lines += [g or f"{reg}.{_swizzle(j)} = {values[j]};" for j, g in enumerate(guarded)]
+        return lines
+
+    def store(self) -> list[str]:
+        cfg, w, row = self.cfg, self.which, self.wide // VECTOR
+        lines = []
+        for c in range(self.chunks):
+            base = f"nxt * {cfg.bk * row}"
+            if self.k_fast:
+                lines += [f"{w}_tile[{base} + ({w}k{c} + {j}) * {row} + {w}x{c} / 4][{w}x{c} % 4] = p{w}{c}.{_swizzle(j)};"
+                          for j in range(VECTOR)]
+            else:
+                lines.append(f"{w}_tile[{base} + {w}k{c} * {row} + {w}x{c} / 4] = p{w}{c};")
+        return lines
+
+
+def _inner(cfg: GemmConfig) -> list[str]:
+    """The k step's FMAs on workgroup buffer `cur`, unrolled over k and the register block."""
+    ty_count, tx_count = cfg.bm // cfg.tm, cfg.bn // cfg.tn
+    lines = [f"let abase = cur * {cfg.bk * cfg.bm // VECTOR} + ty;", f"let bbase = cur * {cfg.bk * cfg.bn // VECTOR} + tx;"]
+    for kk in range(cfg.bk):
+        lines.append("{")
+        lines += [f"    let a{g} = a_tile[abase + {kk * cfg.bm // VECTOR + g * ty_count}];" for g in range(cfg.tm // VECTOR)]
+        lines += [f"    let b{h} = b_tile[bbase + {kk * cfg.bn // VECTOR + h * tx_count}];" for h in range(cfg.tn // VECTOR)]
+        for r in range(cfg.tm):
+            for h in range(cfg.tn // VECTOR):
+                lines.append(f"    c{r}_{h} = fma(vec4<f32>(a{r // VECTOR}.{_swizzle(r % VECTOR)}), b{h}, c{r}_{h});")
+        lines.append("}")
     return lines
 
 
-def render(spec: Contraction, printer: WgslPrinter, target: Target) -> tuple[str, tuple[Expr, Expr, Expr]]:
-    """The shader's main function (after the header) and its workgroup counts."""
-    storage = (BK * BM + BK * BN) * 4
-    if storage > target.limit("workgroup_storage") or THREADS > target.limit("invocations_per_workgroup"):
-        raise UnsupportedError(f"webgpu GEMM tiles need {storage} B of workgroup storage and {THREADS} "
-                               f"invocations, over target {target.name}'s limits")
-    m, groups = _dim(spec.m, printer), f"({_dim(spec.batch, printer)} * {spec.groups}i)"
-    epilogue = "\n".join(f"                    {line}" for line in _epilogue(spec, printer))
+def _stores(spec: Contraction, printer: WgslPrinter, cfg: GemmConfig) -> list[str]:
+    """Each accumulator element through the epilogue to C (guarded where the tile can overhang)."""
+    ty_count, tx_count = cfg.bm // cfg.tm, cfg.bn // cfg.tn
+    exact = isinstance(spec.m, int) and spec.m % cfg.bm == 0 and spec.n % cfg.bn == 0
+    epilogue = epilogue_lines(spec, printer)
     out_index = f"gb * {spec.out_batch_stride} + gg * {spec.out_group_stride} + m * {spec.out_row_stride} + n"
-    store = printer.store(spec.out_param, out_index, "v", DType.float32, " " * 20)
+    store = printer.store(spec.out_param, out_index, "v", DType.float32, "    ")
+    lines = []
+    for r in range(cfg.tm):
+        row = f"m0 + ty * 4 + {(r // VECTOR) * VECTOR * ty_count + r % VECTOR}"
+        for h in range(cfg.tn // VECTOR):
+            for j in range(VECTOR):
+                col = f"n0 + tx * 4 + {h * VECTOR * tx_count + j}"
+                lines.append(f"{{ let m = {row}; let n = {col};" + ("" if exact else f" if (m < rows && n < {spec.n}i)")
+                             + " {")
+                lines.append(f"    var v: f32 = c{r}_{h}.{_swizzle(j)};")
+                lines += [f"    {line}" for line in epilogue] + store
+                lines.append("} }")
+    return lines
+
+
+def _prologue(a: _TileLoads, b: _TileLoads) -> list[str]:
+    """The first k tile into buffer 0 (none when K is 0: nothing to read)."""
+    return (["{", "    let k0 = 0;", "    let nxt = 0;"] + [f"    {line}" for line in a.load() + b.load() + a.store() + b.store()]
+            + ["}", "workgroupBarrier();"])
+
+
+def _indent(lines: list[str], depth: int) -> str:
+    pad = "    " * depth
+    return "\n".join(pad + line for line in lines)
+
+
+def render(spec: Contraction, printer: WgslPrinter, target: Target,
+           cfg: GemmConfig) -> tuple[str, tuple[Expr, Expr, Expr]]:
+    """The shader's main function (after the header) and its workgroup counts."""
+    limits = dict(target.limits)
+    if not cfg.fits(limits):
+        raise UnsupportedError(f"webgpu GEMM config {cfg.name} needs {cfg.storage} B of workgroup storage and "
+                               f"{cfg.threads} invocations, over target {target.name}'s limits")
+    if not cfg.unroll:
+        return gemm_compact.render(spec, printer, cfg)
+    a, b = _TileLoads(spec, printer, "a", cfg), _TileLoads(spec, printer, "b", cfg)
+    buffers = 2 if cfg.double_buffer else 1
+    k_tiles = -(-spec.k // cfg.bk)
+    m, groups = dim_text(spec.m, printer), f"({dim_text(spec.batch, printer)} * {spec.groups}i)"
+    accumulators = [f"var c{r}_{h} = vec4<f32>(0.0f);" for r in range(cfg.tm) for h in range(cfg.tn // VECTOR)]
+    cur = "t % 2" if cfg.double_buffer else "0"
+    nxt = "(t + 1) % 2" if cfg.double_buffer else "0"
+    wait = [] if cfg.double_buffer else ["workgroupBarrier();"]
     text = f"""\
 {WINDOWS_WGSL}
-var<workgroup> a_tile: array<f32, {BK * BM}>;
-var<workgroup> b_tile: array<f32, {BK * BN}>;
+var<workgroup> a_tile: array<vec4<f32>, {buffers * cfg.bk * cfg.bm // VECTOR}>;
+var<workgroup> b_tile: array<vec4<f32>, {buffers * cfg.bk * cfg.bn // VECTOR}>;
 
-// contraction: g={spec.batch}x{spec.groups} m={spec.m} n={spec.n} k={spec.k}; {BM}x{BN}x{BK} tiles, 4x4 per invocation
-@compute @workgroup_size({THREADS})
+// contraction: g={spec.batch}x{spec.groups} m={spec.m} n={spec.n} k={spec.k}; config {cfg.name}
+@compute @workgroup_size({cfg.threads})
 fn main(@builtin(local_invocation_index) aotc_lid: u32, @builtin(workgroup_id) aotc_wid: vec3<u32>,
         @builtin(num_workgroups) aotc_groups: vec3<u32>) {{
     let tid = i32(aotc_lid);
-    let tx = tid % 16;
-    let ty = tid / 16;
+    let tx = tid % {cfg.bn // cfg.tn};
+    let ty = tid / {cfg.bn // cfg.tn};
     let rows: i32 = {m};
+{_indent(a.placement() + b.placement(), 1)}
     for (var g: i32 = i32(aotc_wid.z); g < {groups}; g += i32(aotc_groups.z)) {{
         let gb = g / {spec.groups}i;
         let gg = g % {spec.groups}i;
-        for (var m0: i32 = i32(aotc_wid.y) * {BM}; m0 < rows; m0 += i32(aotc_groups.y) * {BM}) {{
-            let n0 = i32(aotc_wid.x) * {BN};
-            var acc: array<vec4<f32>, 4>;
-            for (var k0: i32 = 0; k0 < {spec.k}i; k0 += {BK}) {{
-{_tile_load(spec, printer, "a")}
-{_tile_load(spec, printer, "b")}
-                workgroupBarrier();
-                for (var kk: i32 = 0; kk < {BK}; kk++) {{
-                    let a = vec4<f32>(a_tile[kk * {BM} + ty], a_tile[kk * {BM} + ty + 16],
-                                      a_tile[kk * {BM} + ty + 32], a_tile[kk * {BM} + ty + 48]);
-                    let b = vec4<f32>(b_tile[kk * {BN} + tx], b_tile[kk * {BN} + tx + 16],
-                                      b_tile[kk * {BN} + tx + 32], b_tile[kk * {BN} + tx + 48]);
-                    acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-                    acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-                    acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-                    acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+        for (var m0: i32 = i32(aotc_wid.y) * {cfg.bm}; m0 < rows; m0 += i32(aotc_groups.y) * {cfg.bm}) {{
+            let n0 = i32(aotc_wid.x) * {cfg.bn};
+{_indent(accumulators, 3)}
+{_indent(_prologue(a, b) if k_tiles else [], 3)}
+            for (var t: i32 = 0; t < {k_tiles}; t++) {{
+                if (t + 1 < {k_tiles}) {{
+                    let k0 = (t + 1) * {cfg.bk};
+{_indent(a.load() + b.load(), 5)}
+                }}
+                let cur = {cur};
+{_indent(_inner(cfg), 4)}
+{_indent(wait, 4)}
+                if (t + 1 < {k_tiles}) {{
+                    let nxt = {nxt};
+{_indent(a.store() + b.store(), 5)}
                 }}
                 workgroupBarrier();
             }}
-            for (var i: i32 = 0; i < 4; i++) {{
-                for (var j: i32 = 0; j < 4; j++) {{
-                    let m = m0 + ty + 16 * i;
-                    let n = n0 + tx + 16 * j;
-                    if (m >= rows || n >= {spec.n}i) {{ continue; }}
-                    var v: f32 = acc[i][j];
-{epilogue}
-{chr(10).join(store)}
-                }}
-            }}
+{_indent(_stores(spec, printer, cfg), 3)}
         }}
     }}
 }}
 """
-    return text, _workgroups(spec)
-
-
-def _workgroups(spec: Contraction) -> tuple[Expr, Expr, Expr]:
-    """x: N tiles; y: M tiles and z: batch x groups, both capped (the shader strides over them)."""
-    def dim(d):
-        return Const(d, INDEX) if isinstance(d, int) else Var(d)
-    m_tiles = Binary("div", Binary("add", dim(spec.m), Const(BM - 1, INDEX)), Const(BM, INDEX))
-    groups = Binary("mul", dim(spec.batch), Const(spec.groups, INDEX))
-    cap = Const(MAX_WORKGROUPS, INDEX)
-    return (Const(-(-spec.n // BN), INDEX), Binary("min", m_tiles, cap), Binary("min", groups, cap))
+    return text, workgroups(spec, cfg)
 
 
 __all__ = ["render"]

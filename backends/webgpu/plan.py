@@ -11,6 +11,10 @@ A dispatch binds its uniforms (slot of one uniform buffer, 256-byte aligned) and
 shader reads; each kernel parameter becomes a word offset in the uniforms, so one shader serves
 every call of a kernel whose tensors live in the same pools.
 
+A contraction's dispatch also lists its variants (config name, the limits it needs, shader,
+workgroup counts), the first being the dispatch's own shader: the runtimes pick one per
+adapter (variants.py, runtime.js) and run it in the dispatch's place.
+
 Expressions (workgroup counts) are JSON: an int, a symbol name, or [op, a, b].
 """
 from __future__ import annotations
@@ -19,6 +23,7 @@ import hashlib
 import json
 
 from compiler.errors import UnsupportedError
+from compiler.ir.config import KernelConfig
 from compiler.ir.loops import Binary, Const, Expr, Var
 from compiler.ir.types import Sym, TensorType
 from compiler.target import Target
@@ -108,6 +113,13 @@ def _signature(values, names) -> list[dict]:
             for n, v in zip(names, values)]
 
 
+def _shader_file(shaders: dict[str, str], text: str) -> str:
+    """The shader's path in the artifact (named by content hash), recording its text."""
+    file = f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.wgsl"
+    shaders[file] = text
+    return f"{SHADER_DIR}/{file}"
+
+
 def plan(model: LoweredModel, target: Target) -> dict[str, str]:
     """Source files: every distinct shader by content hash, and the dispatch plan."""
     program, graph = model.program, model.program.graph
@@ -123,13 +135,16 @@ def plan(model: LoweredModel, target: Target) -> dict[str, str]:
             raise UnsupportedError(f"webgpu: value '{missing[0]}' of node '{call.nodes[0]}' has no storage")
         pools_of = {b.name: where[a]["pool"] for b, a in zip(kernel.params, call.args)}
         uniforms = [where[a] for a in call.args] + [{"symbol": s} for s in kernel.symbols]
-        for shader in kernel_shaders(kernel, pools_of, target):
-            file = f"{hashlib.sha256(shader.text.encode()).hexdigest()[:16]}.wgsl"
-            shaders[file] = shader.text
-            bound = sorted(set(pools_of.values()), key=pool_order)
-            dispatches.append({"shader": f"{SHADER_DIR}/{file}", "pools": bound, "uniforms": uniforms,
-                               "workgroups": [expr_json(e) for e in shader.workgroups],
-                               "nodes": list(call.nodes)})
+        bound = sorted(set(pools_of.values()), key=pool_order)
+        for shader in kernel_shaders(kernel, pools_of, target, model.configs.get(call.kernel, KernelConfig())):
+            dispatch = {"shader": _shader_file(shaders, shader.text), "pools": bound, "uniforms": uniforms,
+                        "workgroups": [expr_json(e) for e in shader.workgroups], "nodes": list(call.nodes)}
+            if shader.variants:
+                dispatch["variants"] = [{"config": v.config.name, "needs": v.config.needs(),
+                                         "shader": _shader_file(shaders, v.text),
+                                         "workgroups": [expr_json(e) for e in v.workgroups]}
+                                        for v in shader.variants]
+            dispatches.append(dispatch)
     document = {
         "format": "aotc-webgpu-1",
         "limits": dict(target.limits),

@@ -1,14 +1,17 @@
 """Run a WebGPU artifact from Python through wgpu (wgpu-py), as runtime.js does in a browser:
 the same dispatch plan (kernels/dispatches.json) interpreted the same way.
 
-Load: request an adapter (any: lavapipe on a CPU-only machine), compile every shader (naga
-validates it), upload the weight pools. Run: bind symbols from the input shapes, lay the
-arena out (re-created when a batch needs more), write inputs and uniforms, encode every
-dispatch in one compute pass, copy the outputs back.
+Load: request an adapter (any: lavapipe on a CPU-only machine), upload the weight pools.
+Run: bind symbols from the input shapes, lay the arena out (re-created when a batch needs
+more), write inputs and uniforms, pick each contraction's variant on the first run
+(variants.py: by the device's limits, then by measuring them on a GPU), encode every dispatch
+in one compute pass, copy the outputs back. Shaders compile (naga validates them) when a
+dispatch first needs them, so variants never picked are never compiled.
 """
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,7 @@ import numpy as np
 from compiler.errors import TargetError
 from compiler.ir.dtypes import DType
 from backends.webgpu.plan import PLAN_NAME, SHADER_DIR
+from backends.webgpu.variants import LIMIT_NAMES, choose, default_policy, resolve
 
 
 def evaluate(e, symbols: dict[str, int]) -> int:
@@ -72,6 +76,28 @@ def request_device():
     return wgpu, adapter.request_device_sync()
 
 
+def create_shader_module(device, code: str, trusted: bool = False):
+    """naga's module of one WGSL shader. `trusted`: without the runtime checks naga adds
+    (index clamping on arrays, a counter bounding every loop), through wgpu-native's
+    wgpuDeviceCreateShaderModuleTrusted, which wgpu-py does not wrap; aotc's shaders index in
+    bounds and their loops end. Falls back to the checked module where this wgpu lacks it."""
+    if trusted:
+        try:
+            from wgpu.backends.wgpu_native import _api
+            source = _api.new_struct_p("WGPUShaderSourceWGSL *", code=_api.to_c_string_view(code))
+            source[0].chain.next = _api.ffi.NULL
+            source[0].chain.sType = _api.lib.WGPUSType_ShaderSourceWGSL
+            chained = _api.ffi.cast("WGPUChainedStruct *", source)
+            descriptor = _api.new_struct_p("WGPUShaderModuleDescriptor *", nextInChain=chained,
+                                           label=_api.to_c_string_view("aotc"))
+            handle = _api.libf.wgpuDeviceCreateShaderModuleTrusted(device._internal, descriptor, 0)
+            if handle != _api.ffi.NULL:
+                return _api.GPUShaderModule("aotc", handle, device)
+        except (ImportError, AttributeError):
+            pass
+    return device.create_shader_module(code=code)
+
+
 def validate_shader(text: str, device=None):
     """Compile one WGSL shader with wgpu (naga); raises its error message."""
     if device is None:
@@ -80,20 +106,23 @@ def validate_shader(text: str, device=None):
 
 
 class WebGpuModel:
-    def __init__(self, directory: Path, weights: np.ndarray, threads: int = 1):
+    """`variant_policy`: how contraction variants are picked (variants.py); None for the
+    adapter's default. `clock`: seconds, for the measurements. `trusted`: shaders compiled
+    without naga's runtime checks (create_shader_module)."""
+
+    def __init__(self, directory: Path, weights: np.ndarray, threads: int = 1, variant_policy=None,
+                 clock=time.perf_counter, trusted: bool = False):
         self.directory = Path(directory)
         self.plan = json.loads((self.directory / SHADER_DIR / PLAN_NAME).read_text(encoding="utf-8"))
         self.wgpu, self.device = request_device()
         wgpu, device = self.wgpu, self.device
+        self.software = device.adapter.info.get("adapter_type") == "CPU"
+        self.variant_policy = default_policy(self.software) if variant_policy is None else variant_policy
+        self.clock, self.trusted = clock, trusted
+        self.choice: dict | None = None
         self.pipelines, self.layouts = {}, {}
-        for dispatch in self.plan["dispatches"]:
-            path = dispatch["shader"]
-            if path not in self.pipelines:
-                module = device.create_shader_module(code=(self.directory / path).read_text(encoding="utf-8"))
-                self.layouts[path] = self._layout(dispatch["pools"])
-                self.pipelines[path] = device.create_compute_pipeline(
-                    layout=device.create_pipeline_layout(bind_group_layouts=[self.layouts[path]]),
-                    compute={"module": module, "entry_point": "main"})
+        for pools in sorted({tuple(d["pools"]) for d in self.plan["dispatches"]}):
+            self.layouts[pools] = self._layout(list(pools))
         data = weights.tobytes()
         self.pools = {}
         for k, pool in enumerate(self.plan["weight_pools"]):
@@ -102,6 +131,47 @@ class WebGpuModel:
             self.pools[f"w{k}"] = device.create_buffer_with_data(data=chunk, usage=wgpu.BufferUsage.STORAGE)
         self.symbols: dict[str, int] | None = None
         self.arena = None
+
+    def pipeline(self, shader: str, pools: list[str]):
+        """The compute pipeline of one shader file, compiled on first use."""
+        if shader not in self.pipelines:
+            device = self.device
+            module = create_shader_module(device, (self.directory / shader).read_text(encoding="utf-8"), self.trusted)
+            self.pipelines[shader] = device.create_compute_pipeline(
+                layout=device.create_pipeline_layout(bind_group_layouts=[self.layouts[tuple(pools)]]),
+                compute={"module": module, "entry_point": "main"})
+        return self.pipelines[shader]
+
+    def select_variants(self, policy) -> None:
+        """Pick the variants again on the next run, by `policy` (variants.py)."""
+        self.variant_policy, self.choice, self.symbols = policy, None, None
+
+    def device_limits(self) -> dict[str, int]:
+        return {ours: int(self.device.limits[theirs]) for ours, theirs in LIMIT_NAMES.items()
+                if theirs in self.device.limits}
+
+    def _measure(self, k: int, slot: int, symbols: dict[str, int], repeat: int = 3) -> float:
+        """Seconds per dispatch of variant `slot` in dispatch k's place (best of two timed
+        submissions of `repeat` dispatches, after one untimed)."""
+        dispatch = self.plan["dispatches"][k]
+        variant = dispatch["variants"][slot]
+        pipeline = self.pipeline(variant["shader"], dispatch["pools"])
+        counts = [evaluate(e, symbols) for e in variant["workgroups"]]
+        best = float("inf")
+        for trial in range(3):
+            start = self.clock()
+            encoder = self.device.create_command_encoder()
+            compute = encoder.begin_compute_pass()
+            for _ in range(repeat if trial else 1):
+                compute.set_pipeline(pipeline)
+                compute.set_bind_group(0, self.groups[k])
+                compute.dispatch_workgroups(*counts)
+            compute.end()
+            self.device.queue.submit([encoder.finish()])
+            self.device.queue.read_buffer(self.arena, 0, 4)    # waits for the queue
+            if trial:
+                best = min(best, (self.clock() - start) / repeat)
+        return best
 
     def _layout(self, pools: list[str]):
         """Binding 0 the uniforms, then the pools: explicit, since a layout derived from the
@@ -135,14 +205,23 @@ class WebGpuModel:
             uniforms[k * slot // 4:k * slot // 4 + len(w)] = np.array(w, dtype=np.int64).astype(np.uint32)
         self.uniforms = device.create_buffer_with_data(data=uniforms.tobytes(), usage=wgpu.BufferUsage.UNIFORM)
         pools = {**self.pools, "arena": self.arena}
-        self.groups, self.counts = [], []
+        self.groups = []
         for k, (dispatch, w) in enumerate(zip(dispatches, words)):
             entries = [{"binding": 0, "resource": {"buffer": self.uniforms, "offset": k * slot,
                                                     "size": _align(4 * len(w), 16)}}]
             entries += [{"binding": b, "resource": {"buffer": pools[p], "offset": 0, "size": pools[p].size}}
                         for b, p in enumerate(dispatch["pools"], start=1)]
-            self.groups.append(device.create_bind_group(layout=self.layouts[dispatch["shader"]], entries=entries))
-            self.counts.append([evaluate(e, symbols) for e in dispatch["workgroups"]])
+            self.groups.append(device.create_bind_group(layout=self.layouts[tuple(dispatch["pools"])],
+                                                        entries=entries))
+        if self.choice is None:
+            self.choice = choose(dispatches, self.device_limits(), self.software, self.variant_policy,
+                                 lambda k, slot: self._measure(k, slot, symbols))
+        # What each dispatch runs: (pipeline, bind group, workgroup counts).
+        self.active = []
+        for dispatch, group in zip(dispatches, self.groups):
+            chosen = resolve(dispatch, self.choice)
+            self.active.append((self.pipeline(chosen["shader"], dispatch["pools"]), group,
+                                [evaluate(e, symbols) for e in chosen["workgroups"]]))
         self.symbols = symbols
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -156,12 +235,7 @@ class WebGpuModel:
                 device.queue.write_buffer(self.arena, self.bases[k], data + bytes(-len(data) % 4))
         encoder = device.create_command_encoder()
         compute = encoder.begin_compute_pass()
-        for dispatch, group, counts in zip(self.plan["dispatches"], self.groups, self.counts):
-            if min(counts) <= 0:
-                continue
-            compute.set_pipeline(self.pipelines[dispatch["shader"]])
-            compute.set_bind_group(0, group)
-            compute.dispatch_workgroups(*counts)
+        self.encode(compute)
         compute.end()
         device.queue.submit([encoder.finish()])
         outputs = []
@@ -176,6 +250,19 @@ class WebGpuModel:
             outputs.append(np.frombuffer(data, dtype=np.uint8)[:nbytes].view(dtype).reshape(shape).copy())
         return outputs
 
+    def encode(self, compute) -> None:
+        """Every dispatch of one run into a compute pass (after a run prepared them)."""
+        for pipeline, group, counts in self.active:
+            if min(counts) <= 0:
+                continue
+            compute.set_pipeline(pipeline)
+            compute.set_bind_group(0, group)
+            compute.dispatch_workgroups(*counts)
+
+    def chosen_configs(self) -> list[str]:
+        """The config name each contraction dispatch runs (after a run), in dispatch order."""
+        return [resolve(d, self.choice)["config"] for d in self.plan["dispatches"] if d.get("variants")]
+
     def set_threads(self, threads: int) -> None:
         """CPU threads play no part in a WebGPU run; accepted so callers need not care."""
 
@@ -183,4 +270,4 @@ class WebGpuModel:
         return [0.0] * len(self.plan["dispatches"])
 
 
-__all__ = ["WebGpuModel", "arena_layout", "evaluate", "request_device", "uniform_words", "validate_shader"]
+__all__ = ["WebGpuModel", "arena_layout", "create_shader_module", "evaluate", "request_device", "uniform_words", "validate_shader"]

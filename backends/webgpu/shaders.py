@@ -3,7 +3,7 @@
 Loop kernels run as the CUDA backend's phases (backends/cuda/grid.py): each phase is a shader
 whose leading independent loops are flattened into one index walked by a grid-stride loop, so
 the dispatch never exceeds the 65,535 workgroups a dimension allows. Contractions use the tiled
-template (gemm.py). Every shader declares a uniform struct (parameter word offsets, symbol
+template (gemm.py), one shader per variant the kernel's config names (gemm_space.py). Every shader declares a uniform struct (parameter word offsets, symbol
 values) at binding 0 and its pools after it, in the order the dispatch lists them.
 """
 from __future__ import annotations
@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from compiler.errors import UnsupportedError
+from compiler.ir.config import KernelConfig
 from compiler.ir.loops import INDEX, Binary, Const, Expr, Kernel
 from compiler.target import Target
 from backends.cstyle import INDENT
 from backends.cuda.grid import Phase, phases
-from backends.webgpu import gemm
+from backends.webgpu import gemm, gemm_space
 from backends.webgpu.legalize import legalize
 from backends.webgpu.mathlib import MATHLIB_WGSL
 from backends.webgpu.printer import BYTE_DTYPES, ParamAccess, WgslPrinter, name
@@ -26,9 +27,19 @@ MAX_WORKGROUPS = 65535
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One config of a contraction's template: the runtimes pick one per adapter."""
+    config: gemm_space.GemmConfig
+    text: str
+    workgroups: tuple[Expr, Expr, Expr]
+
+
+@dataclass(frozen=True)
 class Shader:
     text: str
     workgroups: tuple[Expr, Expr, Expr]
+    # A contraction's alternatives, the first being `text`/`workgroups` (empty for loop kernels).
+    variants: tuple[Variant, ...] = ()
 
 
 def param_field(index: int) -> str:
@@ -80,9 +91,11 @@ def _grid_stride(phase: Phase) -> tuple[Expr, Expr, Expr]:
     return (Binary("min", groups, Const(MAX_WORKGROUPS, INDEX)), one, one)
 
 
-def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target) -> tuple[Shader, ...]:
+def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target,
+                   config: KernelConfig | None = None) -> tuple[Shader, ...]:
     """The shaders one call of `kernel` runs, in order; `pools_of` maps each parameter to the
-    pool (binding variable) holding the tensor this call passes."""
+    pool (binding variable) holding the tensor this call passes; `config` names a
+    contraction's variants (gemm_space.variants)."""
     legalize(kernel)
     # A kernel storing 8-bit values reaches its output pool through atomics only.
     atomic = frozenset(pools_of[b.name] for b in kernel.params if b.writable and b.dtype in BYTE_DTYPES)
@@ -99,8 +112,11 @@ def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target) 
                                f"storage pools, over target webgpu's {limit} storage buffers per stage")
     top = header(kernel, pools, writable, atomic)
     if kernel.contraction is not None:
-        text, workgroups = gemm.render(kernel.contraction, printer, target)
-        return (Shader(top + "\n" + text, workgroups),)
+        variants = []
+        for cfg in gemm_space.variants(config or KernelConfig(), kernel.contraction, target):
+            text, workgroups = gemm.render(kernel.contraction, printer, target, cfg)
+            variants.append(Variant(cfg, top + "\n" + text, workgroups))
+        return (Shader(variants[0].text, variants[0].workgroups, tuple(variants)),)
     return tuple(Shader(top + "\n" + _phase_main(printer, phase) + "\n", _grid_stride(phase))
                  for phase in phases(kernel.body, kernel.symbols))
 
@@ -110,4 +126,4 @@ def pool_order(pool: str) -> tuple[int, int]:
     return (1, 0) if pool == "arena" else (0, int(pool[1:]))
 
 
-__all__ = ["Shader", "THREADS", "kernel_shaders", "param_field", "pool_order", "symbol_field"]
+__all__ = ["Shader", "Variant", "THREADS", "kernel_shaders", "param_field", "pool_order", "symbol_field"]

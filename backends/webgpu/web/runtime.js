@@ -1,11 +1,19 @@
 // aotc WebGPU runtime: runs a compiled artifact in a browser. An ES module, no dependencies.
 // It interprets kernels/dispatches.json exactly as backends/webgpu/runtime.py does from Python:
 // weight pools uploaded once, one arena laid out per symbol binding, one uniform slot per
-// dispatch, every dispatch encoded in one compute pass.
+// dispatch, every dispatch encoded in one compute pass. A contraction's dispatch may carry up to
+// three variants of its GEMM; the first run picks one per kernel for this adapter (below).
 //
 //   import { loadModel } from "./runtime.js";
 //   const model = await loadModel(".");            // the artifact's directory URL
 //   const [y] = await model.run([inputTypedArray]); // inputs in signature order
+//   model.chosenConfigs();                          // the variant each contraction runs
+//
+// loadModel(base, { variants }): "measure" (the default on a GPU) times each variant that fits
+// the device's limits (a few dispatches each) and keeps the fastest, remembered for the page's
+// session (sessionStorage); "limits" (the default on a software adapter such as SwiftShader)
+// keeps the first variant that fits, or the last (the smallest tile) on a software adapter;
+// a number forces that variant slot.
 //
 // Throws a NoWebGPUError when the browser has no WebGPU adapter.
 
@@ -42,6 +50,74 @@ export function evaluate(e, symbols) {
     case "max": return Math.max(a, b);
     default: throw new Error(`unknown plan operator ${e[0]}`);
   }
+}
+
+// Variant selection: the same steps as backends/webgpu/variants.py.
+const LIMIT_NAMES = { invocations_per_workgroup: "maxComputeInvocationsPerWorkgroup",
+                      workgroup_storage: "maxComputeWorkgroupStorageSize" };
+
+export function variantGroups(dispatches) {
+  const groups = new Map();
+  dispatches.forEach((d, k) => {
+    if (!d.variants || !d.variants.length) return;
+    const key = d.variants.map((v) => v.shader).join(",");
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(k);
+  });
+  return groups;
+}
+
+// Slots of the variants within the device's limits (the first one whatever: it fits the
+// target's limits, which every device grants).
+export function eligibleVariants(variants, limits) {
+  const fits = [];
+  variants.forEach((v, i) => {
+    if (Object.entries(v.needs).every(([name, need]) => !(name in limits) || need <= limits[name])) fits.push(i);
+  });
+  return fits.length ? fits : [0];
+}
+
+export function deviceLimits(device) {
+  const limits = {};
+  for (const [ours, theirs] of Object.entries(LIMIT_NAMES)) if (theirs in device.limits) limits[ours] = device.limits[theirs];
+  return limits;
+}
+
+// A software adapter (SwiftShader, llvmpipe): no measuring, the smallest tile.
+export function isSoftwareAdapter(adapter) {
+  if (!adapter) return false;
+  const info = adapter.info || {};
+  if (info.isFallbackAdapter || adapter.isFallbackAdapter) return true;
+  return /swiftshader|llvmpipe|lavapipe/i.test([info.vendor, info.architecture, info.device, info.description].join(" "));
+}
+
+// Map group key -> chosen slot. measure(dispatchIndex, slot) resolves to seconds.
+export async function chooseVariants(dispatches, limits, software, policy, measure) {
+  const choice = new Map();
+  for (const [key, members] of variantGroups(dispatches)) {
+    const slots = eligibleVariants(dispatches[members[0]].variants, limits);
+    if (typeof policy === "number") {
+      choice.set(key, slots[Math.min(Math.max(policy, 0), slots.length - 1)]);
+    } else if (policy === "measure" && slots.length > 1) {
+      let best = slots[0], bestTime = Infinity;
+      for (const slot of slots) {
+        const t = await measure(members[0], slot);
+        if (t < bestTime) { best = slot; bestTime = t; }
+      }
+      choice.set(key, best);
+    } else if (policy === "measure" || policy === "limits") {
+      choice.set(key, software ? slots[slots.length - 1] : slots[0]);
+    } else {
+      throw new Error(`unknown variant policy ${policy} (measure, limits or a slot number)`);
+    }
+  }
+  return choice;
+}
+
+// What a dispatch runs: its chosen variant, else itself.
+export function resolveVariant(dispatch, choice) {
+  if (!dispatch.variants || !dispatch.variants.length) return dispatch;
+  return dispatch.variants[choice.get(dispatch.variants.map((v) => v.shader).join(",")) || 0];
 }
 
 export function arenaLayout(plan, symbols) {
@@ -82,10 +158,14 @@ export async function requestDevice() {
 
 export async function loadModel(base = ".", options = {}) {
   const root = base.endsWith("/") ? base : base + "/";
-  const { adapter, device } = options.device ? { adapter: null, device: options.device } : await requestDevice();
+  const { adapter, device } = options.device ? { adapter: options.adapter || null, device: options.device }
+                                             : await requestDevice();
   const plan = await fetchOk(root + "kernels/dispatches.json", "json");
   const weights = await fetchOk(root + "weights.bin", "bytes");
-  return new Model(device, adapter, plan, weights, await compileShaders(device, root, plan));
+  const software = isSoftwareAdapter(adapter);
+  const policy = options.variants === undefined || options.variants === null || options.variants === ""
+    ? (software ? "limits" : "measure") : options.variants;
+  return new Model(device, adapter, plan, weights, await compileShaders(device, root, plan), policy, software);
 }
 
 // Binding 0 the uniforms, then the pools: explicit, since a layout derived from the shader
@@ -96,30 +176,34 @@ function bindGroupLayout(device, pools) {
     entries: types.map((type, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } })) });
 }
 
+// Every shader's module, variants included (so the browser's compiler checks them all);
+// pipelines are made when a dispatch first runs a shader.
 async function compileShaders(device, root, plan) {
-  const pipelines = new Map();
-  for (const dispatch of plan.dispatches) {
-    if (pipelines.has(dispatch.shader)) continue;
-    const code = await fetchOk(root + dispatch.shader, "text");
-    const module = device.createShaderModule({ code, label: dispatch.shader });
+  const modules = new Map();
+  const files = plan.dispatches.flatMap((d) => [d.shader, ...(d.variants || []).map((v) => v.shader)]);
+  for (const file of files) {
+    if (modules.has(file)) continue;
+    const code = await fetchOk(root + file, "text");
+    const module = device.createShaderModule({ code, label: file });
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === "error");
-    if (errors.length) throw new Error(`${dispatch.shader}: ${errors.map((m) => m.message).join("; ")}`);
-    const layout = bindGroupLayout(device, dispatch.pools);
-    const pipeline = device.createComputePipeline({
-      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: "main" }, label: dispatch.shader });
-    pipelines.set(dispatch.shader, { pipeline, layout });
+    if (errors.length) throw new Error(`${file}: ${errors.map((m) => m.message).join("; ")}`);
+    modules.set(file, module);
   }
-  return pipelines;
+  return modules;
 }
 
 class Model {
-  constructor(device, adapter, plan, weights, pipelines) {
+  constructor(device, adapter, plan, weights, modules, policy, software) {
     this.device = device;
     this.adapter = adapter;
     this.plan = plan;
-    this.pipelines = pipelines;
+    this.modules = modules;
+    this.pipelines = new Map();
+    this.layouts = new Map();
+    this.policy = policy;
+    this.software = software;
+    this.choice = null;
     this.pools = {};
     plan.weight_pools.forEach((pool, k) => {
       const buffer = device.createBuffer({ size: Math.max(pool.bytes, 4), usage: GPUBufferUsage.STORAGE,
@@ -130,6 +214,74 @@ class Model {
       this.pools[`w${k}`] = buffer;
     });
     this.symbolKey = null;
+  }
+
+  layout(pools) {
+    const key = pools.join(",");
+    if (!this.layouts.has(key)) this.layouts.set(key, bindGroupLayout(this.device, pools));
+    return this.layouts.get(key);
+  }
+
+  pipeline(shader, pools) {
+    if (!this.pipelines.has(shader)) {
+      this.pipelines.set(shader, this.device.createComputePipeline({
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [this.layout(pools)] }),
+        compute: { module: this.modules.get(shader), entryPoint: "main" }, label: shader }));
+    }
+    return this.pipelines.get(shader);
+  }
+
+  // The config each contraction dispatch runs (after a run), in dispatch order.
+  chosenConfigs() {
+    return this.plan.dispatches.filter((d) => d.variants && d.variants.length)
+      .map((d) => resolveVariant(d, this.choice).config);
+  }
+
+  // Seconds per dispatch of variant `slot` in dispatch k's place: one untimed submission, then
+  // the best of two of `repeat` dispatches each.
+  async measure(k, slot, symbols, repeat = 3) {
+    const dispatch = this.plan.dispatches[k], variant = dispatch.variants[slot];
+    const pipeline = this.pipeline(variant.shader, dispatch.pools);
+    const [x, y, z] = variant.workgroups.map((e) => evaluate(e, symbols));
+    let best = Infinity;
+    for (let trial = 0; trial < 3; trial++) {
+      const start = performance.now();
+      const encoder = this.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      for (let r = 0; r < (trial ? repeat : 1); r++) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, this.groups[k]);
+        pass.dispatchWorkgroups(x, y, z);
+      }
+      pass.end();
+      this.device.queue.submit([encoder.finish()]);
+      await this.device.queue.onSubmittedWorkDone();
+      if (trial) best = Math.min(best, (performance.now() - start) / 1000 / repeat);
+    }
+    return best;
+  }
+
+  // Picks are remembered for the page's session, per adapter and variant set.
+  async choose(symbols) {
+    const info = (this.adapter && this.adapter.info) || {};
+    const prefix = `aotc-variant|${info.vendor}|${info.architecture}|${info.device}|${info.description}|${this.policy}|`;
+    const storage = typeof sessionStorage !== "undefined" ? sessionStorage : null;
+    const cached = new Map();
+    for (const key of variantGroups(this.plan.dispatches).keys()) {
+      let value = null;
+      try { value = storage && storage.getItem(prefix + key); } catch (e) { value = null; }
+      if (value !== null) cached.set(key, Number(value));
+    }
+    const choice = await chooseVariants(this.plan.dispatches, deviceLimits(this.device), this.software, this.policy,
+      (k, slot) => {
+        const key = this.plan.dispatches[k].variants.map((v) => v.shader).join(",");
+        if (cached.has(key)) return cached.get(key) === slot ? 0 : 1;
+        return this.measure(k, slot, symbols);
+      });
+    for (const [key, slot] of choice) {
+      try { if (storage) storage.setItem(prefix + key, String(slot)); } catch (e) { /* storage full or denied */ }
+    }
+    return choice;
   }
 
   get inputs() { return this.plan.inputs; }
@@ -146,7 +298,7 @@ class Model {
     return symbols;
   }
 
-  prepare(symbols) {
+  async prepare(symbols) {
     const device = this.device, plan = this.plan;
     const { bases, size } = arenaLayout(plan, symbols);
     if (size > plan.limits.binding_bytes)
@@ -163,11 +315,16 @@ class Model {
     device.queue.writeBuffer(this.uniforms, 0, uniforms);
     const pools = { ...this.pools, arena: this.arena };
     this.groups = plan.dispatches.map((dispatch, k) => device.createBindGroup({
-      layout: this.pipelines.get(dispatch.shader).layout,
+      layout: this.layout(dispatch.pools),
       entries: [{ binding: 0, resource: { buffer: this.uniforms, offset: k * slot, size: align(4 * words[k].length, 16) } },
                 ...dispatch.pools.map((p, b) => ({ binding: b + 1, resource: { buffer: pools[p] } }))],
     }));
-    this.counts = plan.dispatches.map((d) => d.workgroups.map((e) => evaluate(e, symbols)));
+    if (this.choice === null) this.choice = await this.choose(symbols);
+    this.active = plan.dispatches.map((dispatch) => {
+      const chosen = resolveVariant(dispatch, this.choice);
+      return { pipeline: this.pipeline(chosen.shader, dispatch.pools),
+               counts: chosen.workgroups.map((e) => evaluate(e, symbols)) };
+    });
     this.bases = bases;
     this.symbols = symbols;
   }
@@ -179,7 +336,7 @@ class Model {
     shapes = shapes || plan.inputs.map((spec) => spec.shape);
     const symbols = this.bindSymbols(shapes);
     const key = JSON.stringify(symbols);
-    if (key !== this.symbolKey) { this.prepare(symbols); this.symbolKey = key; }
+    if (key !== this.symbolKey) { await this.prepare(symbols); this.symbolKey = key; }
     inputs.forEach((array, k) => {
       const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
       const padded = new Uint8Array(align(bytes.length, 4));
@@ -188,10 +345,10 @@ class Model {
     });
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
-    plan.dispatches.forEach((dispatch, k) => {
-      const [x, y, z] = this.counts[k];
+    this.active.forEach(({ pipeline, counts }, k) => {
+      const [x, y, z] = counts;
       if (x <= 0 || y <= 0 || z <= 0) return;
-      pass.setPipeline(this.pipelines.get(dispatch.shader).pipeline);
+      pass.setPipeline(pipeline);
       pass.setBindGroup(0, this.groups[k]);
       pass.dispatchWorkgroups(x, y, z);
     });

@@ -70,3 +70,31 @@ def test_zoo_model_in_chromium_matches_onnxruntime(name, zoo_path, served):
         actual = np.asarray(output["data"], dtype=np.float32).reshape(output["shape"])
         assert actual.shape == expected.shape
         assert rel_l2(actual, expected) <= TOLERANCE
+
+
+def test_runtime_js_picks_gemm_variants(served):
+    """runtime.js in Chromium: a 40-row GEMM carries two variants (the unrolled 32x32 tile and
+    the compact loop-form kernel); each forced slot, the default (limits: SwiftShader is a
+    software adapter, so the last, compact one) and the measured pick run, each matching numpy;
+    the page reports which config ran. (The 128x128 8x8-block variant takes SwiftShader
+    minutes: this GEMM is too small to carry it.)"""
+    import onnx.helper as oh
+    root, base = served
+    rng = np.random.default_rng(3)
+    b = rng.standard_normal((96, 160)).astype(np.float32)
+    graph = oh.make_graph([oh.make_node("MatMul", ["a", "b"], ["c"])], "mm",
+                          [oh.make_tensor_value_info("a", 1, [40, 96])], [oh.make_tensor_value_info("c", 1, [40, 160])],
+                          [oh.make_tensor("b", 1, b.shape, b.ravel())])
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8)
+    out = compile_to_directory(model, "webgpu", root / "artifact")
+    (dispatch,) = json.loads((out / "kernels/dispatches.json").read_text())["dispatches"]
+    configs = [v["config"] for v in dispatch["variants"]]
+    assert configs == ["32x32x16_4x4_db", "64x64x16_4x4_loop"]
+    a = rng.standard_normal((40, 96)).astype(np.float32)
+    (root / "a.bin").write_bytes(a.tobytes())
+    for policy, expected in (("0", configs[0]), ("1", configs[1]), ("", configs[-1]), ("measure", None)):
+        result = open_page(f"{base}/artifact/index.html?runs=1&input=../a.bin&variants={policy}")
+        assert "error" not in result, result
+        assert result["variants"] == [expected] if expected else result["variants"][0] in configs
+        (output,) = result["outputs"]
+        assert rel_l2(np.asarray(output["data"], np.float32).reshape(output["shape"]), a @ b) <= TOLERANCE

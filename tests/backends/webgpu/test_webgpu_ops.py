@@ -45,3 +45,12 @@ def test_op_case_on_webgpu(case):
         message = str(error)
         assert "\n" not in message and "is not supported by target webgpu" in message and "(node '" in message
         pytest.skip(message)
+
+
+@pytest.mark.parametrize("case", params(test_cpu_ops_contraction.CASES, test_cpu_ops_contraction.XFAILS))
+def test_contraction_case_on_the_first_variant(case, monkeypatch):
+    """The contraction cases again with every GEMM in its first variant (the unrolled template,
+    128x128 8x8 where the problem is that large): lavapipe's default is the compact kernel."""
+    import backends.webgpu.runtime as runtime
+    monkeypatch.setattr(runtime, "default_policy", lambda software: 0)
+    check_case(case, target="webgpu")
