@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence, TextIO
 
+from compiler.errors import TuningError
 from compiler.ir.config import KernelConfig
 from autotune.database import TuningDatabase, TuningKey, TuningRecord
 from autotune.measure import Measurement, Runner
@@ -175,9 +176,13 @@ class _Job:
 
     def _tune(self, task: Task, key: TuningKey, budget: int, measured: dict[int, float | None]) -> None:
         """Measure up to `budget` configs of `task` in all, adding them to `measured`."""
+        errors: list[str] = []
+
         def evaluate(configs: Sequence[KernelConfig]) -> list[float | None]:
             def record(config: KernelConfig, m: Measurement) -> None:
                 self.db.add(TuningRecord(key, config, m.seconds, m.error, m.runs, time.time()))
+                if m.error:
+                    errors.append(m.error)
             return [m.seconds for m in self.runner.measure(task, list(configs), on_result=record)]
 
         def on_batch(trials) -> None:
@@ -193,6 +198,13 @@ class _Job:
             (measured[0],) = evaluate([task.space.config_at(0)])
             self.trials += 1
             self._report(task, _result(task, key, budget, measured))
+        if measured[0] is None:
+            # Every candidate's output is checked against the default's, and its time compared
+            # with it: without a working default nothing can be measured (e.g. no GPU driver here).
+            self.progress.finish()
+            reason = errors[-1].splitlines()[0] if errors else "it failed in an earlier run of this job (see the database)"
+            raise TuningError(f"kernel {task.name}: its default config cannot be measured ({reason}); "
+                              f"tuning stops (the record is kept)")
         if len(measured) < budget and not self.should_stop():
             self.search(self.settings.strategy, task.space, evaluate, budget, seed=_task_seed(self.settings.seed, task),
                         batch=self.settings.batch, cost_model=self.cost_model_for(task) if self.cost_model_for else None,

@@ -10,6 +10,9 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+from compiler.errors import TuningError
 from autotune.database import TuningDatabase
 from autotune.jobs import JobSettings, Progress, allot_trials, run_job
 from autotune.measure import Measurement
@@ -118,3 +121,30 @@ def test_time_budget_stops_the_job(tmp_path):
         (result,) = run_job([task], [key], runner, db, JobSettings(100, "random", 0, time_budget=35.0, batch=2),
                             search=run_search, progress=Progress(1, 0, open(os.devnull, "w")), clock=clock)
         assert 4 <= result.trials <= 6 < result.allotted and db.count() == result.trials
+
+
+class BrokenDefaultRunner(FakeRunner):
+    """Every measurement fails, as on a machine without the target's device."""
+
+    def measure(self, task, configs, on_result=lambda c, m: None):
+        out = []
+        for config in configs:
+            self.measured.append(config)
+            m = Measurement(None, "run failed (exit 1): TargetError: no CUDA driver\nmore detail")
+            on_result(config, m)
+            out.append(m)
+        return out
+
+
+def test_a_default_that_cannot_be_measured_stops_the_job_in_one_line(tmp_path):
+    graph, (task,) = lowered(matmul_model(tmp_path / "m.onnx"))
+    key = tuning_key(graph.backend, graph.target, task.kernel_hash)
+    with TuningDatabase.open(tmp_path / "t.db") as db:
+        for attempt in range(2):    # the second run finds the failed default in the database
+            runner = BrokenDefaultRunner()
+            with pytest.raises(TuningError, match="default config cannot be measured") as error:
+                run_job([task], [key], runner, db, JobSettings(20, "random", 0),
+                        progress=Progress(1, 0, open(os.devnull, "w")))
+            assert "\n" not in str(error.value)
+            assert runner.measured == ([task.space.config_at(0)] if attempt == 0 else [])
+            assert db.count() == 1          # the default's failure is kept; nothing else was measured
