@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from compiler.ir.contraction import Contraction, Dense, Im2col, Im2colRows
 from backends.contraction_text import strided_index
+from backends.cuda.gemm_operands import batch_offset, dense_view
 
 PAD = 8        # elements of padding per shared row (16 bytes)
 INT32_MAX = 2 ** 31 - 1
@@ -51,20 +52,6 @@ def _chunk(extent: "int | str", *strides: int) -> int:
         if extent % width == 0 and all(s % width == 0 for s in strides):
             return width
     return 0
-
-
-def _batch_offset(op: Dense) -> str:
-    terms = [(op.batch_stride, "gb"), (op.group_stride, "gg")]
-    return " + ".join(f"{name} * {stride}" for stride, name in terms if stride) or "0"
-
-
-def _dense_view(operand, n: int):
-    """A 1 x 1 stride-1 unpadded convolution reads its image as a dense (channel, pixel) matrix."""
-    if (isinstance(operand, Im2col) and operand.kernel == (1, 1) and operand.stride == (1, 1)
-            and operand.pad == (0, 0) and operand.out_width == operand.width and n == operand.height * operand.width):
-        plane = operand.height * operand.width
-        return Dense(operand.param, plane, 1, operand.image_stride, operand.channel_offset_per_group * plane)
-    return operand
 
 
 def _async_loader(name: str, param: str, width: int, tile_mn: int, bk: int, threads: int, k_inner: bool,
@@ -171,12 +158,12 @@ def a_loader(spec: Contraction, bm: int, bk: int, threads: int) -> MmaLoader:
     if isinstance(a, Dense) and a.col_stride == 1:
         width = _chunk(spec.k, a.row_stride, a.batch_stride, a.group_stride)
         if width:
-            return _async_loader("a", a.param, width, bm, bk, threads, True, _batch_offset(a), "m", "gemm_m",
+            return _async_loader("a", a.param, width, bm, bk, threads, True, batch_offset(a), "m", "gemm_m",
                                  a.row_stride, 1)
     if isinstance(a, Dense) and a.row_stride == 1:
         width = _chunk(spec.m, a.col_stride, a.batch_stride, a.group_stride)
         if width:
-            return _async_loader("a", a.param, width, bm, bk, threads, False, _batch_offset(a), "m", "gemm_m",
+            return _async_loader("a", a.param, width, bm, bk, threads, False, batch_offset(a), "m", "gemm_m",
                                  1, a.col_stride)
     if isinstance(a, Dense):
         element = f"((const uint16_t*){a.param})[{strided_index(a, 'm', 'k')}]"
@@ -190,16 +177,16 @@ def a_loader(spec: Contraction, bm: int, bk: int, threads: int) -> MmaLoader:
 
 
 def b_loader(spec: Contraction, bn: int, bk: int, threads: int) -> MmaLoader:
-    b = _dense_view(spec.b, spec.n)
+    b = dense_view(spec.b, spec.n)
     if isinstance(b, Dense) and b.col_stride == 1:
         width = _chunk(spec.n, b.row_stride, b.batch_stride, b.group_stride)
         if width:
-            return _async_loader("b", b.param, width, bn, bk, threads, False, _batch_offset(b), "n", "gemm_n",
+            return _async_loader("b", b.param, width, bn, bk, threads, False, batch_offset(b), "n", "gemm_n",
                                  1, b.row_stride)
     if isinstance(b, Dense) and b.row_stride == 1:
         width = _chunk(spec.k, b.col_stride, b.batch_stride, b.group_stride)
         if width:
-            return _async_loader("b", b.param, width, bn, bk, threads, True, _batch_offset(b), "n", "gemm_n",
+            return _async_loader("b", b.param, width, bn, bk, threads, True, batch_offset(b), "n", "gemm_n",
                                  b.col_stride, 1)
     if isinstance(b, Dense):
         element = f"((const uint16_t*){b.param})[{strided_index(b, 'k', 'n')}]"

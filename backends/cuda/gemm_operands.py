@@ -33,7 +33,7 @@ class Loader:
     store: tuple[str, ...]    # registers -> shared buffer `buf`
 
 
-def _batch_offset(op: Dense) -> str:
+def batch_offset(op: Dense) -> str:
     terms = [(op.batch_stride, "gb"), (op.group_stride, "gg")]
     return " + ".join(f"{name} * {stride}" for stride, name in terms if stride) or "0"
 
@@ -42,7 +42,7 @@ def _aligned(op: Dense, *strides: int) -> bool:
     return all(s % 4 == 0 for s in (op.batch_stride, op.group_stride, *strides))
 
 
-def _dense_view(operand, n: int):
+def dense_view(operand, n: int):
     """A 1 x 1 stride-1 unpadded convolution reads its image as a dense (channel, pixel) matrix."""
     if (isinstance(operand, Im2col) and operand.kernel == (1, 1) and operand.stride == (1, 1)
             and operand.pad == (0, 0) and operand.out_width == operand.width and n == operand.height * operand.width):
@@ -120,12 +120,12 @@ def _im2col_loader(b: Im2col, count: int, threads: int, tiles: Tiles) -> Loader:
 def a_loader(spec: Contraction, tiles: Tiles) -> Loader:
     a, t, count = spec.a, tiles.threads, tiles.bm * tiles.bk
     if isinstance(a, Dense) and a.col_stride == 1 and spec.k % 4 == 0 and _aligned(a, a.row_stride):
-        return _vector_loader("a", a.param, count // 4, t, tiles.bk // 4, _batch_offset(a),
+        return _vector_loader("a", a.param, count // 4, t, tiles.bk // 4, batch_offset(a),
                               f"(m0 + {{s}}) * {a.row_stride} + {{f}} * 4", "m0 + {s} < gemm_m", "k_next",
                               "{f} * 4", transposed=True, axis_label="k")
     if (isinstance(a, Dense) and a.row_stride == 1 and isinstance(spec.m, int) and spec.m % 4 == 0
             and _aligned(a, a.col_stride)):
-        return _vector_loader("a", a.param, count // 4, t, tiles.bm // 4, _batch_offset(a),
+        return _vector_loader("a", a.param, count // 4, t, tiles.bm // 4, batch_offset(a),
                               f"(m0 + {{f}} * 4) + (int64_t){{s}} * {a.col_stride}", "m0 + {f} * 4 < gemm_m",
                               f"(int64_t)k_next * {a.col_stride}", "{s}", transposed=False, axis_label="m")
     if isinstance(a, Dense):
@@ -144,13 +144,13 @@ def a_loader(spec: Contraction, tiles: Tiles) -> Loader:
 
 
 def b_loader(spec: Contraction, tiles: Tiles) -> Loader:
-    b, t, count = _dense_view(spec.b, spec.n), tiles.threads, tiles.bn * tiles.bk
+    b, t, count = dense_view(spec.b, spec.n), tiles.threads, tiles.bn * tiles.bk
     if isinstance(b, Dense) and b.col_stride == 1 and spec.n % 4 == 0 and _aligned(b, b.row_stride):
-        return _vector_loader("b", b.param, count // 4, t, tiles.bn // 4, _batch_offset(b),
+        return _vector_loader("b", b.param, count // 4, t, tiles.bn // 4, batch_offset(b),
                               f"(int64_t){{s}} * {b.row_stride} + n0 + {{f}} * 4", "n0 + {f} * 4 < gemm_n",
                               f"(int64_t)k_next * {b.row_stride}", "{s}", transposed=False, axis_label="n")
     if isinstance(b, Dense) and b.row_stride == 1 and spec.k % 4 == 0 and _aligned(b, b.col_stride):
-        return _vector_loader("b", b.param, count // 4, t, tiles.bk // 4, _batch_offset(b),
+        return _vector_loader("b", b.param, count // 4, t, tiles.bk // 4, batch_offset(b),
                               f"(n0 + {{s}}) * {b.col_stride} + {{f}} * 4", "n0 + {s} < gemm_n", "k_next",
                               "{f} * 4", transposed=True, axis_label="k")
     if isinstance(b, Dense):
