@@ -24,6 +24,7 @@ import numpy as np
 
 from compiler.errors import ArtifactError, TargetError
 from compiler.ir.dtypes import DType
+from backends.base import benchmark_inputs
 from backends.cpu.build import LIBRARY_NAME
 from backends.cuda import device_io
 from backends.cuda.runtime import CudaModel
@@ -39,20 +40,10 @@ def require_driver() -> None:
         raise TargetError("benchmark: no CUDA driver (libcuda.so.1) on this machine; run it on the GPU host") from None
 
 
-def random_inputs(signature: list[dict], seed: int) -> list[np.ndarray]:
-    """Seeded random non-zero inputs for the manifest's input signature (symbols taken as 1)."""
-    rng = np.random.default_rng(seed)
-    arrays = []
-    for entry in signature:
-        dtype = DType(entry["dtype"])
-        shape = tuple(d if isinstance(d, int) else 1 for d in entry["shape"])
-        if dtype.is_float:
-            arrays.append((rng.standard_normal(shape) + 0.1).astype(dtype.to_numpy()))
-        elif dtype is DType.bool:
-            arrays.append(rng.integers(0, 2, shape).astype(bool))
-        else:
-            arrays.append(rng.integers(1, 100, shape).astype(dtype.to_numpy()))
-    return arrays
+def input_types(signature: list[dict]) -> list[tuple[DType, tuple[int, ...]]]:
+    """The manifest's input signature as (dtype, shape) pairs for backends.base.benchmark_inputs
+    (symbolic dimensions taken as 1, as the tuner's output check takes them)."""
+    return [(DType(e["dtype"]), tuple(d if isinstance(d, int) else 1 for d in e["shape"])) for e in signature]
 
 
 def load(artifact_dir: Path) -> tuple[CudaModel, dict]:
@@ -74,7 +65,7 @@ def benchmark(artifact_dir: Path, *, repeats: int, warmup: int, seed: int, libra
         raise ValueError(f"benchmark: repeats must be >= 1 and warmup >= 0 (got {repeats}, {warmup})")
     require_driver()
     model, manifest = load(Path(artifact_dir))
-    host = random_inputs(manifest["signature"]["inputs"], seed)
+    host = benchmark_inputs(input_types(manifest["signature"]["inputs"]), seed)
     if not host and any(not isinstance(d, int) for o in manifest["signature"]["outputs"] for d in o["shape"]):
         raise TargetError(f"{artifact_dir}: no inputs and a symbolic output shape: nothing to size the outputs by")
     for name in ([library] if library else ["cupy", "torch"]):
@@ -168,4 +159,4 @@ def _with_cupy(cupy, model: CudaModel, manifest: dict, host: list[np.ndarray], r
     return [cupy.cuda.get_elapsed_time(start, end) / 1e3 for start, end in events]
 
 
-__all__ = ["benchmark", "captured", "random_inputs", "require_driver"]
+__all__ = ["benchmark", "captured", "input_types", "require_driver"]

@@ -24,7 +24,8 @@ from compiler.ir.config import KernelConfig, Param
 from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueGelu
 from compiler.target import resolve_target
 from backends.cuda import CudaBackend, gemm, space
-from backends.cuda.benchmark import random_inputs
+from backends.base import benchmark_inputs
+from backends.cuda.benchmark import input_types
 from backends.cuda.build import nvcc_command
 from backends.cuda.gemm_tiles import choose_plan
 from backends.cuda.mathlib import MATHLIB_CU
@@ -138,9 +139,10 @@ def test_benchmark_says_there_is_no_gpu_here(tmp_path):
 
 def test_benchmark_inputs_are_seeded_and_non_zero():
     signature = [{"dtype": "f32", "shape": ["batch", 16]}, {"dtype": "i64", "shape": [8]}]
-    a, ids = random_inputs(signature, 3)
-    assert a.shape == (1, 16) and np.all(a != 0) and np.all((ids >= 1) & (ids < 100))
-    assert np.array_equal(random_inputs(signature, 3)[0], a)
+    a, ids = benchmark_inputs(input_types(signature), 3)
+    assert a.shape == (1, 16) and a.dtype == np.float32 and np.all(a != 0)
+    assert ids.shape == (8,) and ids.dtype == np.int64 and np.all(ids == 0)    # always a valid index
+    assert np.array_equal(benchmark_inputs(input_types(signature), 3)[0], a)
 
 
 # -------------------------------------------------------------------- nvcc, a seeded sample
