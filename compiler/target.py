@@ -32,11 +32,12 @@ class Target:
     # The layout convolution regions run in (convert_layout): "NCHW" (ONNX's own), "NHWC", or
     # "auto" (decided per model by passes/convert_layout.py's choose_layout).
     activation_layout: str = "NCHW"
-    # Depthwise convolutions and max pools: one parallel iteration per output element (GPUs,
-    # which need the threads) rather than per channel plane with a vectorised interior (CPUs).
-    # WebGPU keeps the planes for now: per point, MobileNetV2 in headless Chromium (SwiftShader)
-    # ran past the browser test's 9-minute limit; on a real GPU it is unmeasured.
-    per_point_windows: bool = False
+    # The window ops ("Conv" for depthwise convolutions, "MaxPool") lowered with one parallel
+    # iteration per output element (GPUs, which need the threads) rather than per channel plane
+    # with a vectorised interior (CPUs). WebGPU takes max pools only: per point, MobileNetV2's
+    # depthwise convolutions ran past the browser test's 9-minute limit in headless Chromium
+    # (SwiftShader), while ResNet-18's plane-per-invocation max pool took 1.6 ms on an H100.
+    per_point_windows: tuple[str, ...] = ()
     # The contraction templates read float16/bfloat16 operands (converting to float32 as they
     # load); where False, half MatMul/Gemm/Conv keep their float32-accumulating loop nests.
     half_contractions: bool = False
@@ -160,10 +161,10 @@ def resolve_target(spec: "str | Target") -> Target:
         if arch not in CUDA_PRESETS:
             raise TargetError(f"unknown CUDA architecture '{arch}'; known: {', '.join(sorted(CUDA_PRESETS))}")
         return Target(name=f"cuda:{arch}", kind="cuda", limits=CUDA_PRESETS[arch], memory_alignment=256,
-                      fusible=_CUDA_FUSIBLE, per_point_windows=True, half_contractions=True)
+                      fusible=_CUDA_FUSIBLE, per_point_windows=("Conv", "MaxPool"), half_contractions=True)
     if kind == "webgpu":
         return Target(name="webgpu", kind="webgpu", memory_alignment=256, limits=WEBGPU_LIMITS,
-                      fusible=_WEBGPU_FUSIBLE)
+                      fusible=_WEBGPU_FUSIBLE, per_point_windows=("MaxPool",))
     if kind == "fpga":
         if variant not in FPGA_PARTS:
             raise TargetError(f"unknown FPGA part '{variant}'; known: {', '.join(sorted(FPGA_PARTS))}")

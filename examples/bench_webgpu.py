@@ -66,6 +66,19 @@ def webgpu_seconds(artifact, feeds: dict, repeat: int, trials: int) -> float:
     return statistics.median(times)
 
 
+def slowest_dispatches(model, keep: int = 40) -> list[dict]:
+    """The model's dispatches by device time alone (WebGpuModel.dispatch_seconds), slowest first:
+    milliseconds, and what runs (nodes, shader, workgroup counts)."""
+    seconds = model.dispatch_seconds()
+    rows = []
+    for dispatch, (_, _, counts), t in zip(model.plan["dispatches"], model.active, seconds):
+        nodes = ",".join(dispatch["nodes"][:3]) + ("..." if len(dispatch["nodes"]) > 3 else "")
+        rows.append({"ms": t * 1e3, "what": f"{nodes} {dispatch['shader']} groups {counts}"})
+    rows.sort(key=lambda r: -r["ms"])
+    total = sum(r["ms"] for r in rows)
+    return [{"ms": total, "what": f"sum of {len(rows)} dispatches alone"}] + rows[:keep]
+
+
 def cuda_seconds(artifact, feeds: dict, repeat: int, trials: int) -> float:
     """Seconds per call on device-resident torch tensors (inputs and `out=` outputs on the GPU)."""
     import torch
@@ -107,12 +120,12 @@ def sweep_gemm(n: int, keep: int, log) -> dict:
     flops = 2 * n ** 3
     checked = {}
     for cfg in SPACE:
-        checked[cfg.name] = probe.seconds(cfg, target)
+        checked[cfg.name] = probe.seconds(cfg, target, repeat=30)
         log(f"  sweep {cfg.name:20s} {checked[cfg.name] * 1e3:8.3f} ms {flops / checked[cfg.name] / 1e12:6.2f} TFLOP/s")
     ranked = sorted(SPACE, key=lambda c: checked[c.name])
     trusted = {}
     for cfg in ranked[:keep]:
-        trusted[cfg.name] = probe.seconds(cfg, target, trusted=True)
+        trusted[cfg.name] = probe.seconds(cfg, target, repeat=30, trusted=True)
         log(f"  trusted {cfg.name:18s} {trusted[cfg.name] * 1e3:8.3f} ms {flops / trusted[cfg.name] / 1e12:6.2f} TFLOP/s")
     best = ranked[0]
     expected = a.astype(np.float64) @ b.astype(np.float64)
@@ -137,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--keep", type=int, default=6, help="fastest sweep configs timed again as trusted modules")
     parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--profile", type=int, default=12, help="slowest dispatches of each model to log")
     parser.add_argument("--no-models", action="store_true")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
@@ -156,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             art = compiler.compile(source, target="webgpu", options=options)
             entry["webgpu_seconds"] = webgpu_seconds(art, feeds, args.repeat, args.trials)
             entry["webgpu_variants"] = art._model.chosen_configs()
+            entry["webgpu_slowest_dispatches"] = slowest = slowest_dispatches(art._model)
+            for row in slowest[:args.profile]:
+                log(f"  {row['ms']:8.3f} ms  {row['what']}")
             from backends.webgpu.runtime import WebGpuModel
             weights = np.fromfile(art.directory / "weights.bin", dtype=np.uint8)
             art._model = WebGpuModel(art.directory, weights, trusted=True)

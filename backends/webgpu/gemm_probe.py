@@ -1,5 +1,6 @@
 """One GEMM config on its own: C = A @ B (fp32, row-major or transposed operands) as a single
-shader over one arena binding, run and timed through wgpu. For checking every config of the
+shader, B in a read-only pool and A and C in the read-write arena as in a compiled MatMul
+(the driver may read a read-only binding through a faster cache), run and timed through wgpu. For checking every config of the
 space (tests) and sweeping them on a GPU (examples/bench_webgpu.py), with no model around it.
 """
 from __future__ import annotations
@@ -19,7 +20,8 @@ from backends.webgpu.printer import ParamAccess, WgslPrinter
 HEADER = """\
 struct Uniforms { p0: u32, p1: u32, p2: u32, }
 @group(0) @binding(0) var<uniform> u: Uniforms;
-@group(0) @binding(1) var<storage, read_write> arena: array<u32>;
+@group(0) @binding(1) var<storage, read> w0: array<u32>;
+@group(0) @binding(2) var<storage, read_write> arena: array<u32>;
 """
 
 
@@ -32,7 +34,8 @@ def spec(m: int, n: int, k: int, a_transposed: bool = False, b_transposed: bool 
 
 def shader(contraction: Contraction, cfg: GemmConfig, target: Target) -> tuple[str, tuple[int, int, int]]:
     """The shader text and its workgroup counts (a static shape: counts are ints)."""
-    printer = WgslPrinter({name: ParamAccess("arena", f"p{i}", DType.float32) for i, name in enumerate("abc")}, {})
+    printer = WgslPrinter({name: ParamAccess("w0" if name == "b" else "arena", f"p{i}", DType.float32)
+                           for i, name in enumerate("abc")}, {})
     text, groups = gemm.render(contraction, printer, target, cfg)
     return HEADER + MATHLIB_WGSL + "\n" + text, tuple(_fold(g) for g in groups)
 
@@ -49,19 +52,23 @@ class GemmProbe:
 
     def __init__(self, wgpu, device, contraction: Contraction, a: np.ndarray, b: np.ndarray):
         self.wgpu, self.device, self.spec = wgpu, device, contraction
-        words = [0, a.size, a.size + b.size]
+        words = [0, 0, a.size]      # word offsets of A (arena), B (w0) and C (arena)
         self.c_offset, self.c_size = words[2] * 4, contraction.m * contraction.n
-        data = np.concatenate([a.ravel(), b.ravel(), np.zeros(self.c_size, np.float32)]).astype(np.float32)
+        data = np.concatenate([a.ravel(), np.zeros(self.c_size, np.float32)]).astype(np.float32)
         usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC | wgpu.BufferUsage.COPY_DST
         self.arena = device.create_buffer_with_data(data=data.tobytes(), usage=usage)
+        self.weights = device.create_buffer_with_data(data=np.ascontiguousarray(b, np.float32).tobytes(),
+                                                      usage=wgpu.BufferUsage.STORAGE)
         self.uniforms = device.create_buffer_with_data(data=np.array(words + [0], np.uint32).tobytes(),
                                                        usage=wgpu.BufferUsage.UNIFORM)
+        storage = wgpu.BufferBindingType
         self.layout = device.create_bind_group_layout(entries=[
-            {"binding": 0, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": wgpu.BufferBindingType.uniform}},
-            {"binding": 1, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": wgpu.BufferBindingType.storage}}])
+            {"binding": binding, "visibility": wgpu.ShaderStage.COMPUTE, "buffer": {"type": kind}}
+            for binding, kind in enumerate((storage.uniform, storage.read_only_storage, storage.storage))])
         self.group = device.create_bind_group(layout=self.layout, entries=[
             {"binding": 0, "resource": {"buffer": self.uniforms, "offset": 0, "size": 16}},
-            {"binding": 1, "resource": {"buffer": self.arena, "offset": 0, "size": self.arena.size}}])
+            {"binding": 1, "resource": {"buffer": self.weights, "offset": 0, "size": self.weights.size}},
+            {"binding": 2, "resource": {"buffer": self.arena, "offset": 0, "size": self.arena.size}}])
 
     def pipeline(self, cfg: GemmConfig, target: Target, trusted: bool = False):
         from backends.webgpu.runtime import create_shader_module

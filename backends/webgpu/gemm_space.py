@@ -74,7 +74,9 @@ SPACE: tuple[GemmConfig, ...] = tuple(
     if _valid(c)) + (COMPACT,)
 
 # In preference order for a fast discrete GPU; runtimes on software adapters take the last.
-DEFAULT_VARIANTS = (GemmConfig(128, 128, 8, 8, 8, True), GemmConfig(32, 32, 16, 4, 4, True), COMPACT)
+# The first was the fastest of the space on a 2048^3 GEMM on an H100 (wgpu over Vulkan), checked
+# and trusted alike: 0.58 ms checked, 0.45 trusted, vs 0.72 / 0.70 for 128x128x8_8x8_db.
+DEFAULT_VARIANTS = (GemmConfig(128, 128, 16, 8, 8, False), GemmConfig(32, 32, 16, 4, 4, True), COMPACT)
 
 
 def config_index(config: GemmConfig) -> int:

@@ -263,6 +263,28 @@ class WebGpuModel:
         """The config name each contraction dispatch runs (after a run), in dispatch order."""
         return [resolve(d, self.choice)["config"] for d in self.plan["dispatches"] if d.get("variants")]
 
+    def dispatch_seconds(self, repeat: int = 20) -> list[float]:
+        """Device seconds of each dispatch alone (after a run prepared them): `repeat` copies
+        in one submission, best of two, per copy. For finding the slow kernels of a model;
+        dispatches in isolation run with warm caches, so the sum undershoots a whole run."""
+        seconds = []
+        for pipeline, group, counts in self.active:
+            best = float("inf")
+            for _ in range(2):
+                start = self.clock()
+                encoder = self.device.create_command_encoder()
+                compute = encoder.begin_compute_pass()
+                for _ in range(repeat if min(counts) > 0 else 0):
+                    compute.set_pipeline(pipeline)
+                    compute.set_bind_group(0, group)
+                    compute.dispatch_workgroups(*counts)
+                compute.end()
+                self.device.queue.submit([encoder.finish()])
+                self.device.queue.read_buffer(self.arena, 0, 4)
+                best = min(best, (self.clock() - start) / repeat)
+            seconds.append(best)
+        return seconds
+
     def set_threads(self, threads: int) -> None:
         """CPU threads play no part in a WebGPU run; accepted so callers need not care."""
 

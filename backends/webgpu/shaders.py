@@ -2,7 +2,8 @@
 
 Loop kernels run as the CUDA backend's phases (backends/cuda/grid.py): each phase is a shader
 whose leading independent loops are flattened into one index walked by a grid-stride loop, so
-the dispatch never exceeds the 65,535 workgroups a dimension allows. Contractions use the tiled
+the dispatch never exceeds the 65,535 workgroups a dimension allows; row phases (softmax,
+layernorm) take a workgroup per index instead (rows.py). Contractions use the tiled
 template (gemm.py), one shader per variant the kernel's config names (gemm_space.py). Every shader declares a uniform struct (parameter word offsets, symbol
 values) at binding 0 and its pools after it, in the order the dispatch lists them.
 """
@@ -17,7 +18,7 @@ from compiler.ir.loops import INDEX, Binary, Const, Expr, Kernel
 from compiler.target import Target
 from backends.cstyle import INDENT
 from backends.cuda.grid import Phase, phases
-from backends.webgpu import gemm, gemm_space
+from backends.webgpu import gemm, gemm_space, rows
 from backends.webgpu.legalize import legalize
 from backends.webgpu.mathlib import MATHLIB_WGSL
 from backends.webgpu.printer import BYTE_DTYPES, ParamAccess, WgslPrinter, name
@@ -117,8 +118,18 @@ def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target,
             text, workgroups = gemm.render(kernel.contraction, printer, target, cfg)
             variants.append(Variant(cfg, top + "\n" + text, workgroups))
         return (Shader(variants[0].text, variants[0].workgroups, tuple(variants)),)
-    return tuple(Shader(top + "\n" + _phase_main(printer, phase) + "\n", _grid_stride(phase))
-                 for phase in phases(kernel.body, kernel.symbols))
+    return tuple(_phase_shader(printer, top, phase) for phase in phases(kernel.body, kernel.symbols))
+
+
+def _phase_shader(printer: WgslPrinter, top: str, phase: Phase) -> Shader:
+    """A row phase (softmax, layernorm) as one workgroup per grid index (rows.py), else one
+    invocation per grid index."""
+    loops = rows.row_loops(phase)
+    if loops is None:
+        return Shader(top + "\n" + _phase_main(printer, phase) + "\n", _grid_stride(phase))
+    one = Const(1, INDEX)
+    groups = Binary("min", phase.grid_size(), Const(rows.MAX_WORKGROUPS, INDEX))
+    return Shader(top + "\n" + rows.render(printer, phase, loops) + "\n", (groups, one, one))
 
 
 def pool_order(pool: str) -> tuple[int, int]:

@@ -65,7 +65,8 @@ LOWERINGS = {
 VIEW_OPS = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
 
 
-def lower_node(graph: Graph, node: Node, per_point_windows: bool = False, half_contractions: bool = False) -> Kernel:
+def lower_node(graph: Graph, node: Node, per_point_windows: tuple[str, ...] = (),
+               half_contractions: bool = False) -> Kernel:
     try:
         lowering = LOWERINGS[node.op]
     except KeyError:
@@ -74,7 +75,7 @@ def lower_node(graph: Graph, node: Node, per_point_windows: bool = False, half_c
     if is_window_conv(node, in_types) or is_window_pool(node, in_types):
         lowering = lower_window
     out_types = [v.type for v in node.outputs]
-    kernel = (lower_window(node, in_types, out_types, per_point=per_point_windows)
+    kernel = (lower_window(node, in_types, out_types, per_point=node.op in per_point_windows)
               if lowering is lower_window else lowering(node, in_types, out_types))
     constant = [bool(n) and n in graph.constants for n in node.inputs]
     spec = contraction_spec(node, in_types, out_types, constant, half_contractions)
@@ -85,14 +86,14 @@ def lower_node(graph: Graph, node: Node, per_point_windows: bool = False, half_c
 @dataclass(frozen=True)
 class Lower:
     fusion: FusionPlan = FusionPlan()
-    per_point_windows: bool = False      # Target.per_point_windows
+    per_point_windows: tuple[str, ...] = ()     # Target.per_point_windows
     half_contractions: bool = False      # Target.half_contractions
 
     def __call__(self, graph: Graph) -> Program:
         return lower_graph(graph, self.fusion, self.per_point_windows, self.half_contractions)
 
 
-def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan(), per_point_windows: bool = False,
+def lower_graph(graph: Graph, fusion: FusionPlan = FusionPlan(), per_point_windows: tuple[str, ...] = (),
                 half_contractions: bool = False) -> Program:
     kernels: dict[str, Kernel] = {}
     by_hash: dict[str, str] = {}

@@ -67,7 +67,7 @@ def _clip_bounds(graph: Graph, node: Node) -> tuple[float, float]:
 
 
 def fuse_epilogue(graph: Graph, anchor: Node, tail: list[Node], kernel: Kernel,
-                  per_point_windows: bool = False) -> tuple[Kernel, tuple[str, ...]]:
+                  per_point_windows: tuple[str, ...] = ()) -> tuple[Kernel, tuple[str, ...]]:
     """(fused kernel, the graph values bound to its parameters in order)."""
     out_type = anchor.outputs[0].type
     inputs = [b for b in kernel.params if not b.writable]
@@ -118,7 +118,7 @@ def fuse_epilogue(graph: Graph, anchor: Node, tail: list[Node], kernel: Kernel,
     anchor_types = [graph.type_of(n) if n else None for n in anchor.inputs]
     if is_window_conv(anchor, anchor_types) or is_window_pool(anchor, anchor_types):
         # Window kernels apply the tail to their accumulator before the one store.
-        body = lower_window(anchor, anchor_types, [out_type], apply_tail, per_point_windows).body
+        body = lower_window(anchor, anchor_types, [out_type], apply_tail, anchor.op in per_point_windows).body
     else:
         # Otherwise one more in-place pass over the output.
         at = lambda idx: broadcast_index(idx, out_type.shape)

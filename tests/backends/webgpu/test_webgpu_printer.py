@@ -108,7 +108,7 @@ def test_artifact_files_and_plan(tmp_path):
         for u in dispatch["uniforms"]:
             assert "symbol" in u or u["offset"] % 256 == 0
     shader = (out / plan["dispatches"][0]["shader"]).read_text()
-    assert "var<workgroup> a_tile: array<vec4<f32>," in shader and "workgroupBarrier();" in shader
+    assert "var<workgroup> a_tile: array<array<vec4<f32>," in shader and "workgroupBarrier();" in shader
     assert "aotc_maxf(v, 0.0f)" in shader   # the Relu applied as the GEMM's epilogue
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["target"]["kind"] == "webgpu" and manifest["codegen_version"] == "webgpu-1"
