@@ -18,12 +18,14 @@ import pytest
 
 import compiler
 from compiler.api import compile_to_directory
+from compiler.ir.dtypes import DType
 from compiler.ir.interpreter import interpret
 from compiler.target import resolve_target
 from attention_models import attention_graph, feeds_for, head_split_feeds, head_split_model
 from conftest import rel_l2
 from webgpu_testlib import needs_adapter
 from backends.webgpu import attention
+from backends.webgpu.printer import ParamAccess, WgslPrinter
 from passes.lower import lower_node
 
 TARGET = resolve_target("webgpu")
@@ -66,6 +68,16 @@ def test_template_prints_deterministically_within_the_limits(tmp_path):
     floats = sum(int(line.split(", ")[1].rstrip(">;")) for line in text.splitlines()
                  if line.startswith("var<workgroup>"))
     assert floats * 4 <= TARGET.limit("workgroup_storage")
+
+
+def test_more_tiles_than_a_dispatch_dimension_holds_stride_over_the_workgroups():
+    """90,000 one-row tiles: 65,535 workgroups walk them (correct on lavapipe, but 15 s there)."""
+    spec = _spec(attention_graph(300, 300, 1, 2, 4))
+    printer = WgslPrinter({name: ParamAccess("arena", f"p{i}", DType.float32)
+                           for i, name in enumerate(("in0", "in1", "in2", "out0"))}, {})
+    text, workgroups = attention.render(spec, printer, TARGET)
+    assert [w.value for w in workgroups] == [65535, 1, 1]
+    assert "t < 90000i; t += i32(aotc_groups.x)" in text
 
 
 def test_a_shape_over_the_limit_prints_the_loop_nest(tmp_path):
