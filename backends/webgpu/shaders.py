@@ -18,7 +18,7 @@ from compiler.ir.loops import INDEX, Binary, Const, Expr, Kernel
 from compiler.target import Target
 from backends.cstyle import INDENT
 from backends.cuda.grid import Phase, phases
-from backends.webgpu import gemm, gemm_space, rows
+from backends.webgpu import attention, gemm, gemm_space, rows
 from backends.webgpu.legalize import legalize
 from backends.webgpu.mathlib import MATHLIB_WGSL
 from backends.webgpu.printer import BYTE_DTYPES, ParamAccess, WgslPrinter, name
@@ -118,6 +118,10 @@ def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target,
             text, workgroups = gemm.render(kernel.contraction, printer, target, cfg)
             variants.append(Variant(cfg, top + "\n" + text, workgroups))
         return (Shader(variants[0].text, variants[0].workgroups, tuple(variants)),)
+    if kernel.attention is not None:
+        rendered = attention.render(kernel.attention, printer, target)
+        if rendered is not None:
+            return (Shader(top + "\n" + rendered[0], rendered[1]),)
     return tuple(_phase_shader(printer, top, phase) for phase in phases(kernel.body, kernel.symbols))
 
 

@@ -1,7 +1,8 @@
 """The artifact in a browser (marker `webgpu`): headless Chromium (Debian's, SwiftShader's
 WebGPU adapter) driven by node's playwright-core opens the artifact's own index.html, served on
 localhost, with the test's input; the page's output matches onnxruntime (rel. L2 <= 1e-4) and
-every shader passed Tint on the way (runtime.js fails the page on a compilation error)."""
+every shader passed Tint on the way (runtime.js fails the page on a compilation error); the
+attention template's forms likewise against the interpreter."""
 from __future__ import annotations
 
 import functools
@@ -98,3 +99,29 @@ def test_runtime_js_picks_gemm_variants(served):
         assert result["variants"] == [expected] if expected else result["variants"][0] in configs
         (output,) = result["outputs"]
         assert rel_l2(np.asarray(output["data"], np.float32).reshape(output["shape"]), a @ b) <= TOLERANCE
+
+
+@pytest.mark.parametrize("b,h,s,t,d,w,causal,mask,split", [
+    (1, 2, 33, 45, 20, 70, False, (33, 45), False),      # plain layout, two columns per invocation
+    (1, 1, 20, 37, 32, 32, True, (1, 1, 20, 37), True),  # causal and masked, a row wholly -inf
+    (4, 4, 70, 70, 16, 16, True, (4, 1, 1, 70), True),   # 4-row tiles, the last one partial
+])
+def test_attention_template_in_chromium_matches_the_interpreter(b, h, s, t, d, w, causal, mask, split, served):
+    """The attention template's forms (backends/webgpu/attention.py) pass Tint and compute the
+    interpreter's values in Chromium."""
+    from compiler.ir.interpreter import interpret
+    from attention_models import attention_graph, feeds_for
+    from backends.webgpu.attention import MARK
+    root, base = served
+    graph = attention_graph(b, h, s, t, d, causal, mask, split, w)
+    out = compile_to_directory(graph, "webgpu", root / "artifact")
+    assert any(MARK in path.read_text() for path in (out / "kernels").glob("*.wgsl"))
+    feeds = feeds_for(graph, np.random.default_rng())
+    for k, value in enumerate(graph.inputs):
+        (root / f"{k}.bin").write_bytes(np.ascontiguousarray(feeds[value.name]).tobytes())
+    query = "&".join(f"input=../{k}.bin" for k in range(len(graph.inputs)))
+    result = open_page(f"{base}/artifact/index.html?runs=1&{query}")
+    assert "error" not in result, result
+    (output,) = result["outputs"]
+    actual = np.asarray(output["data"], np.float32).reshape(output["shape"])
+    assert rel_l2(actual, interpret(graph, feeds)["y"]) <= TOLERANCE
