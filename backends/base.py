@@ -118,6 +118,12 @@ def constants_used(program: Program) -> dict[str, np.ndarray]:
     return {name: program.graph.constants[name] for name in program.graph.constants if name in used}
 
 
+def input_types(signature: "list[dict]") -> "list[tuple[DType, tuple[int, ...]]]":
+    """A manifest's input signature as (dtype, shape) pairs for benchmark_inputs (symbolic
+    dimensions taken as 1, as the tuner's output check takes them)."""
+    return [(DType(e["dtype"]), tuple(d if isinstance(d, int) else 1 for d in e["shape"])) for e in signature]
+
+
 def benchmark_inputs(types: "list[tuple[DType, tuple[int, ...]]]", seed: int) -> list[np.ndarray]:
     """Inputs for timing and for checking a tuning candidate against the default config:
     floats uniform in ±[0.5, 1.5) (non-zero), integers and booleans zero (always a valid

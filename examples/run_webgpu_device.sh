@@ -3,6 +3,7 @@
 # against aotc's CUDA backend in the same run (examples/bench_webgpu.py). From the repo root,
 # with the carry directory made by examples/prepare_webgpu_carry.sh (wheels/ and debs/):
 #   bash examples/run_webgpu_device.sh             # CARRY=.carry_webgpu (else .webgpu_carry)
+#   WEBGPU_SCRIPT=examples/tune_webgpu_model.py bash examples/run_webgpu_device.sh ARGS...
 # Writes $OUT/adapter.txt, $OUT/bench_webgpu.log and $OUT/bench_webgpu.json; exits 3 when
 # the adapter wgpu finds is not the NVIDIA GPU through Vulkan.
 set -uo pipefail
@@ -37,5 +38,9 @@ PY
 status=${PIPESTATUS[0]}
 if [ "$status" != 0 ]; then echo "not the NVIDIA GPU through Vulkan (see $OUT/adapter.txt)"; exit 3; fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv | tee -a "$OUT/adapter.txt"
-timeout 540 python3 examples/bench_webgpu.py --json "$OUT/bench_webgpu.json" "$@" 2>&1 | tee "$OUT/bench_webgpu.log"
+if [ -n "${WEBGPU_SCRIPT:-}" ]; then      # another script under the same setup (its own args)
+    timeout 540 python3 "$WEBGPU_SCRIPT" "$@" 2>&1 | tee "$OUT/webgpu_script.log"
+else
+    timeout 540 python3 examples/bench_webgpu.py --json "$OUT/bench_webgpu.json" "$@" 2>&1 | tee "$OUT/bench_webgpu.log"
+fi
 exit "${PIPESTATUS[0]}"

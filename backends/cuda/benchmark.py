@@ -23,8 +23,7 @@ from typing import Callable
 import numpy as np
 
 from compiler.errors import ArtifactError, TargetError
-from compiler.ir.dtypes import DType
-from backends.base import benchmark_inputs
+from backends.base import benchmark_inputs, input_types
 from backends.cpu.build import LIBRARY_NAME
 from backends.cuda import device_io
 from backends.cuda.runtime import CudaModel
@@ -38,12 +37,6 @@ def require_driver() -> None:
         ctypes.CDLL("libcuda.so.1")
     except OSError:
         raise TargetError("benchmark: no CUDA driver (libcuda.so.1) on this machine; run it on the GPU host") from None
-
-
-def input_types(signature: list[dict]) -> list[tuple[DType, tuple[int, ...]]]:
-    """The manifest's input signature as (dtype, shape) pairs for backends.base.benchmark_inputs
-    (symbolic dimensions taken as 1, as the tuner's output check takes them)."""
-    return [(DType(e["dtype"]), tuple(d if isinstance(d, int) else 1 for d in e["shape"])) for e in signature]
 
 
 def load(artifact_dir: Path) -> tuple[CudaModel, dict]:
@@ -159,4 +152,4 @@ def _with_cupy(cupy, model: CudaModel, manifest: dict, host: list[np.ndarray], r
     return [cupy.cuda.get_elapsed_time(start, end) / 1e3 for start, end in events]
 
 
-__all__ = ["benchmark", "captured", "input_types", "require_driver"]
+__all__ = ["benchmark", "captured", "require_driver"]

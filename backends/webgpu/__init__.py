@@ -29,6 +29,17 @@ class WebGpuBackend(NoKernelConfigs, GraphLayoutConstants):
             return KernelConfig()
         return gemm_space.default_config(kernel.contraction, target)
 
+    # ---- autotuning hooks: a contraction's first variant measured on this machine's adapter
+    def fingerprint(self, target: Target) -> str:
+        from backends.webgpu.benchmark import fingerprint
+        return fingerprint(target)
+
+    def benchmark(self, artifact_dir: Path, *, repeats: int, warmup: int, seed: int) -> list[float]:
+        """Seconds per run of a compiled artifact through wgpu, variant slot 0 forced
+        (benchmark.py); a TargetError without a WebGPU adapter."""
+        from backends.webgpu.benchmark import benchmark
+        return benchmark(Path(artifact_dir), repeats=repeats, warmup=warmup, seed=seed)
+
     def lower(self, model: LoweredModel, target: Target) -> Source:
         return Source(plan(model, target), entry=PLAN_NAME)
 

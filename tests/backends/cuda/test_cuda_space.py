@@ -24,8 +24,7 @@ from compiler.ir.config import KernelConfig, Param
 from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueGelu
 from compiler.target import resolve_target
 from backends.cuda import CudaBackend, gemm, space
-from backends.base import benchmark_inputs
-from backends.cuda.benchmark import input_types
+from backends.base import benchmark_inputs, input_types
 from backends.cuda.build import nvcc_command
 from backends.cuda.gemm_tiles import choose_plan
 from backends.cuda.mathlib import MATHLIB_CU
