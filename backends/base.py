@@ -118,6 +118,20 @@ def constants_used(program: Program) -> dict[str, np.ndarray]:
     return {name: program.graph.constants[name] for name in program.graph.constants if name in used}
 
 
+def benchmark_artifact(artifact_dir: Path, kind: str) -> "tuple[dict, np.ndarray]":
+    """A compiled artifact's manifest and weights.bin bytes, for a backend's benchmark; one-line
+    errors for a directory that is no artifact or one built for another kind of target."""
+    import json
+    from compiler.errors import ArtifactError, TargetError
+    manifest_path = artifact_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise ArtifactError(f"{artifact_dir}: no manifest.json (not an aotc artifact)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest["target"]["kind"] != kind:
+        raise TargetError(f"{artifact_dir}: built for {manifest['target']['name']}, not a {kind} target")
+    return manifest, np.fromfile(artifact_dir / "weights.bin", dtype=np.uint8)
+
+
 def input_types(signature: "list[dict]") -> "list[tuple[DType, tuple[int, ...]]]":
     """A manifest's input signature as (dtype, shape) pairs for benchmark_inputs (symbolic
     dimensions taken as 1, as the tuner's output check takes them)."""

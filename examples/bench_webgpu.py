@@ -50,20 +50,8 @@ def compile_options():
 
 def webgpu_seconds(artifact, feeds: dict, repeat: int, trials: int) -> float:
     """Seconds per run of the model's dispatches (device time, no host copies)."""
-    model = artifact._model
     artifact.run(**feeds)
-    times = []
-    for _ in range(trials):
-        start = time.perf_counter()
-        encoder = model.device.create_command_encoder()
-        compute = encoder.begin_compute_pass()
-        for _ in range(repeat):
-            model.encode(compute)
-        compute.end()
-        model.device.queue.submit([encoder.finish()])
-        model.device.queue.read_buffer(model.arena, 0, 4)
-        times.append((time.perf_counter() - start) / repeat)
-    return statistics.median(times)
+    return statistics.median(artifact._model.run_seconds(repeat) for _ in range(trials))
 
 
 def slowest_dispatches(model, keep: int = 40) -> list[dict]:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import ctypes
 import importlib
-import json
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from compiler.errors import ArtifactError, TargetError
-from backends.base import benchmark_inputs, input_types
+from compiler.errors import TargetError
+from backends.base import benchmark_artifact, benchmark_inputs, input_types
 from backends.cpu.build import LIBRARY_NAME
 from backends.cuda import device_io
 from backends.cuda.runtime import CudaModel
@@ -40,13 +39,7 @@ def require_driver() -> None:
 
 
 def load(artifact_dir: Path) -> tuple[CudaModel, dict]:
-    manifest_path = artifact_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise ArtifactError(f"{artifact_dir}: no manifest.json (not an aotc artifact)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    if manifest["target"]["kind"] != "cuda":
-        raise TargetError(f"{artifact_dir}: built for {manifest['target']['name']}, not a CUDA target")
-    weights = np.fromfile(artifact_dir / "weights.bin", dtype=np.uint8)
+    manifest, weights = benchmark_artifact(artifact_dir, "cuda")
     return CudaModel(artifact_dir / LIBRARY_NAME, weights), manifest
 
 

@@ -11,15 +11,10 @@ backends.base.benchmark_inputs, as for every backend's measurement and output ch
 """
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
-import numpy as np
-
-from compiler.errors import ArtifactError, TargetError
 from compiler.target import Target
-from backends.base import benchmark_inputs, input_types
+from backends.base import benchmark_artifact, benchmark_inputs, input_types
 from backends.webgpu.runtime import WebGpuModel, request_device
 
 COPIES = 10
@@ -36,28 +31,11 @@ def fingerprint(target: Target) -> str:
 
 
 def benchmark(artifact_dir: Path, *, repeats: int, warmup: int, seed: int) -> list[float]:
-    manifest_path = artifact_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise ArtifactError(f"{artifact_dir}: no manifest.json (not an aotc artifact)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    if manifest["target"]["kind"] != "webgpu":
-        raise TargetError(f"{artifact_dir}: built for {manifest['target']['name']}, not the webgpu target")
-    weights = np.fromfile(artifact_dir / "weights.bin", dtype=np.uint8)
+    manifest, weights = benchmark_artifact(artifact_dir, "webgpu")
     model = WebGpuModel(artifact_dir, weights, variant_policy=0)
     model.run(benchmark_inputs(input_types(manifest["signature"]["inputs"]), seed))
-    runs = []
-    for k in range(warmup + repeats):
-        start = time.perf_counter()
-        encoder = model.device.create_command_encoder()
-        compute = encoder.begin_compute_pass()
-        for _ in range(COPIES):
-            model.encode(compute)
-        compute.end()
-        model.device.queue.submit([encoder.finish()])
-        model.device.queue.read_buffer(model.arena, 0, 4)
-        if k >= warmup:
-            runs.append((time.perf_counter() - start) / COPIES)
-    return runs
+    runs = [model.run_seconds(COPIES) for _ in range(warmup + repeats)]
+    return runs[warmup:]
 
 
 __all__ = ["COPIES", "benchmark", "fingerprint"]

@@ -263,6 +263,20 @@ class WebGpuModel:
         """The config name each contraction dispatch runs (after a run), in dispatch order."""
         return [resolve(d, self.choice)["config"] for d in self.plan["dispatches"] if d.get("variants")]
 
+    def run_seconds(self, copies: int) -> float:
+        """Seconds per run of the dispatch list (after a run prepared it): `copies` copies
+        encoded into one compute pass, submitted once and waited for by a 4-byte read-back,
+        so the submission's fixed cost is spread over the copies; no host copies of data."""
+        start = self.clock()
+        encoder = self.device.create_command_encoder()
+        compute = encoder.begin_compute_pass()
+        for _ in range(copies):
+            self.encode(compute)
+        compute.end()
+        self.device.queue.submit([encoder.finish()])
+        self.device.queue.read_buffer(self.arena, 0, 4)
+        return (self.clock() - start) / copies
+
     def dispatch_seconds(self, repeat: int = 20) -> list[float]:
         """Device seconds of each dispatch alone (after a run prepared them): `repeat` copies
         in one submission, best of two, per copy. For finding the slow kernels of a model;
