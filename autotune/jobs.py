@@ -138,8 +138,11 @@ def run_job(tasks: Sequence[Task], keys: Sequence[TuningKey], runner: Runner, db
             settings: JobSettings, *, shares: Sequence[float] | None = None, search: Search | None = None,
             cost_model_for: Callable[[Task], object] | None = None, progress: Progress | None = None,
             clock: Callable[[], float] = time.monotonic) -> list[TaskResult]:
-    """Tune `tasks` (keys[i] is tasks[i]'s database key), most important first, until every
-    task has its allotted trials or the time budget is spent. `search` defaults to
+    """Tune `tasks` (keys[i] is tasks[i]'s database key), largest share first, until every
+    task has its allotted trials or the time budget is spent. Under a time budget each task
+    gets a slice of what is left in proportion to its share among the tasks still to come, so
+    a budget spreads over the important tasks instead of ending inside the first ones (the
+    CUDA tuner once spent 210 s on 3 of BERT-base's 9 tasks). `search` defaults to
     autotune.search.run_search; `cost_model_for(task)` gives the model strategy its prior."""
     if search is None:
         from autotune.search import run_search as search
@@ -153,20 +156,36 @@ class _Job:
         self.runner, self.db, self.settings, self.search = runner, db, settings, search
         self.cost_model_for, self.progress, self.clock = cost_model_for, progress, clock
         self.deadline = None if settings.time_budget is None else clock() + settings.time_budget
+        self.task_deadline: float | None = None      # the current task's slice of the budget
         self.results: list[TaskResult] = []
         self.trials = 0
 
     def should_stop(self) -> bool:
         return self.deadline is not None and self.clock() >= self.deadline
 
+    def task_should_stop(self) -> bool:
+        return self.should_stop() or (self.task_deadline is not None and self.clock() >= self.task_deadline)
+
+    def _slice(self, share: float, shares_left: float) -> float | None:
+        """The current task's deadline: its share of the budget that is left."""
+        if self.deadline is None:
+            return None
+        now = self.clock()
+        return now + max(self.deadline - now, 0.0) * share / (shares_left or 1.0)
+
     def run(self, tasks: Sequence[Task], keys: Sequence[TuningKey], shares: Sequence[float]) -> list[TaskResult]:
         allotted = allot_trials([t.space.size() for t in tasks], shares, self.settings.trials)
         measured = [measured_indices(t, self.db.records(k)) for t, k in zip(tasks, keys)]
         self.progress.tasks, self.progress.trials = len(tasks), sum(allotted)
         self.trials = sum(min(len(m), a) for m, a in zip(measured, allotted))
-        for task, key, budget, known in zip(tasks, keys, allotted, measured):
+        order = [i for i in sorted(range(len(tasks)), key=lambda i: (-shares[i], i)) if allotted[i] > 0]
+        shares_left = sum(shares[i] for i in order)
+        for i in order:
+            task, key, budget, known = tasks[i], keys[i], allotted[i], measured[i]
             if self.should_stop():
                 break
+            self.task_deadline = self._slice(shares[i], shares_left)
+            shares_left -= shares[i]
             if budget > 0:
                 self._tune(task, key, budget, known)
                 self.results.append(_result(task, key, budget, known))
@@ -205,10 +224,10 @@ class _Job:
             reason = errors[-1].splitlines()[0] if errors else "it failed in an earlier run of this job (see the database)"
             raise TuningError(f"kernel {task.name}: its default config cannot be measured ({reason}); "
                               f"tuning stops (the record is kept)")
-        if len(measured) < budget and not self.should_stop():
+        if len(measured) < budget and not self.task_should_stop():
             self.search(self.settings.strategy, task.space, evaluate, budget, seed=_task_seed(self.settings.seed, task),
                         batch=self.settings.batch, cost_model=self.cost_model_for(task) if self.cost_model_for else None,
-                        measured=dict(measured), on_batch=on_batch, should_stop=self.should_stop)
+                        measured=dict(measured), on_batch=on_batch, should_stop=self.task_should_stop)
 
     def _report(self, task: Task, current: TaskResult | None = None) -> None:
         results = self.results + ([current] if current else [])

@@ -123,6 +123,31 @@ def test_time_budget_stops_the_job(tmp_path):
         assert 4 <= result.trials <= 6 < result.allotted and db.count() == result.trials
 
 
+class TaskRecordingRunner(FakeRunner):
+    def __init__(self):
+        super().__init__()
+        self.tasks = []
+
+    def measure(self, task, configs, on_result=lambda c, m: None):
+        self.tasks += [task.name] * len(configs)
+        return super().measure(task, configs, on_result)
+
+
+def test_a_time_budget_is_sliced_by_share_largest_first(tmp_path):
+    small_graph, (small,) = lowered(matmul_model(tmp_path / "a.onnx"))
+    big_graph, (big,) = lowered(matmul_model(tmp_path / "b.onnx", m=32, k=24, n=64))
+    keys = [tuning_key(g.backend, g.target, t.kernel_hash) for g, t in ((small_graph, small), (big_graph, big))]
+    runner = TaskRecordingRunner()
+    clock = lambda: float(len(runner.measured))          # every measurement "takes" a second
+    with TuningDatabase.open(tmp_path / "t.db") as db:
+        run_job([small, big], keys, runner, db, JobSettings(1000, "random", 0, time_budget=100.0, batch=1),
+                shares=[1.0, 3.0], search=run_search, progress=Progress(2, 0, open(os.devnull, "w")), clock=clock)
+    first = runner.tasks.index(small.name)
+    assert set(runner.tasks[:first]) == {big.name}                # the larger share first ...
+    assert 70 <= first <= 80                                      # ... for about 3/4 of the budget
+    assert 95 <= len(runner.tasks) <= 105 and runner.tasks.count(small.name) >= 20
+
+
 class BrokenDefaultRunner(FakeRunner):
     """Every measurement fails, as on a machine without the target's device."""
 
