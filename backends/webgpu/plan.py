@@ -5,8 +5,9 @@ Memory is a few pools, so the per-stage binding limits hold for any model:
 - weight pools: weights.bin cut at tensor boundaries into pieces of at most the target's
   binding size (128 MiB), each its own read-only buffer;
 - the arena: one read-write buffer laid out at run time as [inputs | outputs | memory-plan
-  regions], each item starting on the 256-byte offset alignment; its size scales with the
-  symbolic dimensions (a batch), so the runtimes compute bases from the items' byte counts.
+  regions | split-K scratch], each item starting on the 256-byte offset alignment; its size
+  scales with the symbolic dimensions (a batch), so the runtimes compute bases from the items'
+  byte counts. A split-K contraction's scratch (gemm_split.py) is an item of its own per call.
 A dispatch binds its uniforms (slot of one uniform buffer, 256-byte aligned) and the pools its
 shader reads; each kernel parameter becomes a word offset in the uniforms, so one shader serves
 every call of a kernel whose tensors live in the same pools.
@@ -136,8 +137,16 @@ def plan(model: LoweredModel, target: Target) -> dict[str, str]:
         pools_of = {b.name: where[a]["pool"] for b, a in zip(kernel.params, call.args)}
         uniforms = [where[a] for a in call.args] + [{"symbol": s} for s in kernel.symbols]
         bound = sorted(set(pools_of.values()), key=pool_order)
+        scratch = None      # the call's scratch item (split-K), shared by its dispatches
         for shader in kernel_shaders(kernel, pools_of, target, model.configs.get(call.kernel, KernelConfig())):
-            dispatch = {"shader": _shader_file(shaders, shader.text), "pools": bound, "uniforms": uniforms,
+            extra, binds = [], bound
+            if shader.scratch_bytes:
+                if scratch is None:
+                    scratch = len(items)
+                    items.append({"kind": "scratch", "bytes": shader.scratch_bytes, "per": []})
+                extra = [{"pool": "arena", "item": scratch, "offset": 0, "per": []}]
+                binds = sorted(set(bound) | {"arena"}, key=pool_order)
+            dispatch = {"shader": _shader_file(shaders, shader.text), "pools": binds, "uniforms": uniforms + extra,
                         "workgroups": [expr_json(e) for e in shader.workgroups], "nodes": list(call.nodes)}
             if shader.variants:
                 dispatch["variants"] = [{"config": v.config.name, "needs": v.config.needs(),

@@ -18,9 +18,10 @@ from compiler.ir.loops import INDEX, Binary, Const, Expr, Kernel
 from compiler.target import Target
 from backends.cstyle import INDENT
 from backends.cuda.grid import Phase, phases
-from backends.webgpu import attention, gemm, gemm_space, rows
+from backends.webgpu import attention, gemm, gemm_space, gemm_split, rows
 from backends.webgpu.legalize import legalize
 from backends.webgpu.mathlib import MATHLIB_WGSL
+from compiler.ir.dtypes import DType
 from backends.webgpu.printer import BYTE_DTYPES, ParamAccess, WgslPrinter, name
 
 THREADS = 256
@@ -41,6 +42,9 @@ class Shader:
     workgroups: tuple[Expr, Expr, Expr]
     # A contraction's alternatives, the first being `text`/`workgroups` (empty for loop kernels).
     variants: tuple[Variant, ...] = ()
+    # Bytes of the call's scratch arena item the shader uses (split-K, gemm_split.py); its word
+    # offset is the uniform after the symbols.
+    scratch_bytes: int = 0
 
 
 def param_field(index: int) -> str:
@@ -51,9 +55,11 @@ def symbol_field(index: int) -> str:
     return f"s{index}"
 
 
-def header(kernel: Kernel, pools: tuple[str, ...], writable: frozenset[str], atomic: frozenset[str]) -> str:
+def header(kernel: Kernel, pools: tuple[str, ...], writable: frozenset[str], atomic: frozenset[str],
+           extra_fields: tuple[str, ...] = ()) -> str:
     fields = [f"    {param_field(i)}: u32," for i in range(len(kernel.params))]
     fields += [f"    {symbol_field(j)}: i32," for j in range(len(kernel.symbols))]
+    fields += [f"    {field}: u32," for field in extra_fields]
     lines = [f"// aotc generated WGSL: {', '.join(kernel.ops)}. Do not edit.",
              "struct Uniforms {", *(fields or ["    unused: u32,"]), "}",
              "@group(0) @binding(0) var<uniform> u: Uniforms;"]
@@ -112,6 +118,8 @@ def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target,
         raise UnsupportedError(f"op {kernel.ops[0] if kernel.ops else '?'} (node '{node}') reads {len(pools)} "
                                f"storage pools, over target webgpu's {limit} storage buffers per stage")
     top = header(kernel, pools, writable, atomic)
+    if kernel.contraction is not None and gemm_split.split_factor(kernel.contraction) > 1:
+        return _split_shaders(kernel, access, symbols, pools, writable, atomic, target, config)
     if kernel.contraction is not None:
         variants = []
         for cfg in gemm_space.variants(config or KernelConfig(), kernel.contraction, target):
@@ -123,6 +131,27 @@ def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target,
         if rendered is not None:
             return (Shader(top + "\n" + rendered[0], rendered[1]),)
     return tuple(_phase_shader(printer, top, phase) for phase in phases(kernel.body, kernel.symbols))
+
+
+def _split_shaders(kernel: Kernel, access: dict, symbols: dict, pools: tuple[str, ...], writable: frozenset[str],
+                   atomic: frozenset[str], target: Target, config: KernelConfig | None) -> tuple[Shader, ...]:
+    """A split-K contraction (gemm_split.py): the partial GEMM, every variant of it, then the
+    reduce pass with the epilogue; both reach the scratch item through one more uniform."""
+    spec = kernel.contraction
+    parts = gemm_split.split_factor(spec)
+    access = {**access, gemm_split.SCRATCH_PARAM: ParamAccess("arena", gemm_split.SCRATCH_FIELD, DType.float32)}
+    printer = WgslPrinter(access, symbols)
+    pools = tuple(sorted(set(pools) | {"arena"}, key=pool_order))
+    top = header(kernel, pools, writable | {"arena"}, atomic, (gemm_split.SCRATCH_FIELD,))
+    partial = gemm_split.split_spec(spec, parts)
+    nbytes = gemm_split.scratch_bytes(spec, parts)
+    variants = []
+    for cfg in gemm_space.variants(config or KernelConfig(), spec, target):
+        text, workgroups = gemm.render(partial, printer, target, cfg)
+        variants.append(Variant(cfg, top + "\n" + text, workgroups))
+    reduce_text, reduce_groups = gemm_split.reduce_main(spec, printer, parts)
+    return (Shader(variants[0].text, variants[0].workgroups, tuple(variants), nbytes),
+            Shader(top + "\n" + reduce_text, reduce_groups, (), nbytes))
 
 
 def _phase_shader(printer: WgslPrinter, top: str, phase: Phase) -> Shader:

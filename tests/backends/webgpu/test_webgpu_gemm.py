@@ -40,15 +40,17 @@ def _matmul_model(m, k, n, trans_b=False):
     return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8)
 
 
-def _conv_model():
-    """An odd convolution: 5 -> 7 channels, 3x3, stride 2, padding 1, bias and ReLU (implicit GEMM)."""
+def _conv_model(cin=5, cout=7, size=(13, 11), batch=2, stride=2):
+    """A convolution, 3x3, padding 1, bias and ReLU (implicit GEMM); by default an odd one:
+    5 -> 7 channels, stride 2."""
     rng = np.random.default_rng(1)
-    w = rng.standard_normal((7, 5, 3, 3)).astype(np.float32)
-    bias = rng.standard_normal(7).astype(np.float32)
-    nodes = [oh.make_node("Conv", ["x", "w", "bias"], ["h"], pads=[1, 1, 1, 1], strides=[2, 2]),
+    w = (rng.standard_normal((cout, cin, 3, 3)) / np.sqrt(9 * cin)).astype(np.float32)
+    bias = rng.standard_normal(cout).astype(np.float32)
+    out = [batch, cout] + [(d - 1) // stride + 1 for d in size]
+    nodes = [oh.make_node("Conv", ["x", "w", "bias"], ["h"], pads=[1, 1, 1, 1], strides=[stride, stride]),
              oh.make_node("Relu", ["h"], ["y"])]
-    graph = oh.make_graph(nodes, "conv", [oh.make_tensor_value_info("x", 1, [2, 5, 13, 11])],
-                          [oh.make_tensor_value_info("y", 1, [2, 7, 7, 6])],
+    graph = oh.make_graph(nodes, "conv", [oh.make_tensor_value_info("x", 1, [batch, cin, *size])],
+                          [oh.make_tensor_value_info("y", 1, out)],
                           [oh.make_tensor("w", 1, w.shape, w.ravel()), oh.make_tensor("bias", 1, bias.shape, bias)])
     return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)], ir_version=8)
 
@@ -206,15 +208,35 @@ def test_default_variants_with_every_operand_layout(device, shape, a_transposed,
 def test_models_run_each_variant_slot(layout):
     """A Gemm (B transposed, k-contiguous) and a convolution (im2col, either layout) with each
     variant forced, then picked by measuring (timed on lavapipe: the pick is any of them)."""
+    _check_models_each_slot([_matmul_model(67, 50, 130, trans_b=True), _conv_model()], layout)
+
+
+@on_device
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_split_k_contractions_run_each_variant_slot(layout):
+    """Few output tiles and a long k (gemm_split.py): the partial GEMM with each variant, then
+    the reduce pass with the epilogue; a scratch item in the arena. A channels-last 3x3
+    convolution's k slices are not weight-row slices: it stays one dispatch, still correct."""
+    models = [_matmul_model(24, 2048, 40, trans_b=True), _conv_model(256, 16, (7, 7), 1, 1)]
+    plans = _check_models_each_slot(models, layout)
+    for plan, split in zip(plans, [True, layout == "NCHW"]):
+        assert ("scratch" in [item["kind"] for item in plan["arena"]]) == split
+        assert ("split-K reduce" in plan["shader_text"]) == split
+
+
+def _check_models_each_slot(models, layout):
     options = CompileOptions(memory_planner="greedy", activation_layout=layout)
-    for model in (_matmul_model(67, 50, 130, trans_b=True), _conv_model()):
+    plans = []
+    for model in models:
         session = ort.InferenceSession(model.SerializeToString())
         feeds = {i.name: np.random.default_rng(5).standard_normal([d for d in i.shape]).astype(np.float32)
                  for i in session.get_inputs()}
         (expected,) = session.run(None, feeds)
         art = compiler.compile(model, target="webgpu", options=options)
-        carried = json.loads((art.directory / "kernels/dispatches.json").read_text())["dispatches"]
-        names = [v["config"] for d in carried if d.get("variants") for v in d["variants"]]
+        plan = json.loads((art.directory / "kernels/dispatches.json").read_text())
+        plan["shader_text"] = "".join((art.directory / d["shader"]).read_text() for d in plan["dispatches"])
+        plans.append(plan)
+        names = [v["config"] for d in plan["dispatches"] if d.get("variants") for v in d["variants"]]
         seen = set()
         for policy in (0, 1, 2, "measure"):
             art._model.select_variants(policy)
@@ -222,3 +244,15 @@ def test_models_run_each_variant_slot(layout):
             assert rel_l2(actual, expected) <= TOLERANCE, (policy, art._model.chosen_configs())
             seen.update(art._model.chosen_configs())
         assert seen <= set(names) and len(seen) == len(set(names))
+    return plans
+
+
+def test_split_factor_follows_tiles_and_k():
+    from backends.webgpu.gemm_split import split_factor, split_spec
+    assert split_factor(gemm_probe.spec(2048, 2048, 2048)) == 1              # tiles enough
+    assert split_factor(gemm_probe.spec(24, 40, 2048)) == 8                  # one tile: k split in 8 x 256
+    assert split_factor(gemm_probe.spec(24, 40, 300)) == 1                   # k too short to split
+    assert split_factor(gemm_probe.spec(24, 40, 2048, True, True)) == 8      # transposed operands slice too
+    partial = split_spec(gemm_probe.spec(24, 40, 2048), 4)
+    assert (partial.groups, partial.k, partial.a.group_stride, partial.b.group_stride) == (4, 512, 512, 512 * 40)
+    assert partial.epilogue == () and partial.out_group_stride == 24 * 40
