@@ -18,7 +18,8 @@ from compiler.ir.loops import Assign, Barrier, Binary, Block, Const, Declare, Fo
 from backends.cuda.grid import Phase, accesses, expr_nodes, expr_vars, flatten, own_elements_only
 
 WARP = 32
-_IDENTITY = {"add": 0.0, "max": float("-inf"), "min": float("inf")}
+# Each reduction's starting value in every lane (also the WebGPU rows template's).
+REDUCTION_IDENTITY = {"add": 0.0, "max": float("-inf"), "min": float("inf")}
 
 
 def _walk(stmt: Stmt):
@@ -69,7 +70,7 @@ def _reductions(loop: For, declared: dict) -> dict[str, str] | None:
                    for u in updates):
             return None
         ops = {u.op for u in updates}
-        if len(ops) != 1 or next(iter(ops)) not in _IDENTITY or _var_uses(loop.body, var) != len(updates):
+        if len(ops) != 1 or next(iter(ops)) not in REDUCTION_IDENTITY or _var_uses(loop.body, var) != len(updates):
             return None
         out[var] = next(iter(ops))
     return out
@@ -123,7 +124,7 @@ def print_body(printer, phase: Phase, loops: dict[int, dict[str, str]], declared
             lines.append(f"{pad}{{")
             for var, op in sorted(reductions.items()):
                 dtype = declared_types[var]
-                identity = printer.expr(Const(_IDENTITY[op], dtype))
+                identity = printer.expr(Const(REDUCTION_IDENTITY[op], dtype))
                 lines.append(f"{inner}const {printer.type_name(dtype)} aotc_before_{var} = {var}; {var} = {identity};")
             lines.append(f"{inner}#pragma unroll 4")
             lines.append(f"{inner}for (int64_t {stmt.var} = aotc_lane; {stmt.var} < {printer.expr(stmt.extent)}; "

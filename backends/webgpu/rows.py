@@ -21,7 +21,7 @@ from compiler.ir.dtypes import DType
 from compiler.ir.loops import Const, Declare, For, Store
 from backends.cstyle import INDENT
 from backends.cuda.grid import Phase, flatten
-from backends.cuda.warp_rows import _IDENTITY, warp_rows
+from backends.cuda.warp_rows import REDUCTION_IDENTITY, warp_rows
 from backends.webgpu.printer import WgslPrinter, name
 
 LANES = 64
@@ -69,7 +69,7 @@ def _body(printer: WgslPrinter, phase: Phase, loops: dict[int, dict[str, str]], 
             reductions = loops[k]
             lines.append(f"{pad}{{")
             for var, op in sorted(reductions.items()):
-                identity = printer.expr(Const(_IDENTITY[op], DType.float32))
+                identity = printer.expr(Const(REDUCTION_IDENTITY[op], DType.float32))
                 lines.append(f"{inner}let aotc_before_{var} = {name(var)}; {name(var)} = {identity};")
             var = name(stmt.var)
             lines.append(f"{inner}for (var {var}: i32 = aotc_lane; {var} < {printer.expr(stmt.extent)}; "
