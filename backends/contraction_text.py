@@ -1,7 +1,8 @@
-"""C text for contraction operands and epilogues, shared by the CPU and CUDA GEMM templates."""
+"""C-style text for contraction operands and epilogues, shared by the CPU, CUDA and WebGPU GEMM
+templates."""
 from __future__ import annotations
 
-from compiler.ir.contraction import Dense, EpilogueAdd, EpilogueClamp
+from compiler.ir.contraction import Dense, EpilogueAdd, EpilogueClamp, Im2colRows
 
 
 def float_literal(value: float) -> str:
@@ -26,3 +27,11 @@ def clamp_lines(op: EpilogueClamp, var: str, max_fn: str, min_fn: str) -> list[s
     if op.high != float("inf"):
         lines.append(f"{var} = {min_fn}({var}, {float_literal(op.high)});")
     return lines
+
+
+def window_rows_args(a: Im2colRows) -> str:
+    """The geometry every backend's `aotc_window_rows` helper takes after (m, k): channels per
+    group, kernel width, output width, strides, pads, dilations, image height, width, channels."""
+    (sh, sw), (ph, pw), (dh, dw) = a.stride, a.pad, a.dilation
+    return (f"{a.channels_per_group}, {a.kernel[1]}, {a.out_width}, {sh}, {sw}, {ph}, {pw}, {dh}, {dw}, "
+            f"{a.height}, {a.width}, {a.channels}")

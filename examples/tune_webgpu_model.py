@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import zoo  # noqa: E402
@@ -28,6 +27,7 @@ def main() -> int:
 
     import compiler
     from dataclasses import replace
+    from autotune.measure import rel_l2
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resnet18")
     parser.add_argument("--db", required=True)
@@ -54,7 +54,7 @@ def main() -> int:
     for label, db in (("untuned", None), ("tuned", Path(args.db))):
         art = compiler.compile(onnx_path, target="webgpu", options=replace(compile_options(), tuning_db=db))
         got = art.run_list(**feeds)
-        error = max(float(np.linalg.norm(np.asarray(g, np.float64) - w) / np.linalg.norm(w)) for g, w in zip(got, want))
+        error = max(rel_l2(g, w) for g, w in zip(got, want))
         tuned = sum(1 for k in art.manifest["kernels"] if k.get("tuned"))
         seconds = webgpu_seconds(art, feeds, args.repeat, args.trials_timed)
         report[label] = {"webgpu_seconds": seconds, "rel_l2_vs_onnxruntime": error, "tuned_kernels": tuned,

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compiler.ir.contraction import Contraction, Dense, Im2col, Im2colRows
-from backends.contraction_text import strided_index
+from backends.contraction_text import strided_index, window_rows_args
 from backends.cuda.gemm_operands import batch_offset, dense_view
 
 PAD = 8        # elements of padding per shared row (16 bytes)
@@ -146,11 +146,8 @@ def _im2col(b: Im2col, tile_n: int, bk: int, threads: int) -> MmaLoader:
 
 
 def _window_rows(a: Im2colRows) -> str:
-    kw = a.kernel[1]
-    (sh, sw), (ph, pw), (dh, dw) = a.stride, a.pad, a.dilation
-    cg = a.channels_per_group
-    return (f"aotc_window_rows_bits((const uint16_t*){a.param} + gb * (int64_t){a.image_stride} + gg * {cg}, m, k, "
-            f"{cg}, {kw}, {a.out_width}, {sh}, {sw}, {ph}, {pw}, {dh}, {dw}, {a.height}, {a.width}, {a.channels})")
+    return (f"aotc_window_rows_bits((const uint16_t*){a.param} + gb * (int64_t){a.image_stride} "
+            f"+ gg * {a.channels_per_group}, m, k, {window_rows_args(a)})")
 
 
 def a_loader(spec: Contraction, bm: int, bk: int, threads: int) -> MmaLoader:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compiler.ir.contraction import Contraction, Dense, Im2col, Im2colRows
-from backends.contraction_text import strided_index
+from backends.contraction_text import strided_index, window_rows_args
 from backends.cuda.gemm_tiles import Tiles
 
 INT32_MAX = 2 ** 31 - 1
@@ -132,11 +132,8 @@ def a_loader(spec: Contraction, tiles: Tiles) -> Loader:
         element = f"{a.param}[{strided_index(a, 'm', 'k')}]"
         k_fast = a.col_stride == 1
     elif isinstance(a, Im2colRows):
-        kw = a.kernel[1]
-        (sh, sw), (ph, pw), (dh, dw) = a.stride, a.pad, a.dilation
-        cg = a.channels_per_group
-        element = (f"aotc_window_rows({a.param} + gb * {a.image_stride} + gg * {cg}, m, k, {cg}, {kw}, "
-                   f"{a.out_width}, {sh}, {sw}, {ph}, {pw}, {dh}, {dw}, {a.height}, {a.width}, {a.channels})")
+        element = (f"aotc_window_rows({a.param} + gb * {a.image_stride} + gg * {a.channels_per_group}, m, k, "
+                   f"{window_rows_args(a)})")
         k_fast = True   # channels-last windows are contiguous along k
     else:
         raise NotImplementedError(f"CUDA GEMM: operand A of type {type(a).__name__}")

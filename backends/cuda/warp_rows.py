@@ -14,6 +14,8 @@ one lane wrote before another reads it.
 """
 from __future__ import annotations
 
+from typing import Protocol
+
 from compiler.ir.loops import Assign, Barrier, Binary, Block, Const, Declare, For, If, LocalArray, Stmt, Store, Var
 from backends.cuda.grid import Phase, accesses, expr_nodes, expr_vars, flatten, own_elements_only
 
@@ -112,34 +114,62 @@ def warp_rows(phase: Phase) -> dict[int, dict[str, str]] | None:
     return loops if wide_reduction else None
 
 
-def print_body(printer, phase: Phase, loops: dict[int, dict[str, str]], declared_types, depth: int) -> list[str]:
-    """The body's lines with lane-strided loops and shuffle combines (see the module doc)."""
+class RowDialect(Protocol):
+    """What differs between the row templates that print a lane-split body (this CUDA warp
+    form, and backends/webgpu/rows.py's workgroup form): each returns lines or a text."""
+    lane_zero: str          # the condition true in exactly one lane
+    barrier: str            # after each loop and lane-0 store
+
+    def save(self, printer, var: str, op: str, dtype) -> str: ...
+
+    def loop_header(self, printer, loop: For) -> list[str]: ...
+
+    def combine(self, printer, var: str, op: str, dtype, pad: str) -> list[str]: ...
+
+
+class _WarpDialect:
+    lane_zero = "aotc_lane == 0"
+    barrier = "__syncwarp();"
+
+    def save(self, printer, var: str, op: str, dtype) -> str:
+        identity = printer.expr(Const(REDUCTION_IDENTITY[op], dtype))
+        return f"const {printer.type_name(dtype)} aotc_before_{var} = {var}; {var} = {identity};"
+
+    def loop_header(self, printer, loop: For) -> list[str]:
+        return ["#pragma unroll 4",
+                f"for (int64_t {loop.var} = aotc_lane; {loop.var} < {printer.expr(loop.extent)}; {loop.var} += {WARP}) {{"]
+
+    def combine(self, printer, var: str, op: str, dtype, pad: str) -> list[str]:
+        other = Var(f"__shfl_xor_sync(0xffffffffu, {var}, aotc_offset)", dtype)
+        combined = printer.expr(Binary(op, Var(var, dtype), other))
+        before = printer.expr(Binary(op, Var(f"aotc_before_{var}", dtype), Var(var, dtype)))
+        return [f"{pad}for (int aotc_offset = {WARP // 2}; aotc_offset > 0; aotc_offset /= 2) {var} = {combined};",
+                f"{pad}{var} = {before};"]
+
+
+WARP_DIALECT = _WarpDialect()
+
+
+def print_body(printer, phase: Phase, loops: dict[int, dict[str, str]], declared_types, depth: int,
+               dialect: RowDialect = WARP_DIALECT) -> list[str]:
+    """The body's lines with lane-strided loops and their reductions combined across lanes
+    (see the module doc), in `dialect`'s words."""
     pad, inner = "    " * depth, "    " * (depth + 1)
     lines: list[str] = []
     for k, stmt in enumerate(flatten(phase.body)):
         if isinstance(stmt, Store):
-            lines += [f"{pad}if (aotc_lane == 0) {{", *printer.stmt(stmt, depth + 1), f"{pad}}}", f"{pad}__syncwarp();"]
+            lines += [f"{pad}if ({dialect.lane_zero}) {{", *printer.stmt(stmt, depth + 1), f"{pad}}}",
+                      f"{pad}{dialect.barrier}"]
         elif isinstance(stmt, For):
-            reductions = loops[k]
+            reductions = sorted(loops[k].items())
             lines.append(f"{pad}{{")
-            for var, op in sorted(reductions.items()):
-                dtype = declared_types[var]
-                identity = printer.expr(Const(REDUCTION_IDENTITY[op], dtype))
-                lines.append(f"{inner}const {printer.type_name(dtype)} aotc_before_{var} = {var}; {var} = {identity};")
-            lines.append(f"{inner}#pragma unroll 4")
-            lines.append(f"{inner}for (int64_t {stmt.var} = aotc_lane; {stmt.var} < {printer.expr(stmt.extent)}; "
-                         f"{stmt.var} += {WARP}) {{")
+            lines += [inner + dialect.save(printer, var, op, declared_types[var]) for var, op in reductions]
+            lines += [inner + line for line in dialect.loop_header(printer, stmt)]
             lines += printer.stmt(stmt.body, depth + 2)
             lines.append(f"{inner}}}")
-            for var, op in sorted(reductions.items()):
-                dtype = declared_types[var]
-                other = Var(f"__shfl_xor_sync(0xffffffffu, {var}, aotc_offset)", dtype)
-                combined = printer.expr(Binary(op, Var(var, dtype), other))
-                before = printer.expr(Binary(op, Var(f"aotc_before_{var}", dtype), Var(var, dtype)))
-                lines.append(f"{inner}for (int aotc_offset = {WARP // 2}; aotc_offset > 0; aotc_offset /= 2) "
-                             f"{var} = {combined};")
-                lines.append(f"{inner}{var} = {before};")
-            lines += [f"{pad}}}", f"{pad}__syncwarp();"]
+            for var, op in reductions:
+                lines += dialect.combine(printer, var, op, declared_types[var], inner)
+            lines += [f"{pad}}}", f"{pad}{dialect.barrier}"]
         else:
             lines += printer.stmt(stmt, depth)
     return lines

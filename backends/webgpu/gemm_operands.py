@@ -6,7 +6,7 @@ from compiler.errors import UnsupportedError
 from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueClamp, EpilogueGelu, Im2col, Im2colRows
 from compiler.ir.dtypes import DType
 from compiler.ir.loops import INDEX, Binary, Const, Expr, Var
-from backends.contraction_text import strided_index
+from backends.contraction_text import clamp_lines, strided_index, window_rows_args
 from backends.webgpu.gemm_space import GemmConfig
 from backends.webgpu.printer import WgslPrinter
 
@@ -54,12 +54,8 @@ def operand_index(operand, printer: WgslPrinter, row: str, col: str, wi: str = "
     if isinstance(operand, Dense):
         return strided_index(operand, row, col), ""
     if isinstance(operand, Im2colRows):
-        kw = operand.kernel[1]
-        (sh, sw), (ph, pw), (dh, dw) = operand.stride, operand.pad, operand.dilation
-        cg = operand.channels_per_group
-        window = (f"aotc_window_rows({row}, {col}, {cg}, {kw}, {operand.out_width}, {sh}, {sw}, {ph}, {pw}, "
-                  f"{dh}, {dw}, {operand.height}, {operand.width}, {operand.channels})")
-        return f"gb * {operand.image_stride} + gg * {cg} + {wi}", f"let {wi} = {window};"
+        window = f"aotc_window_rows({row}, {col}, {window_rows_args(operand)})"
+        return f"gb * {operand.image_stride} + gg * {operand.channels_per_group} + {wi}", f"let {wi} = {window};"
     if isinstance(operand, Im2col):
         kh, kw = operand.kernel
         (sh, sw), (ph, pw), (dh, dw) = operand.stride, operand.pad, operand.dilation
@@ -77,10 +73,7 @@ def epilogue_lines(spec: Contraction, printer: WgslPrinter) -> list[str]:
             scale = "" if op.scale == 1.0 else f"{_literal(op.scale)} * "
             lines.append(f"v = v + {scale}{printer.load(op.param, strided_index(op, 'm', 'n'), DType.float32)};")
         elif isinstance(op, EpilogueClamp):
-            if op.low != float("-inf"):
-                lines.append(f"v = aotc_maxf(v, {_literal(op.low)});")
-            if op.high != float("inf"):
-                lines.append(f"v = aotc_minf(v, {_literal(op.high)});")
+            lines += clamp_lines(op, "v", "aotc_maxf", "aotc_minf")
         elif isinstance(op, EpilogueGelu):
             lines.append("v = aotc_gelu_tanh(v);" if op.approximate == "tanh" else "v = aotc_gelu(v);")
         else:

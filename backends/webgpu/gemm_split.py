@@ -81,8 +81,7 @@ def reduce_main(spec: Contraction, printer: WgslPrinter, parts: int) -> tuple[st
     """The reduce pass: C[m, n] = epilogue(alpha * sum_s scratch[s, m, n]), grid-stride."""
     plane = spec.m * spec.n
     scratch = printer.load(SCRATCH_PARAM, f"s * {plane} + e", DType.float32)
-    lines = [f"v = v * {float(spec.alpha)!r}f;"] if spec.alpha != 1.0 else []
-    lines += epilogue_lines(replace(spec, alpha=1.0), printer)
+    lines = epilogue_lines(spec, printer)      # alpha first, then the epilogue ops
     out_index = f"m * {spec.out_row_stride} + n"
     store = printer.store(spec.out_param, out_index, "v", DType.float32, " " * 8)
     pad = "\n".join(" " * 8 + line for line in lines)

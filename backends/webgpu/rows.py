@@ -18,10 +18,10 @@ only on the workgroup id and uniforms, so barriers stay in uniform control flow.
 from __future__ import annotations
 
 from compiler.ir.dtypes import DType
-from compiler.ir.loops import Const, Declare, For, Store
+from compiler.ir.loops import Const, For
 from backends.cstyle import INDENT
-from backends.cuda.grid import Phase, flatten
-from backends.cuda.warp_rows import REDUCTION_IDENTITY, warp_rows
+from backends.cuda.grid import Phase
+from backends.cuda.warp_rows import REDUCTION_IDENTITY, declared_types, print_body, warp_rows
 from backends.webgpu.printer import WgslPrinter, name
 
 LANES = 64
@@ -36,7 +36,7 @@ def row_loops(phase: Phase) -> dict[int, dict[str, str]] | None:
     loops = warp_rows(phase)
     if loops is None:
         return None
-    declared = {s.var: s.dtype for s in flatten(phase.body) if isinstance(s, Declare)}
+    declared = declared_types(phase)
     reduced = {var for reductions in loops.values() for var in reductions}
     return loops if all(declared[var] in (DType.float32, DType.float64) for var in reduced) else None
 
@@ -45,43 +45,31 @@ def _combine(printer: WgslPrinter, op: str, a: str, b: str) -> str:
     return f"({a} + {b})" if op == "add" else printer.call(op, [a, b], DType.float32)
 
 
-def _reduce(printer: WgslPrinter, var: str, op: str, pad: str) -> list[str]:
-    """Every lane's partial `var` combined into all lanes, then with the value before the loop."""
-    mine, other = f"{REDUCE}[aotc_lane]", f"{REDUCE}[aotc_lane + aotc_s]"
-    v = name(var)
-    return [f"{pad}{REDUCE}[aotc_lane] = {v};",
-            f"{pad}workgroupBarrier();",
-            f"{pad}for (var aotc_s: i32 = {LANES // 2}i; aotc_s > 0i; aotc_s = aotc_s / 2i) {{",
-            f"{pad}{INDENT}if (aotc_lane < aotc_s) {{ {mine} = {_combine(printer, op, mine, other)}; }}",
-            f"{pad}{INDENT}workgroupBarrier();",
-            f"{pad}}}",
-            f"{pad}{v} = {_combine(printer, op, f'aotc_before_{var}', f'{REDUCE}[0]')};",
-            f"{pad}workgroupBarrier();"]
+class _WorkgroupDialect:
+    """warp_rows.print_body's pieces for a workgroup of LANES: storage barriers, and each
+    reduction combined by a tree in workgroup memory (every lane then holds the total)."""
+    lane_zero = "aotc_lane == 0i"
+    barrier = "storageBarrier();"
 
+    def save(self, printer: WgslPrinter, var: str, op: str, dtype) -> str:
+        identity = printer.expr(Const(REDUCTION_IDENTITY[op], DType.float32))
+        return f"let aotc_before_{var} = {name(var)}; {name(var)} = {identity};"
 
-def _body(printer: WgslPrinter, phase: Phase, loops: dict[int, dict[str, str]], depth: int) -> list[str]:
-    pad, inner = INDENT * depth, INDENT * (depth + 1)
-    lines: list[str] = []
-    for k, stmt in enumerate(flatten(phase.body)):
-        if isinstance(stmt, Store):
-            lines += [f"{pad}if (aotc_lane == 0i) {{", *printer.stmt(stmt, depth + 1), f"{pad}}}", f"{pad}storageBarrier();"]
-        elif isinstance(stmt, For):
-            reductions = loops[k]
-            lines.append(f"{pad}{{")
-            for var, op in sorted(reductions.items()):
-                identity = printer.expr(Const(REDUCTION_IDENTITY[op], DType.float32))
-                lines.append(f"{inner}let aotc_before_{var} = {name(var)}; {name(var)} = {identity};")
-            var = name(stmt.var)
-            lines.append(f"{inner}for (var {var}: i32 = aotc_lane; {var} < {printer.expr(stmt.extent)}; "
-                         f"{var} += {LANES}i) {{")
-            lines += printer.stmt(stmt.body, depth + 2)
-            lines.append(f"{inner}}}")
-            for var, op in sorted(reductions.items()):
-                lines += _reduce(printer, var, op, inner)
-            lines += [f"{pad}}}", f"{pad}storageBarrier();"]
-        else:
-            lines += printer.stmt(stmt, depth)
-    return lines
+    def loop_header(self, printer: WgslPrinter, loop: For) -> list[str]:
+        var = name(loop.var)
+        return [f"for (var {var}: i32 = aotc_lane; {var} < {printer.expr(loop.extent)}; {var} += {LANES}i) {{"]
+
+    def combine(self, printer: WgslPrinter, var: str, op: str, dtype, pad: str) -> list[str]:
+        mine, other = f"{REDUCE}[aotc_lane]", f"{REDUCE}[aotc_lane + aotc_s]"
+        v = name(var)
+        return [f"{pad}{REDUCE}[aotc_lane] = {v};",
+                f"{pad}workgroupBarrier();",
+                f"{pad}for (var aotc_s: i32 = {LANES // 2}i; aotc_s > 0i; aotc_s = aotc_s / 2i) {{",
+                f"{pad}{INDENT}if (aotc_lane < aotc_s) {{ {mine} = {_combine(printer, op, mine, other)}; }}",
+                f"{pad}{INDENT}workgroupBarrier();",
+                f"{pad}}}",
+                f"{pad}{v} = {_combine(printer, op, f'aotc_before_{var}', f'{REDUCE}[0]')};",
+                f"{pad}workgroupBarrier();"]
 
 
 def render(printer: WgslPrinter, phase: Phase, loops: dict[int, dict[str, str]]) -> str:
@@ -101,7 +89,7 @@ def render(printer: WgslPrinter, phase: Phase, loops: dict[int, dict[str, str]])
     for loop, extent in reversed(list(zip(phase.loops[1:], extents[1:]))):
         lines.append(f"{pad}let {name(loop.var)}: i32 = aotc_rest % {extent}; aotc_rest = aotc_rest / {extent};")
     lines.append(f"{pad}let {name(phase.loops[0].var)}: i32 = aotc_rest;")
-    lines += _body(printer, phase, loops, 2)
+    lines += print_body(printer, phase, loops, declared_types(phase), 2, _WorkgroupDialect())
     return "\n".join(lines + [INDENT + "}", "}"])
 
 

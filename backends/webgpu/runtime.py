@@ -64,6 +64,14 @@ def uniform_words(dispatch: dict, bases: list[int], symbols: dict[str, int]) -> 
     return words or [0]
 
 
+def _dispatch(compute, pipeline, group, counts: list[int]) -> None:
+    """One dispatch into a compute pass; nothing for an empty grid (a zero-sized batch)."""
+    if min(counts) > 0:
+        compute.set_pipeline(pipeline)
+        compute.set_bind_group(0, group)
+        compute.dispatch_workgroups(*counts)
+
+
 def request_device():
     """wgpu's device on the first adapter; TargetError when there is none."""
     try:
@@ -155,23 +163,23 @@ class WebGpuModel:
         submissions of `repeat` dispatches, after one untimed)."""
         dispatch = self.plan["dispatches"][k]
         variant = dispatch["variants"][slot]
-        pipeline = self.pipeline(variant["shader"], dispatch["pools"])
-        counts = [evaluate(e, symbols) for e in variant["workgroups"]]
-        best = float("inf")
-        for trial in range(3):
-            start = self.clock()
-            encoder = self.device.create_command_encoder()
-            compute = encoder.begin_compute_pass()
-            for _ in range(repeat if trial else 1):
-                compute.set_pipeline(pipeline)
-                compute.set_bind_group(0, self.groups[k])
-                compute.dispatch_workgroups(*counts)
-            compute.end()
-            self.device.queue.submit([encoder.finish()])
-            self.device.queue.read_buffer(self.arena, 0, 4)    # waits for the queue
-            if trial:
-                best = min(best, (self.clock() - start) / repeat)
-        return best
+        active = (self.pipeline(variant["shader"], dispatch["pools"]), self.groups[k],
+                  [evaluate(e, symbols) for e in variant["workgroups"]])
+        self._submit_seconds(lambda compute: _dispatch(compute, *active), 1)
+        return min(self._submit_seconds(lambda compute: _dispatch(compute, *active), repeat) for _ in range(2))
+
+    def _submit_seconds(self, encode, copies: int) -> float:
+        """Seconds per copy of what `encode(compute)` records, encoded `copies` times into one
+        compute pass, submitted once and waited for by a 4-byte read-back of the arena."""
+        start = self.clock()
+        encoder = self.device.create_command_encoder()
+        compute = encoder.begin_compute_pass()
+        for _ in range(copies):
+            encode(compute)
+        compute.end()
+        self.device.queue.submit([encoder.finish()])
+        self.device.queue.read_buffer(self.arena, 0, 4)    # waits for the queue
+        return (self.clock() - start) / copies
 
     def _layout(self, pools: list[str]):
         """Binding 0 the uniforms, then the pools: explicit, since a layout derived from the
@@ -252,12 +260,8 @@ class WebGpuModel:
 
     def encode(self, compute) -> None:
         """Every dispatch of one run into a compute pass (after a run prepared them)."""
-        for pipeline, group, counts in self.active:
-            if min(counts) <= 0:
-                continue
-            compute.set_pipeline(pipeline)
-            compute.set_bind_group(0, group)
-            compute.dispatch_workgroups(*counts)
+        for active in self.active:
+            _dispatch(compute, *active)
 
     def chosen_configs(self) -> list[str]:
         """The config name each contraction dispatch runs (after a run), in dispatch order."""
@@ -267,37 +271,14 @@ class WebGpuModel:
         """Seconds per run of the dispatch list (after a run prepared it): `copies` copies
         encoded into one compute pass, submitted once and waited for by a 4-byte read-back,
         so the submission's fixed cost is spread over the copies; no host copies of data."""
-        start = self.clock()
-        encoder = self.device.create_command_encoder()
-        compute = encoder.begin_compute_pass()
-        for _ in range(copies):
-            self.encode(compute)
-        compute.end()
-        self.device.queue.submit([encoder.finish()])
-        self.device.queue.read_buffer(self.arena, 0, 4)
-        return (self.clock() - start) / copies
+        return self._submit_seconds(self.encode, copies)
 
     def dispatch_seconds(self, repeat: int = 20) -> list[float]:
         """Device seconds of each dispatch alone (after a run prepared them): `repeat` copies
         in one submission, best of two, per copy. For finding the slow kernels of a model;
         dispatches in isolation run with warm caches, so the sum undershoots a whole run."""
-        seconds = []
-        for pipeline, group, counts in self.active:
-            best = float("inf")
-            for _ in range(2):
-                start = self.clock()
-                encoder = self.device.create_command_encoder()
-                compute = encoder.begin_compute_pass()
-                for _ in range(repeat if min(counts) > 0 else 0):
-                    compute.set_pipeline(pipeline)
-                    compute.set_bind_group(0, group)
-                    compute.dispatch_workgroups(*counts)
-                compute.end()
-                self.device.queue.submit([encoder.finish()])
-                self.device.queue.read_buffer(self.arena, 0, 4)
-                best = min(best, (self.clock() - start) / repeat)
-            seconds.append(best)
-        return seconds
+        return [min(self._submit_seconds(lambda compute, a=active: _dispatch(compute, *a), repeat) for _ in range(2))
+                for active in self.active]
 
     def set_threads(self, threads: int) -> None:
         """CPU threads play no part in a WebGPU run; accepted so callers need not care."""

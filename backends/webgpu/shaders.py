@@ -118,14 +118,12 @@ def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target,
         raise UnsupportedError(f"op {kernel.ops[0] if kernel.ops else '?'} (node '{node}') reads {len(pools)} "
                                f"storage pools, over target webgpu's {limit} storage buffers per stage")
     top = header(kernel, pools, writable, atomic)
-    if kernel.contraction is not None and gemm_split.split_factor(kernel.contraction) > 1:
-        return _split_shaders(kernel, access, symbols, pools, writable, atomic, target, config)
     if kernel.contraction is not None:
-        variants = []
-        for cfg in gemm_space.variants(config or KernelConfig(), kernel.contraction, target):
-            text, workgroups = gemm.render(kernel.contraction, printer, target, cfg)
-            variants.append(Variant(cfg, top + "\n" + text, workgroups))
-        return (Shader(variants[0].text, variants[0].workgroups, tuple(variants)),)
+        parts = gemm_split.split_factor(kernel.contraction)
+        if parts > 1:
+            return _split_shaders(kernel, parts, access, symbols, pools, writable, atomic, target, config)
+        variants = _variants(kernel.contraction, kernel.contraction, printer, top, target, config)
+        return (Shader(variants[0].text, variants[0].workgroups, variants),)
     if kernel.attention is not None:
         rendered = attention.render(kernel.attention, printer, target)
         if rendered is not None:
@@ -133,24 +131,31 @@ def kernel_shaders(kernel: Kernel, pools_of: Mapping[str, str], target: Target,
     return tuple(_phase_shader(printer, top, phase) for phase in phases(kernel.body, kernel.symbols))
 
 
-def _split_shaders(kernel: Kernel, access: dict, symbols: dict, pools: tuple[str, ...], writable: frozenset[str],
-                   atomic: frozenset[str], target: Target, config: KernelConfig | None) -> tuple[Shader, ...]:
-    """A split-K contraction (gemm_split.py): the partial GEMM, every variant of it, then the
-    reduce pass with the epilogue; both reach the scratch item through one more uniform."""
+def _variants(spec, printed, printer: WgslPrinter, top: str, target: Target,
+              config: KernelConfig | None) -> tuple[Variant, ...]:
+    """The GEMM template's variants of contraction `spec` (its config, else the defaults),
+    each printing contraction `printed` (spec itself, or its split-K partial GEMM)."""
+    variants = []
+    for cfg in gemm_space.variants(config or KernelConfig(), spec, target):
+        text, workgroups = gemm.render(printed, printer, target, cfg)
+        variants.append(Variant(cfg, top + "\n" + text, workgroups))
+    return tuple(variants)
+
+
+def _split_shaders(kernel: Kernel, parts: int, access: dict, symbols: dict, pools: tuple[str, ...],
+                   writable: frozenset[str], atomic: frozenset[str], target: Target,
+                   config: KernelConfig | None) -> tuple[Shader, ...]:
+    """A split-K contraction in `parts` (gemm_split.py): the partial GEMM, every variant of it,
+    then the reduce pass with the epilogue; both reach the scratch item through one more uniform."""
     spec = kernel.contraction
-    parts = gemm_split.split_factor(spec)
     access = {**access, gemm_split.SCRATCH_PARAM: ParamAccess("arena", gemm_split.SCRATCH_FIELD, DType.float32)}
     printer = WgslPrinter(access, symbols)
     pools = tuple(sorted(set(pools) | {"arena"}, key=pool_order))
     top = header(kernel, pools, writable | {"arena"}, atomic, (gemm_split.SCRATCH_FIELD,))
-    partial = gemm_split.split_spec(spec, parts)
     nbytes = gemm_split.scratch_bytes(spec, parts)
-    variants = []
-    for cfg in gemm_space.variants(config or KernelConfig(), spec, target):
-        text, workgroups = gemm.render(partial, printer, target, cfg)
-        variants.append(Variant(cfg, top + "\n" + text, workgroups))
+    variants = _variants(spec, gemm_split.split_spec(spec, parts), printer, top, target, config)
     reduce_text, reduce_groups = gemm_split.reduce_main(spec, printer, parts)
-    return (Shader(variants[0].text, variants[0].workgroups, tuple(variants), nbytes),
+    return (Shader(variants[0].text, variants[0].workgroups, variants, nbytes),
             Shader(top + "\n" + reduce_text, reduce_groups, (), nbytes))
 
 
