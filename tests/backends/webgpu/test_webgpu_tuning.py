@@ -55,3 +55,14 @@ def test_tune_records_on_this_adapter_and_the_tuned_build_is_correct(tmp_path, z
     want = session.run(None, feeds)
     got = art.run_list(**feeds)
     assert all(rel_l2(g, w) <= 1e-4 for g, w in zip(got, want)), json.dumps(art.manifest["kernels"])[:500]
+
+
+def test_dispatch_and_run_timings_cover_every_dispatch(zoo_path):
+    """The profiling hooks bench_webgpu.py and the tuner's benchmark use: one positive time per
+    dispatch of the plan, and per run of the whole list."""
+    art = compiler.compile(str(zoo_path("mlp")), target="webgpu")
+    session = ort.InferenceSession(str(zoo_path("mlp")))
+    art.run_list(**zoo_inputs(session, seed=3))
+    seconds = art._model.dispatch_seconds(repeat=2)
+    assert len(seconds) == len(art._model.plan["dispatches"]) and all(t > 0 for t in seconds)
+    assert art._model.run_seconds(2) > 0
