@@ -68,7 +68,8 @@ class CpuBackend:
                     if isinstance(operand, Dense) and operand.constant:
                         index = names.index(operand.param)
                         width = params.mr if side == "a" else params.nr
-                        packed = f"{args[index]}.pack{side}{width}"
+                        transform = f".winograd{params.winograd}" if params.winograd and side == "b" else ""
+                        packed = f"{args[index]}{transform}.pack{side}{width}"
                         if packed not in constants:
                             constants[packed] = contraction.pack_constant(spec, side, graph.constants[args[index]], params)
                         args[index] = packed

@@ -2,12 +2,15 @@
 and packing constant operands into the panels the microkernel reads (at compile time)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from compiler.ir.config import ConfigSpace, KernelConfig, Param
 from compiler.ir.contraction import Contraction, Dense, Im2colRows
 from compiler.target import Target
+from backends.cpu import winograd
 from backends.cpu.templates.gemm import GemmParams, pack_a_panels, pack_b_panels, window_run
 
 
@@ -20,6 +23,32 @@ def _waste(size: int, block: int) -> float:
 
 
 def default_params(spec: Contraction, target: Target) -> GemmParams:
+    """A 3x3 convolution Winograd's way where that pays (default_winograd), with the blocking of
+    its a^2 GEMMs; else the direct GEMM's blocking (direct_params)."""
+    m = default_winograd(spec)
+    if m:
+        rows = winograd.shape_of(spec, m).tiles
+        return replace(direct_params(winograd.gemm_spec(spec, m, rows), target), winograd=m)
+    return direct_params(spec, target)
+
+
+def default_winograd(spec: Contraction) -> int:
+    """The Winograd tile side a convolution gets by default (0: none): F(4x4) where the image
+    has at least 4 x 4 tiles of 4, F(2x2) on smaller images (ResNet's 7 x 7 layers: fewer wasted
+    edge pixels, a smaller transformed filter); the direct GEMM where the transformed filters
+    (36 or 16 x C x K) would outgrow the caches that F(m) needs them in. Measured on ResNet-18
+    (README "How the CPU gets there"): F(4x4) at 56 x 56 and 28 x 28, F(2x2) or F(4x4) at 14 x 14
+    and F(2x2) at 7 x 7 all beat the direct GEMM, 1.5-2.4x per layer."""
+    if not winograd.eligible(spec):
+        return 0
+    shape = winograd.shape_of(spec, 4)
+    filters = shape.channels * shape.out_channels * 4
+    if shape.tiles >= 16 and 36 * filters <= 16 << 20:
+        return 4
+    return 2 if 16 * filters <= 32 << 20 else 0
+
+
+def direct_params(spec: Contraction, target: Target) -> GemmParams:
     """Register blocking from the ISA (accumulators that fit the register file), then the
     candidate wasting the least on edge tiles; threads split whichever side has more panels."""
     vec = vector_width(target)
@@ -62,7 +91,8 @@ def _whole_runs(spec: Contraction, kc: int) -> int:
 
 def params_config(p: GemmParams) -> KernelConfig:
     return KernelConfig((Param("MR", p.mr), Param("NR", p.nr), Param("MC", p.mc), Param("KC", p.kc),
-                         Param("NC", p.nc), Param("SPLIT_N", int(p.split_n))))
+                         Param("NC", p.nc), Param("SPLIT_N", int(p.split_n)))
+                        + ((Param("WINOGRAD", p.winograd),) if p.winograd else ()))
 
 
 def params_of(config: KernelConfig, spec: Contraction, target: Target) -> GemmParams:
@@ -90,7 +120,9 @@ def config_space(spec: Contraction, target: Target) -> ConfigSpace:
         ("split", (KernelConfig((Param("SPLIT_N", int(base.split_n)),)), KernelConfig((Param("SPLIT_N", int(not base.split_n)),)))),
         ("unroll", (KernelConfig(), KernelConfig((Param("UNROLL", 2),)), KernelConfig((Param("UNROLL", 4),)))),
         ("prefetch", (KernelConfig(), KernelConfig((Param("PREFETCH", 8),)))),
-    ))
+    ) + ((("winograd", tuple(KernelConfig((Param("WINOGRAD", m),))
+                              for m in dict.fromkeys((base.winograd, 0) + winograd.TILE_SIZES))),)
+         if winograd.eligible(spec) else ()))
 
 
 def operand_groups(spec: Contraction, op: Dense) -> int:
@@ -113,6 +145,8 @@ def pack_constant(spec: Contraction, side: str, array: np.ndarray, params: GemmP
         op = spec.a
         matrix = logical_matrix(array, op, operand_groups(spec, op), int(spec.m), spec.k)
         return pack_a_panels(matrix, params.mr)
+    if params.winograd:
+        return pack_b_panels(winograd.transformed_filters(array, params.winograd), params.nr)
     op = spec.b
     matrix = logical_matrix(array, op, operand_groups(spec, op), spec.k, spec.n)
     return pack_b_panels(matrix, params.nr)

@@ -8,6 +8,7 @@ from compiler.ir.config import KernelConfig
 from compiler.ir.contraction import Contraction, Dense
 from compiler.ir.loops import Kernel
 from compiler.target import Target
+from backends.cpu import winograd
 from backends.cpu.contraction import params_of
 
 CLOCK = 3e9                 # cycles per second, nominal
@@ -24,11 +25,29 @@ def estimate_seconds(kernel: Kernel, config: KernelConfig, target: Target) -> fl
 
 
 def _gemm_seconds(spec: Contraction, config: KernelConfig, target: Target) -> float:
+    """The direct GEMM's estimate, or the Winograd form's."""
+    p = params_of(config, spec, target)
+    if p.winograd:
+        return _winograd_seconds(spec, p, target)
+    return _blocked_seconds(spec, p, target)
+
+
+def _winograd_seconds(spec: Contraction, p, target: Target) -> float:
+    """The a^2 GEMMs over the tiles, plus the transforms' traffic: V and M written and read
+    once each (a^2 x tiles x channels), the input read and the output written."""
+    shape = winograd.shape_of(spec, p.winograd)
+    rows = -(-shape.tiles // p.mr) * p.mr
+    gemms = _blocked_seconds(winograd.gemm_spec(spec, p.winograd, rows), p, target)
+    patches = shape.alpha ** 2 * rows * (shape.channels + shape.out_channels)
+    traffic = 4 * (2 * patches + shape.tiles * shape.m ** 2 * (shape.channels + shape.out_channels))
+    return gemms + traffic / MEMORY_BYTES_PER_SECOND / max(target.cores, 1)
+
+
+def _blocked_seconds(spec: Contraction, p, target: Target) -> float:
     """Microkernel cycles (FMA- or load-bound per K step, edge tiles padded), the accumulators' loads
     and stores once per K block, a penalty when the A and B micro-panels overflow L1 or the
     A block L2, over the threads that get work; plus packing traffic (B per KC x NC block,
     A per MC x KC block unless pre-packed or read in place)."""
-    p = params_of(config, spec, target)
     m = spec.m if isinstance(spec.m, int) else 1
     g = (spec.batch if isinstance(spec.batch, int) else 1) * spec.groups
     nv = p.nr // p.vec

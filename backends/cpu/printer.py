@@ -17,6 +17,7 @@ from backends.cpu.contraction import params_of, vector_width
 from backends.cpu.mathlib import FLOAT_FUNCTIONS, MATHLIB_C, VECTOR_CLAMP_C
 from backends.cpu.narrow import MINIFLOATS, NARROW_C, NARROW_INTS, from_narrow, to_narrow
 from backends.cpu.templates.gemm import GemmPrinter
+from backends.cpu.templates.winograd import WinogradPrinter
 
 HEADER_NAME = "aotc_model.h"
 SOURCE_NAME = "model.c"
@@ -250,7 +251,8 @@ class ModelPrinter:
     def kernel_text(self, kernel: Kernel) -> str:
         if kernel.contraction is not None:
             params = params_of(self.model.configs[kernel.name], kernel.contraction, self.target)
-            return GemmPrinter(kernel.name, kernel.contraction, params, self.kernels.signature(kernel)).render()
+            printer = WinogradPrinter if params.winograd else GemmPrinter
+            return printer(kernel.name, kernel.contraction, params, self.kernels.signature(kernel)).render()
         return self.kernels.kernel(kernel)
 
     def support(self) -> str:

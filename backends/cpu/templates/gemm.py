@@ -27,6 +27,7 @@ class GemmParams:
     vec: int                     # floats per vector register
     unroll: int = 0              # the microkernel's K loop: #pragma GCC unroll (0: the compiler's choice)
     prefetch: int = 0            # prefetch the B panel this many K steps ahead (0: none)
+    winograd: int = 0            # a 3x3 convolution as Winograd F(m x m, 3 x 3) (0: the direct GEMM)
 
     @staticmethod
     def from_config(config: KernelConfig, defaults: "GemmParams") -> "GemmParams":
@@ -36,7 +37,8 @@ class GemmParams:
         mc, nc = config.param("MC", defaults.mc), config.param("NC", defaults.nc)
         return GemmParams(mr, nr, -(-mc // mr) * mr, config.param("KC", defaults.kc), -(-nc // nr) * nr,
                           bool(config.param("SPLIT_N", int(defaults.split_n))), defaults.vec,
-                          config.param("UNROLL", defaults.unroll), config.param("PREFETCH", defaults.prefetch))
+                          config.param("UNROLL", defaults.unroll), config.param("PREFETCH", defaults.prefetch),
+                          config.param("WINOGRAD", defaults.winograd))
 
     def check(self) -> None:
         if self.nr % self.vec or self.mc % self.mr or self.nc % self.nr or min(self.mr, self.kc) < 1:
@@ -44,12 +46,26 @@ class GemmParams:
                              f"width {self.vec}, MC of MR and NC of NR")
 
 
-def _gelu(op: EpilogueGelu, var: str) -> str:
+def gelu_line(op: EpilogueGelu, var: str) -> str:
     """GELU of `var` through mathlib's inline (vectorisable) erf / tanh."""
     if op.approximate == "tanh":
         inner = f"0.7978845608028654f * ({var} + 0.044715f * {var} * {var} * {var})"
         return f"{var} = 0.5f * {var} * (1.0f + aotc_tanhf({inner}));"
     return f"{var} = 0.5f * {var} * (1.0f + aotc_erff({var} * 0.7071067811865476f));"
+
+
+def scalar_epilogue(ops, var: str, row: str, col: str) -> list[str]:
+    """C statements applying epilogue `ops` to the float `var` of output element (row, col)."""
+    lines = []
+    for op in ops:
+        if isinstance(op, EpilogueAdd):
+            scale = "" if op.scale == 1.0 else f"{_cf(op.scale)} * "
+            lines.append(f"{var} += {scale}{op.param}[{_strided_index(op, row, col)}];")
+        elif isinstance(op, EpilogueClamp):
+            lines += _clamp(op, var, "aotc_maxf", "aotc_minf")
+        elif isinstance(op, EpilogueGelu):
+            lines.append(gelu_line(op, var))
+    return lines
 
 
 def window_run(a: Im2colRows) -> int | None:
@@ -393,15 +409,7 @@ static inline void {self.name}_ukr({a_param}, const float* restrict b, float* re
         epilogue = []
         if spec.alpha != 1.0:
             epilogue.append(f"v *= {_cf(spec.alpha)};")
-        for op in spec.epilogue:
-            if isinstance(op, EpilogueAdd):
-                scale = "" if op.scale == 1.0 else f"{_cf(op.scale)} * "
-                epilogue.append(f"v += {scale}{op.param}[{_strided_index(op, 'm0 + i', 'n0 + j')}];")
-            elif isinstance(op, EpilogueClamp):
-                epilogue += _clamp(op, "v", "aotc_maxf", "aotc_minf")
-            elif isinstance(op, EpilogueGelu):
-                epilogue.append(_gelu(op, "v"))
-        return " ".join(epilogue)
+        return " ".join(epilogue + scalar_epilogue(spec.epilogue, "v", "m0 + i", "n0 + j"))
 
     def _store(self) -> str:
         """Edge tiles: merge the local MR x NR tile into C. Then (any tile) on the last K
