@@ -30,6 +30,7 @@ MATMUL = [
     _mm("n-over-nc", (9, 20), (20, 2100)),
     _mm("tiny-k1", (17, 1), (1, 35)),
     _mm("const-b-packed", (5, 300), (300, 33), const_b=True),
+    _mm("k-page-aliased-a-packed", (29, 1024), (1024, 40), const_b=True),   # rows 4 KiB apart: A packed
     _mm("const-a-packed", (7, 300), (300, 17), const_a=True),
     _mm("const-both", (19, 40), (40, 21), const_a=True, const_b=True),
     _mm("vector-times-const-matrix", (300,), (300, 45), const_b=True),
