@@ -16,6 +16,7 @@ from backends.cstyle import INDENT, CStylePrinter
 from backends.cpu.contraction import params_of, vector_width
 from backends.cpu.mathlib import FLOAT_FUNCTIONS, MATHLIB_C, VECTOR_CLAMP_C
 from backends.cpu.narrow import MINIFLOATS, NARROW_C, NARROW_INTS, from_narrow, to_narrow
+from backends.cpu.templates.attention import AttentionPrinter
 from backends.cpu.templates.gemm import GemmPrinter
 from backends.cpu.templates.winograd import WinogradPrinter
 
@@ -253,6 +254,9 @@ class ModelPrinter:
             params = params_of(self.model.configs[kernel.name], kernel.contraction, self.target)
             printer = WinogradPrinter if params.winograd else GemmPrinter
             return printer(kernel.name, kernel.contraction, params, self.kernels.signature(kernel)).render()
+        if kernel.attention is not None:
+            return AttentionPrinter(kernel.name, kernel.attention, vector_width(self.target),
+                                    self.kernels.signature(kernel)).render()
         return self.kernels.kernel(kernel)
 
     def support(self) -> str:
