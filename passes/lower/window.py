@@ -219,12 +219,16 @@ def lower_window_points(node: Node, in_types, out_types, finish: Finish | None =
 
 
 def lower_window_channels_last(node: Node, in_types, out_types, finish: Finish | None = None) -> Kernel:
-    """Channels-last (N, H, W, C): per output pixel, each valid tap is one vector pass over
-    the channels (contiguous), accumulating into the output pixel's row of C values."""
+    """Channels-last (N, H, W, C). Interior pixels (every tap inside the image, decided by
+    comparing oy/ox with compile-time bounds): one vector pass over the channels, the taps
+    unrolled into one register accumulator and the epilogue applied before the one store.
+    Border pixels: each valid tap is a vector pass accumulating into the output row."""
     x_type = in_types[0]
     g = _geometry(node, in_types, out_types)
     dt, is_conv, channels_in, channels_out, multiplier, height, width, out_h, out_w = g[:9]
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = g.kernel, g.stride, g.pad, g.dilation
+    rows = interior(height, out_h, kh, sh, ph, dh)
+    cols = interior(width, out_w, kw, sw, pw, dw)
 
     def body(ins, outs):
         x, out = ins[0], outs[0]
@@ -236,24 +240,44 @@ def lower_window_channels_last(node: Node, in_types, out_types, finish: Finish |
         source_channel = binary("div", c, const(multiplier)) if multiplier > 1 else c
         start = _start(g, ins, c)
         iy, ix = Var("iy"), Var("ix")
-        value = load(x, add(mul(n, const(height * width * channels_in)), mul(iy, const(width * channels_in)),
-                            mul(ix, const(channels_in)), source_channel))
-        if is_conv:
-            weight = load(ins[1], add(mul(add(mul(ky, const(kw)), kx), const(channels_out)), c))
-            update = binary("add", load(out, at), binary("mul", weight, value))
-        else:
-            update = binary("max", load(out, at), value)
+
+        def value_at(y: Expr, x_: Expr) -> Expr:
+            return load(x, add(mul(n, const(height * width * channels_in)), mul(y, const(width * channels_in)),
+                               mul(x_, const(channels_in)), source_channel))
+
+        def accumulate(acc: Expr, tap_y, tap_x, y: Expr, x_: Expr) -> Expr:
+            if not is_conv:
+                return binary("max", acc, value_at(y, x_))
+            weight = load(ins[1], add(mul(add(mul(tap_y, const(kw)), tap_x), const(channels_out)), c))
+            return binary("add", acc, binary("mul", weight, value_at(y, x_)))
+
+        # Interior: every tap unrolled, no bounds test.
+        acc = Var("acc", dt)
+        unrolled = [Declare("acc", dt, start)]
+        for ty in range(kh):
+            for tx in range(kw):
+                y = add(sub(mul(oy, const(sh)), const(ph)), const(ty * dh))
+                x_ = add(sub(mul(ox, const(sw)), const(pw)), const(tx * dw))
+                unrolled.append(Assign("acc", accumulate(acc, const(ty), const(tx), y, x_)))
+        result = finish(acc, [n, oy, ox, c], ins) if finish is not None else acc
+        inner = For("c", const(channels_out), block(*unrolled, store(out, at, result)), LoopKind.VECTORIZED)
+
+        # Border: the valid taps only, accumulated in the output row.
         inside = lambda v, size: binary("and", binary("ge", v, const(0)), binary("lt", v, const(size)))
         taps = For("ky", const(kh), block(
             Declare("iy", DType.int64, add(sub(mul(oy, const(sh)), const(ph)), mul(ky, const(dh)))),
             If(inside(iy, height), For("kx", const(kw), block(
                 Declare("ix", DType.int64, add(sub(mul(ox, const(sw)), const(pw)), mul(kx, const(dw)))),
-                If(inside(ix, width), For("c", const(channels_out), store(out, at, update), LoopKind.VECTORIZED)))))))
-        steps = [For("c", const(channels_out), store(out, at, start), LoopKind.VECTORIZED), taps]
+                If(inside(ix, width), For("c", const(channels_out), store(
+                    out, at, accumulate(load(out, at), ky, kx, iy, ix)), LoopKind.VECTORIZED)))))))
+        border = [For("c", const(channels_out), store(out, at, start), LoopKind.VECTORIZED), taps]
         if finish is not None:
-            steps.append(For("c", const(channels_out), store(out, at, finish(load(out, at), [n, oy, ox, c], ins)),
-                             LoopKind.VECTORIZED))
-        return For("n", dim_expr(x_type.shape[0]), For("oy", const(out_h), For("ox", const(out_w), block(*steps)),
+            border.append(For("c", const(channels_out), store(out, at, finish(load(out, at), [n, oy, ox, c], ins)),
+                              LoopKind.VECTORIZED))
+        is_interior = land(binary("ge", oy, const(rows[0])), binary("lt", oy, const(rows[1])),
+                           binary("ge", ox, const(cols[0])), binary("lt", ox, const(cols[1])))
+        pixel_body = If(is_interior, inner, block(*border))
+        return For("n", dim_expr(x_type.shape[0]), For("oy", const(out_h), For("ox", const(out_w), pixel_body),
                                                         LoopKind.PARALLEL), LoopKind.PARALLEL)
 
     return _window_kernel(node, in_types, out_types, g, body)
