@@ -358,7 +358,7 @@ static const float {self.name}_zeros[{run}];
                 return None     # GELU: after the store, in the vectorised per-tile epilogue
         return "\n".join(lines)
 
-    def _microkernel(self) -> str:
+    def microkernel(self) -> str:
         """C[0:MR, 0:NR] (row stride ldc) = (accumulate ? C : 0) + A panel x B panel, with the
         MR x NR accumulators in vector registers; on a full tile's last K block the epilogue
         is applied to the registers before the one store."""
@@ -572,7 +572,7 @@ static inline void {self.name}_merge(const float* restrict tile, float* restrict
             parts.append(self._pack_a())
         if not (isinstance(self.spec.b, Dense) and self.spec.b.constant):
             parts.append(self._pack_b())
-        parts += [self._microkernel(), self._store(), self._driver()]
+        parts += [self.microkernel(), self._store(), self._driver()]
         return "\n".join(parts)
 
 

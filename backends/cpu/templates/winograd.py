@@ -189,4 +189,4 @@ static void {self.name}_out(const float* restrict mt, float* restrict {spec.out_
                   f"K={s.out_channels}; {s.alpha ** 2} GEMMs {self.rows}x{self.cols}x{s.channels}; "
                   f"MR={p.mr} NR={p.nr} KC={p.kc}"
                   + (f" unroll={p.unroll}" if p.unroll else "") + (f" prefetch={p.prefetch}" if p.prefetch else "") + " */")
-        return "\n".join([header, self._input(), self.gemm._microkernel(), self._output(), self._driver()])
+        return "\n".join([header, self._input(), self.gemm.microkernel(), self._output(), self._driver()])
