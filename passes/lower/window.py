@@ -88,6 +88,17 @@ def _start(g: _Geometry, ins, channel: Expr) -> Expr:
     return load(bias, channel) if bias is not None else const(0, g.dt)
 
 
+def _tap_position(o: Expr, stride: int, pad: int, k: "int | Expr", dilation: int) -> Expr:
+    """Input coordinate read by tap k (a constant or a loop variable) of output coordinate o."""
+    offset = const(k * dilation) if isinstance(k, int) else mul(k, const(dilation))
+    return add(sub(mul(o, const(stride)), const(pad)), offset)
+
+
+def _accumulate(g: _Geometry, acc: Expr, weight: Expr | None, value: Expr) -> Expr:
+    """One tap folded into the accumulator: acc + weight * value (convolution), max (pool)."""
+    return binary("add", acc, binary("mul", weight, value)) if g.is_conv else binary("max", acc, value)
+
+
 def _window_kernel(node: Node, in_types, out_types, g: _Geometry, body) -> Kernel:
     taps = g.kernel[0] * g.kernel[1]
     flops = out_types[0].numel().scaled(2 * taps if g.is_conv else taps)
@@ -118,12 +129,7 @@ def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
 
         def tap(ky: int, kx: int, acc: Expr, iy: Expr, ix: Expr) -> Expr:
             value = load(x, add(plane_in, mul(iy, const(width)), ix))
-            if is_conv:
-                return binary("add", acc, binary("mul", Var(f"w{ky}_{kx}", dt), value))
-            return binary("max", acc, value)
-
-        def position(o: Expr, stride: int, pad: int, k: int, dilation: int) -> Expr:
-            return add(sub(mul(o, const(stride)), const(pad)), const(k * dilation))
+            return _accumulate(g, acc, Var(f"w{ky}_{kx}", dt) if is_conv else None, value)
 
         def valid(o: int, size: int, stride: int, pad: int, k: int, dilation: int) -> bool:
             return 0 <= o * stride - pad + k * dilation < size
@@ -132,7 +138,7 @@ def lower_window(node: Node, in_types, out_types, finish: Finish | None = None,
             acc = start
             for ky in kys:
                 for kx in kxs:
-                    acc = tap(ky, kx, acc, position(oy_e, sh, ph, ky, dh), position(ox_e, sw, pw, kx, dw))
+                    acc = tap(ky, kx, acc, _tap_position(oy_e, sh, ph, ky, dh), _tap_position(ox_e, sw, pw, kx, dw))
             return acc
 
         def row(oy_e: Expr, kys) -> list:
@@ -195,16 +201,12 @@ def lower_window_points(node: Node, in_types, out_types, finish: Finish | None =
             start = _start(g, ins, c)
             taps = []
             for ky in range(kh):
-                iy = add(sub(mul(oy, const(sh)), const(ph)), const(ky * dh))
+                iy = _tap_position(oy, sh, ph, ky, dh)
                 for kx in range(kw):
-                    ix = add(sub(mul(ox, const(sw)), const(pw)), const(kx * dw))
+                    ix = _tap_position(ox, sw, pw, kx, dw)
                     value = load(x, add(plane, mul(iy, const(width)), ix))
-                    acc = Var("acc", dt)
-                    if is_conv:
-                        weight = load(ins[1], add(mul(c, const(kh * kw)), const(ky * kw + kx)))
-                        update = binary("add", acc, binary("mul", weight, value))
-                    else:
-                        update = binary("max", acc, value)
+                    weight = load(ins[1], add(mul(c, const(kh * kw)), const(ky * kw + kx))) if is_conv else None
+                    update = _accumulate(g, Var("acc", dt), weight, value)
                     inside = land(binary("ge", iy, const(0)), binary("lt", iy, const(height)),
                                   binary("ge", ix, const(0)), binary("lt", ix, const(width)))
                     taps.append(If(inside, Assign("acc", update)))
@@ -262,15 +264,13 @@ def lower_window_channels_last(node: Node, in_types, out_types, finish: Finish |
             steps = [Declare(name, dt, start) for name in names]
             for ty in range(kh):
                 for tx in range(kw):
-                    y = add(sub(mul(oy, const(sh)), const(ph)), const(ty * dh))
+                    y = _tap_position(oy, sh, ph, ty, dh)
                     if is_conv:
                         steps.append(Declare(f"w{ty}_{tx}", dt, weight(const(ty), const(tx))))
                     for name, column in zip(names, columns):
-                        value = value_at(y, add(sub(mul(column, const(sw)), const(pw)), const(tx * dw)))
-                        acc = Var(name, dt)
-                        update = (binary("add", acc, binary("mul", Var(f"w{ty}_{tx}", dt), value)) if is_conv
-                                  else binary("max", acc, value))
-                        steps.append(Assign(name, update))
+                        value = value_at(y, _tap_position(column, sw, pw, tx, dw))
+                        tap_weight = Var(f"w{ty}_{tx}", dt) if is_conv else None
+                        steps.append(Assign(name, _accumulate(g, Var(name, dt), tap_weight, value)))
             for name, column in zip(names, columns):
                 acc = Var(name, dt)
                 steps.append(store(out, at(column), finish(acc, [n, oy, column, c], ins) if finish else acc))
@@ -279,12 +279,11 @@ def lower_window_channels_last(node: Node, in_types, out_types, finish: Finish |
         def border_pixel() -> Stmt:
             """Output pixel (oy, ox): the valid taps only, accumulated in the output row."""
             inside = lambda v, size: binary("and", binary("ge", v, const(0)), binary("lt", v, const(size)))
-            update = (binary("add", load(out, at(ox)), binary("mul", weight(ky, kx), value_at(iy, ix))) if is_conv
-                      else binary("max", load(out, at(ox)), value_at(iy, ix)))
+            update = _accumulate(g, load(out, at(ox)), weight(ky, kx) if is_conv else None, value_at(iy, ix))
             taps = For("ky", const(kh), block(
-                Declare("iy", DType.int64, add(sub(mul(oy, const(sh)), const(ph)), mul(ky, const(dh)))),
+                Declare("iy", DType.int64, _tap_position(oy, sh, ph, ky, dh)),
                 If(inside(iy, height), For("kx", const(kw), block(
-                    Declare("ix", DType.int64, add(sub(mul(ox, const(sw)), const(pw)), mul(kx, const(dw)))),
+                    Declare("ix", DType.int64, _tap_position(ox, sw, pw, kx, dw)),
                     If(inside(ix, width), For("c", const(channels_out), store(out, at(ox), update),
                                               LoopKind.VECTORIZED)))))))
             steps = [For("c", const(channels_out), store(out, at(ox), start), LoopKind.VECTORIZED), taps]
