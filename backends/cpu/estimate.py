@@ -36,7 +36,7 @@ def _winograd_seconds(spec: Contraction, p, target: Target) -> float:
     """The a^2 GEMMs over the tiles, plus the transforms' traffic: V and M written and read
     once each (a^2 x tiles x channels), the input read and the output written."""
     shape = winograd.shape_of(spec, p.winograd)
-    rows = -(-shape.tiles // p.mr) * p.mr
+    rows = shape.padded_tiles(p.mr)
     gemms = _blocked_seconds(winograd.gemm_spec(spec, p.winograd, rows), p, target)
     patches = shape.alpha ** 2 * rows * (shape.channels + shape.out_channels)
     traffic = 4 * (2 * patches + shape.tiles * shape.m ** 2 * (shape.channels + shape.out_channels))

@@ -87,6 +87,10 @@ class WinogradShape:
     def tiles(self) -> int:
         return self.batch * self.tiles_h * self.tiles_w
 
+    def padded_tiles(self, mr: int) -> int:
+        """Tiles rounded up to whole MR-row panels: the rows of V and M the GEMMs run over."""
+        return -(-self.tiles // mr) * mr
+
 
 def eligible(spec: Contraction) -> bool:
     """A channels-last 3x3 convolution with stride 1, no dilation, one group, float32 weights

@@ -14,6 +14,8 @@ Threads split (head, block of rows) items, contiguous, so a thread re-packs rare
 """
 from __future__ import annotations
 
+import math
+
 from compiler.ir.attention_spec import AttentionSpec, StridedView
 from backends.contraction_text import float_literal
 
@@ -45,7 +47,6 @@ class AttentionPrinter:
             extent = self.spec.batch[a]
             lines.append(f"const int64_t bi{a} = {rest} % {extent};")
             rest = f"({rest} / {extent})"
-        lines.append("(void)0;")
         return " ".join(lines)
 
     def _scores(self) -> str:
@@ -108,9 +109,7 @@ class AttentionPrinter:
 
     def render(self) -> str:
         s = self.spec
-        heads = 1
-        for extent in s.batch:
-            heads *= extent
+        heads = math.prod(s.batch)
         blocks = -(-s.rows // ROW_BLOCK)
         k, v, q = s.k, s.v, s.q
         mask_offset = f"const int64_t mask_off = {_offset(s.mask, s.batch)};" if s.mask is not None else ""

@@ -46,7 +46,7 @@ class GemmParams:
                              f"width {self.vec}, MC of MR and NC of NR")
 
 
-def gelu_line(op: EpilogueGelu, var: str) -> str:
+def _gelu(op: EpilogueGelu, var: str) -> str:
     """GELU of `var` through mathlib's inline (vectorisable) erf / tanh."""
     if op.approximate == "tanh":
         inner = f"0.7978845608028654f * ({var} + 0.044715f * {var} * {var} * {var})"
@@ -64,7 +64,7 @@ def scalar_epilogue(ops, var: str, row: str, col: str) -> list[str]:
         elif isinstance(op, EpilogueClamp):
             lines += _clamp(op, var, "aotc_maxf", "aotc_minf")
         elif isinstance(op, EpilogueGelu):
-            lines.append(gelu_line(op, var))
+            lines.append(_gelu(op, var))
     return lines
 
 

@@ -55,9 +55,13 @@ class WinogradPrinter:
     def __init__(self, name: str, spec: Contraction, params: GemmParams, signature: str):
         self.name, self.spec, self.p, self.signature = name, spec, params, signature
         self.shape: WinogradShape = shape_of(spec, params.winograd)
-        self.rows = -(-self.shape.tiles // params.mr) * params.mr           # tiles, padded to MR
+        self.rows = self.shape.padded_tiles(params.mr)                      # tiles, padded to MR
         self.cols = -(-self.shape.out_channels // params.nr) * params.nr    # K, padded to NR
         self.gemm = GemmPrinter(name, gemm_spec(spec, params.winograd, self.rows), params, "")
+        # The epilogue's addends ride along as extra parameters of the driver and _out.
+        adds = [op.param for op in spec.epilogue if isinstance(op, EpilogueAdd)]
+        self.extra_params = "".join(f", const float* restrict {name}" for name in adds)
+        self.extra_args = "".join(f", {name}" for name in adds)
 
     def _tile_coordinates(self) -> str:
         s = self.shape
@@ -67,13 +71,13 @@ class WinogradPrinter:
     def _input(self) -> str:
         s, alpha, c = self.shape, self.shape.alpha, self.shape.channels
         ph, pw = s.pad
-        pointers = []
-        for y in range(alpha):
-            for x in range(alpha):
-                pointers.append(
-                    f"        const float* restrict p{y}_{x} = (ty * {s.m} + {y - ph} >= 0 && ty * {s.m} + {y - ph} < {s.height}"
-                    f" && tx * {s.m} + {x - pw} >= 0 && tx * {s.m} + {x - pw} < {s.width})"
-                    f" ? image + ((ty * {s.m} + {y - ph}) * {s.width} + tx * {s.m} + {x - pw}) * {c} : {self.name}_zeros;")
+        # Which patch rows and columns lie inside the image: one test each, not one per pixel.
+        inside = [f"        const int64_t y0 = ty * {s.m} - {ph}, x0 = tx * {s.m} - {pw};"]
+        inside += [f"        const int row{y} = y0 + {y} >= 0 && y0 + {y} < {s.height};" for y in range(alpha)]
+        inside += [f"        const int col{x} = x0 + {x} >= 0 && x0 + {x} < {s.width};" for x in range(alpha)]
+        pointers = inside + [
+            f"        const float* restrict p{y}_{x} = row{y} && col{x} ? image + ((y0 + {y}) * {s.width} + x0 + {x}) * {c}"
+            f" : {self.name}_zeros;" for y in range(alpha) for x in range(alpha)]
         names = [[f"p{y}_{x}[c]" for x in range(alpha)] for y in range(alpha)]
         lines, out = _two_sided(input_transform(s.m), alpha, names, "v")
         stores = [f"dst[{(i * alpha + j) * self.rows * c}] = {out[i][j]};" for i in range(alpha) for j in range(alpha)]
@@ -95,16 +99,10 @@ static void {self.name}_in(const float* restrict x, float* restrict v, int64_t t
 }}
 """
 
-    def _epilogue(self) -> tuple[str, str, str]:
-        """(extra parameters, extra arguments, the per-element statements on `y`)."""
-        adds = [op.param for op in self.spec.epilogue if isinstance(op, EpilogueAdd)]
-        return ("".join(f", const float* restrict {name}" for name in adds), "".join(f", {name}" for name in adds),
-                " ".join(scalar_epilogue(self.spec.epilogue, "y", "pixel", "k")))
-
     def _output(self) -> str:
         s, alpha, k = self.shape, self.shape.alpha, self.shape.out_channels
         spec = self.spec
-        extra_params, _, epilogue = self._epilogue()
+        epilogue = " ".join(scalar_epilogue(spec.epilogue, "y", "pixel", "k"))
         names = [[f"q{a * alpha + b}[k]" for b in range(alpha)] for a in range(alpha)]
         lines, out = _two_sided(output_transform(s.m), s.m, names, "y")
         stores = [f"tile[{(i * s.m + j) * k} + k] = {out[i][j]};" for i in range(s.m) for j in range(s.m)]
@@ -112,7 +110,7 @@ static void {self.name}_in(const float* restrict x, float* restrict v, int64_t t
         rows = "\n".join(f"        const float* restrict q{xi} = mt + {xi * self.rows * self.cols} + t * {self.cols};"
                          for xi in range(alpha * alpha))
         return f"""\
-static void {self.name}_out(const float* restrict mt, float* restrict {spec.out_param}{extra_params}, float* restrict tile, int64_t t0, int64_t t1) {{
+static void {self.name}_out(const float* restrict mt, float* restrict {spec.out_param}{self.extra_params}, float* restrict tile, int64_t t0, int64_t t1) {{
     for (int64_t t = t0; t < t1; ++t) {{
         {self._tile_coordinates()}
         const int64_t gb = b, gg = 0;
@@ -143,7 +141,6 @@ static void {self.name}_out(const float* restrict mt, float* restrict {spec.out_
         s, p = self.shape, self.p
         alpha2, c = s.alpha ** 2, s.channels
         n_panels = self.cols // p.nr
-        _, extra_args, _ = self._epilogue()
         v_floats = alpha2 * self.rows * c
         m_floats = alpha2 * self.rows * self.cols
         weights = self.spec.b.param
@@ -176,7 +173,7 @@ static void {self.name}_out(const float* restrict mt, float* restrict {spec.out_
             }}
         }}
         #pragma omp barrier
-        {self.name}_out(mt, {self.spec.out_param}{extra_args}, tile, {s.tiles} * tid / nt, {s.tiles} * (tid + 1) / nt);
+        {self.name}_out(mt, {self.spec.out_param}{self.extra_args}, tile, {s.tiles} * tid / nt, {s.tiles} * (tid + 1) / nt);
         free(tile);
     }}
     free(v);
