@@ -9,27 +9,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import zoo  # noqa: E402
 from bench_zoo import check_against_onnxruntime  # noqa: E402
+from tune_job import add_tuning_arguments, run_tuning  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="bert_base")
     parser.add_argument("--target", default="cuda:sm_90")
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--trials", type=int, default=400)
-    parser.add_argument("--time-budget", type=float, default=240)
-    parser.add_argument("--jobs", type=int, default=12, help="parallel candidate builds (nvcc)")
-    parser.add_argument("--strategy", default="model")
+    add_tuning_arguments(parser, trials=400, time_budget=240, jobs=12, jobs_help="parallel candidate builds (nvcc)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -37,11 +32,7 @@ def main() -> int:
     from compiler.api import compile_to_directory, default_options
     from compiler.bench.gpu import GpuBenchSettings, run_gpu_bench
     onnx_path = zoo.export(args.model, "torchscript")
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "compiler.cli", "tune", str(onnx_path), "--target", args.target,
-                    "--db", args.db, "--trials", str(args.trials), "--time-budget", str(args.time_budget),
-                    "--jobs", str(args.jobs), "--strategy", args.strategy], check=True)
-    tuning_seconds = time.perf_counter() - started
+    tuning_seconds = run_tuning(onnx_path, args.target, args)
     program = zoo.save_exported_program(args.model, device="cuda")
     settings = GpuBenchSettings(rounds=args.rounds)
     rows, report = [], {"model": args.model, "target": args.target, "tuning_seconds": tuning_seconds}

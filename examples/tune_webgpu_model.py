@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import zoo  # noqa: E402
 from bench_webgpu import compile_options, cuda_seconds, webgpu_seconds, zoo_feeds  # noqa: E402
+from tune_job import add_tuning_arguments, run_tuning  # noqa: E402
 
 
 def main() -> int:
@@ -30,11 +29,7 @@ def main() -> int:
     from autotune.measure import rel_l2
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="resnet18")
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--trials", type=int, default=300)
-    parser.add_argument("--time-budget", type=float, default=150)
-    parser.add_argument("--jobs", type=int, default=8, help="parallel candidate builds")
-    parser.add_argument("--strategy", default="model")
+    add_tuning_arguments(parser, trials=300, time_budget=150, jobs=8)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--trials-timed", type=int, default=5)
     parser.add_argument("--cuda-target", default="cuda:sm_90")
@@ -42,11 +37,7 @@ def main() -> int:
     args = parser.parse_args()
 
     onnx_path = str(zoo.export(args.model, "torchscript"))
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "compiler.cli", "tune", onnx_path, "--target", "webgpu", "--db", args.db,
-                    "--trials", str(args.trials), "--time-budget", str(args.time_budget), "--jobs", str(args.jobs),
-                    "--strategy", args.strategy], check=True)
-    report = {"model": args.model, "tuning_seconds": time.perf_counter() - started}
+    report = {"model": args.model, "tuning_seconds": run_tuning(onnx_path, "webgpu", args)}
     session = ort.InferenceSession(onnx_path)
     feeds = zoo_feeds(session)
     want = session.run(None, feeds)
