@@ -2,8 +2,13 @@
 with Reshape + Transpose(0, 2, 1, 3) on q and v and merge them back with the same Transpose on
 the output; the attention kernel can read and write those layouts in place, so the copies go
 (BERT/GPT-2: three fewer kernels a layer). Only orders that keep the last axis last fold: the
-kernel's inner loops run along it and stay contiguous (k's Transpose(0, 2, 3, 1), which puts
-the key axis last, stays a kernel of its own).
+kernel's inner loops run along it and stay contiguous. k's Transpose(0, 2, 3, 1) puts the key
+axis last, but the MatMul it feeds wants k transposed anyway: the keys_transposed k it makes is,
+read the other way, the plain k of the head-split layout (logical k = x.transpose(0, 2, 1, 3)),
+which keeps the depth axis last; the CPU template packs K^T per head either way.
+
+    %kt = Transpose(%x){0,2,3,1}; Attention(%q, %kt, %v){keys_transposed}
+        ->  Attention(%q, %x, %v){keys_transposed=false, k_perm=[0,2,1,3]}
 
     %q = Transpose(%x){0,2,1,3}; %a = Attention(%q, %k, %v); %y = Transpose(%a){0,2,1,3}
         ->  %y = Attention(%x, %k, %v) {q_perm=[0,2,1,3], out_perm=[0,2,1,3]}
@@ -38,6 +43,10 @@ def _identity_to_empty(perm: tuple[int, ...]) -> tuple[int, ...]:
     return () if perm == tuple(range(len(perm))) else perm
 
 
+def _swap_last_two(perm: tuple[int, ...]) -> tuple[int, ...]:
+    return perm[:-2] + (perm[-1], perm[-2])
+
+
 def fold_operand_transposes(graph: Graph, node: Node) -> list[Node] | None:
     """Attention(Transpose(x), ...) reads x in place."""
     inputs, attrs, changed = list(node.inputs), node.attrs, False
@@ -47,11 +56,16 @@ def fold_operand_transposes(graph: Graph, node: Node) -> list[Node] | None:
             continue
         # logical = input.transpose(old) = x.transpose(t).transpose(old)
         old = getattr(attrs, field) or tuple(range(len(transpose.attrs.perm)))
-        perm = _identity_to_empty(_compose(old, transpose.attrs.perm))
+        perm = _compose(old, transpose.attrs.perm)
+        flip_keys = field == "k_perm" and attrs.keys_transposed and len(perm) >= 2 and \
+            not _keeps_last_axis(perm) and _keeps_last_axis(_swap_last_two(perm))
+        if flip_keys:
+            perm = _swap_last_two(perm)     # the same keys, read as plain [..., T, D]
+        perm = _identity_to_empty(perm)
         if not _keeps_last_axis(perm):
             continue
         inputs[slot] = transpose.inputs[0]
-        attrs = replace(attrs, **{field: perm})
+        attrs = replace(attrs, **{field: perm}, **({"keys_transposed": False} if flip_keys else {}))
         changed = True
     return [Node(node.op, node.name, tuple(inputs), node.outputs, attrs)] if changed else None
 

@@ -4,7 +4,7 @@ libm's expf/tanhf/erff are scalar calls the compiler cannot vectorize (without -
 which would break NaN/inf semantics), and softmax, GELU and tanh-GELU spend most of their time
 in them. These branch-free versions inline into the loops and vectorize at the target's width;
 each is within ~2 ulp of the correctly rounded result (tests/backends/cpu check them against
-numpy on dense samples). NaN propagates through every one of them.
+numpy on dense samples: test_cpu_mathlib.py). NaN propagates through every one of them.
 """
 
 MATHLIB_C = r"""
@@ -18,14 +18,10 @@ static inline float aotc_minf(float a, float b) { return a < b ? a : (a >= b ? b
 static inline double aotc_max(double a, double b) { return a > b ? a : (a <= b ? b : a + b); }
 static inline double aotc_min(double a, double b) { return a < b ? a : (a >= b ? b : a + b); }
 
-/* exp: Cody-Waite reduction by ln 2, degree-6 polynomial on [-ln2/2, ln2/2] (Cephes
- * coefficients), then scale by 2^k as two exponent-bit factors 2^(k/2) * 2^(k - k/2), so the
- * whole float range (subnormal results included) needs no special case. */
-static inline float aotc_expf(float x) {
-    const float hi = 88.72283935546875f, lo = -103.972084045410f;
-    const float xc = x > hi ? hi : (x < lo ? lo : x);
-    const float k = __builtin_rintf(xc * 1.44269504088896341f);
-    float r = xc - k * 0.693359375f;
+/* exp(x) = p * 2^k for k = rint(x / ln 2): Cody-Waite reduction x - k ln 2 (in two parts),
+ * then a degree-6 polynomial on [-ln2/2, ln2/2] (Cephes coefficients) gives p. */
+static inline float aotc_exp_reduced(float x, float k) {
+    float r = x - k * 0.693359375f;
     r = r - k * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -33,7 +29,16 @@ static inline float aotc_expf(float x) {
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    return p * r * r + r + 1.0f;
+}
+
+/* exp: p scaled by 2^k as two exponent-bit factors 2^(k/2) * 2^(k - k/2), so the whole float
+ * range (subnormal results included) needs no special case. */
+static inline float aotc_expf(float x) {
+    const float hi = 88.72283935546875f, lo = -103.972084045410f;
+    const float xc = x > hi ? hi : (x < lo ? lo : x);
+    const float k = __builtin_rintf(xc * 1.44269504088896341f);
+    const float p = aotc_exp_reduced(xc, k);
     const int32_t k1 = (int32_t)k >> 1, k2 = (int32_t)k - k1;
     aotc_bits s1, s2;
     s1.i = (k1 + 127) << 23;
@@ -42,8 +47,21 @@ static inline float aotc_expf(float x) {
     return x > hi ? INFINITY : (x < lo ? 0.0f : (x != x ? x : y));
 }
 
+/* exp for callers that only add its result to 1 or take it from 1 (sigmoid, tanh, erf, GELU):
+ * the argument clamped to [-87, 89], then one exponent-bit scale. Below -87, exp < 1.7e-38
+ * vanishes beside 1 as the subnormal would; from 88.4 up, k = 128 makes the scale's bits +inf,
+ * as exp's own overflow would (true results there are >= 2.5e38, which only divide 1 to ~0).
+ * A NaN argument gives NaN. Half the cost of aotc_expf: no special-case selects, one scale. */
+static inline float aotc_expf_bounded(float x) {
+    const float xc = x > 89.0f ? 89.0f : (x < -87.0f ? -87.0f : x);
+    const float k = __builtin_rintf(xc * 1.44269504088896341f);
+    aotc_bits scale;
+    scale.i = ((int32_t)k + 127) << 23;
+    return aotc_exp_reduced(xc, k) * scale.f;
+}
+
 static inline float aotc_sigmoidf(float x) {
-    return 1.0f / (1.0f + aotc_expf(-x));
+    return 1.0f / (1.0f + aotc_expf_bounded(-x));
 }
 
 /* tanh: odd Taylor series below 0.25 (no cancellation), 1 - 2 / (exp(2|x|) + 1) above. */
@@ -55,7 +73,7 @@ static inline float aotc_tanhf(float x) {
     small = small * s + 1.33333333e-1f;      /* 2/15 */
     small = small * s - 3.33333333e-1f;      /* 1/3 */
     small = small * s * x + x;
-    const float e = aotc_expf(2.0f * (t > 9.0f ? 9.0f : t));
+    const float e = aotc_expf_bounded(2.0f * (t > 9.0f ? 9.0f : t));
     const float large = 1.0f - 2.0f / (e + 1.0f);
     const float signed_large = x < 0.0f ? -large : large;
     return t < 0.25f ? small : (x != x ? x : signed_large);
@@ -73,7 +91,7 @@ static inline float aotc_erff(float a) {
     r = r * t - 6.34846687e-1f;
     r = r * t - 1.28717512e-1f;
     r = r * t - t;
-    float large = 1.0f - aotc_expf(r);
+    float large = 1.0f - aotc_expf_bounded(r);
     large = a < 0.0f ? -large : large;
     float small = -5.96761703e-4f;
     small = small * s + 4.99119423e-3f;

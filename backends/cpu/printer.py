@@ -72,6 +72,12 @@ class CPrinter(CStylePrinter):
         chain = [loop]
         while isinstance(chain[-1].body, For) and chain[-1].body.kind is LoopKind.PARALLEL:
             chain.append(chain[-1].body)
+        # A vectorized loop right inside whose body has loops of its own (the rows of a softmax
+        # or layernorm over [1, T, D]: parallel over the batch of 1, "vectorized" over T) can't
+        # vectorize; its iterations are independent, so the threads share it too.
+        inner = chain[-1].body
+        if isinstance(inner, For) and inner.kind is LoopKind.VECTORIZED and _contains_loop(inner.body):
+            chain.append(inner)
         pad = INDENT * depth
         innermost = chain[-1]
         simd = " simd" if not _contains_loop(innermost.body) else ""

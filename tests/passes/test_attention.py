@@ -104,10 +104,11 @@ def test_cpu_attention_kernel_matches_reference(transposed, causal, mask_shape):
 
 
 HEADS_SPLIT = """\
-graph heads(%q: f32[1,6,2,8], %k: f32[1,2,8,6], %v: f32[1,6,2,8]) -> (%y) {
+graph heads(%q: f32[1,6,2,8], %k: f32[1,6,2,8], %v: f32[1,6,2,8]) -> (%y) {
   %qt: f32[1,2,6,8] = Transpose(%q) {perm=[0,2,1,3]}  # qt
+  %kt: f32[1,2,8,6] = Transpose(%k) {perm=[0,2,3,1]}  # kt
   %vt: f32[1,2,6,8] = Transpose(%v) {perm=[0,2,1,3]}  # vt
-  %a: f32[1,2,6,8] = Attention(%qt, %k, %vt) {scale=0.35, causal=false, keys_transposed=true, zero_nan_rows=false, q_perm=[], k_perm=[], v_perm=[], out_perm=[]}  # a
+  %a: f32[1,2,6,8] = Attention(%qt, %kt, %vt) {scale=0.35, causal=false, keys_transposed=true, zero_nan_rows=false, q_perm=[], k_perm=[], v_perm=[], out_perm=[]}  # a
   %r: f32[1,2,6,8] = Reshape(%a) {shape=[1,-1,6,8], allowzero=false}  # r
   %y: f32[1,6,2,8] = Transpose(%r) {perm=[0,2,1,3]}  # y
   return %y
@@ -115,16 +116,17 @@ graph heads(%q: f32[1,6,2,8], %k: f32[1,2,8,6], %v: f32[1,6,2,8]) -> (%y) {
 """
 
 HEADS_FOLDED = """\
-graph heads(%q: f32[1,6,2,8], %k: f32[1,2,8,6], %v: f32[1,6,2,8]) -> (%y) {
-  %y: f32[1,6,2,8] = Attention(%q, %k, %v) {scale=0.35, causal=false, keys_transposed=true, zero_nan_rows=false, q_perm=[0,2,1,3], k_perm=[], v_perm=[0,2,1,3], out_perm=[0,2,1,3]}  # y
+graph heads(%q: f32[1,6,2,8], %k: f32[1,6,2,8], %v: f32[1,6,2,8]) -> (%y) {
+  %y: f32[1,6,2,8] = Attention(%q, %k, %v) {scale=0.35, causal=false, keys_transposed=false, zero_nan_rows=false, q_perm=[0,2,1,3], k_perm=[0,2,1,3], v_perm=[0,2,1,3], out_perm=[0,2,1,3]}  # y
   return %y
 }
 """
 
 
 def test_head_transposes_fold_into_attention_golden():
-    """q's and v's head-split Transposes and the output's head merge (through a same-shape
-    Reshape) become the Attention's operand orders; the kernel computes the same values."""
+    """q's and v's head-split Transposes, k's key-last Transpose (read back as plain keys) and
+    the output's head merge (through a same-shape Reshape) become the Attention's operand
+    orders; the kernel computes the same values."""
     from compiler.ir.parser import parse_graph
     from compiler.ir.printer import print_graph
     from compiler.ir.verifier import verify
