@@ -2,7 +2,8 @@
 replacement nodes (or a Rewrite that also adds constants) or None for "no match"; the pass
 applies the table until nothing changes. Rules: Pow by multiplication, Attention and GELU
 recognition, decomposed Softmax and LayerNorm recognition (simplify_norms.py), BatchNorm folded
-into its Conv, Transpose chains collapsed, a Split of a constant projection as one projection
+into its Conv, Transpose chains collapsed (through Reshapes that only add or drop unit axes:
+simplify_views.py), a Split of a constant projection as one projection
 per piece (simplify_split.py).
 
 Needs: a verified graph. Rules never change values, only how they are computed.
@@ -25,6 +26,7 @@ from passes.eliminate_dead_code import eliminate_dead_code
 from passes.pattern import Rewrite, fresh, only_consumers, scalar_constant
 from passes.simplify_attention import causal_mask_as_attribute, fold_operand_transposes, fold_output_transpose
 from passes.simplify_split import split_projection
+from passes.simplify_views import transposes_through_unit_reshapes
 from passes.simplify_norms import layernorm_from_parts, shift_layernorm, scale_layernorm, softmax_from_parts
 
 Rule = Callable[[Graph, Node], "list[Node] | None"]
@@ -248,7 +250,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "Div": (softmax_from_parts, layernorm_from_parts),
     "MatMul": (_attention,),
     "BatchNormalization": (_fold_batchnorm,),
-    "Transpose": (_transpose_of_transpose, fold_output_transpose),
+    "Transpose": (_transpose_of_transpose, fold_output_transpose, transposes_through_unit_reshapes),
+    "Reshape": (transposes_through_unit_reshapes,),
     "Attention": (fold_operand_transposes, causal_mask_as_attribute),
     "Split": (split_projection,),
 }

@@ -153,3 +153,38 @@ def test_a_near_gelu_is_left_alone():
     text = GELU_FORMS["erf_bert"][0].replace("[0.5]", "[0.4]")
     graph = parse_graph(text)
     assert "Gelu" not in {n.op for n in eliminate_dead_code(simplify(graph)).nodes}
+
+
+KEYS_LAST_VIA_RESHAPES = """\
+graph k(%x: f32[1,5,2,3]) -> (%y) {
+  %t: f32[1,2,5,3] = Transpose(%x) {perm=[0,2,1,3]}  # t
+  %r: f32[2,5,3] = Reshape(%t) {shape=[-1,5,3], allowzero=false}  # r
+  %u: f32[2,3,5] = Transpose(%r) {perm=[0,2,1]}  # u
+  %y: f32[1,2,3,5] = Reshape(%u) {shape=[1,2,3,5], allowzero=false}  # y
+  return %y
+}
+"""
+
+KEYS_LAST_ONE_TRANSPOSE = """\
+graph k(%x: f32[1,5,2,3]) -> (%y) {
+  %y: f32[1,2,3,5] = Transpose(%x) {perm=[0,2,3,1]}  # y
+  return %y
+}
+"""
+
+
+def test_transposes_through_unit_axis_reshapes_are_one_transpose_golden():
+    """torch.export's keys-last chain (Transpose, drop the unit batch, Transpose, put it back)
+    is Transpose(0, 2, 3, 1); a Reshape that merges real axes stops the chain."""
+    graph = parse_graph(KEYS_LAST_VIA_RESHAPES)
+    simplified = eliminate_dead_code(simplify(graph))
+    verify(simplified)
+    assert print_graph(simplified) == KEYS_LAST_ONE_TRANSPOSE
+    x = np.random.default_rng().standard_normal((1, 5, 2, 3)).astype(np.float32)
+    assert np.array_equal(interpret(simplified, {"x": x})["y"], interpret(graph, {"x": x})["y"])
+    merging = parse_graph(KEYS_LAST_VIA_RESHAPES.replace("f32[2,5,3] = Reshape(%t) {shape=[-1,5,3]",
+                                                         "f32[10,3] = Reshape(%t) {shape=[-1,3]")
+                          .replace("f32[2,3,5] = Transpose(%r) {perm=[0,2,1]}", "f32[3,10] = Transpose(%r) {perm=[1,0]}")
+                          .replace("Reshape(%u) {shape=[1,2,3,5]", "Reshape(%u) {shape=[1,2,3,5]"))
+    ops = [n.op for n in eliminate_dead_code(simplify(merging)).nodes]
+    assert ops.count("Transpose") == 2, ops
