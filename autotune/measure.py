@@ -60,6 +60,7 @@ class RunnerSettings:
     tolerance: float = 1e-4             # rel. L2 against the default config's outputs (float32)
     half_tolerance: float = 2e-2        # ... when an output is float16/bfloat16
     threads: int | None = None          # CPU timing threads (None: every core)
+    flush_bytes: int = 0                # CPU: evict the caches before each timed run (0: time warm)
 
 
 def rel_l2(got: np.ndarray, want: np.ndarray) -> float:
@@ -167,7 +168,8 @@ class LocalRunner:
         while pending:
             s = self.settings
             argv = [*self.command, *map(str, pending), "--repeats", str(repeats), "--warmup", str(s.warmup),
-                    "--seed", str(s.seed), "--save-outputs", *(("--threads", str(s.threads)) if s.threads else ())]
+                    "--seed", str(s.seed), "--save-outputs", *(("--threads", str(s.threads)) if s.threads else ()),
+                    *(("--flush-bytes", str(s.flush_bytes)) if s.flush_bytes else ())]
             process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             lines: queue.Queue = queue.Queue()
             errors: list[str] = []

@@ -51,7 +51,7 @@ def cmd_tune(args) -> int:
                       dtype=args.dtype)
     request = TuneRequest(args.model, args.target, Path(args.db), args.trials, args.strategy, args.seed,
                           args.time_budget, tuple(args.merge), tuple(args.import_lines), args.export,
-                          build_workers=args.jobs, threads=args.threads)
+                          build_workers=args.jobs, threads=args.threads, cache_flush=args.cache_flush)
     tune(request, options, say=lambda line: print(line, flush=True))
     return 0
 
@@ -271,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="parallel candidate builds (default 2)")
     p.add_argument("--threads", type=int, default=None, help="cpu: time candidates on this many threads "
                    "(default: every core, as the artifact runs)")
+    p.add_argument("--cache-flush", choices=("auto", "on", "off"), default="auto",
+                   help="cpu: time candidates with the caches evicted before each run, as a kernel finds them "
+                        "inside a model whose weights outgrow the last-level cache (auto: when they do)")
     p.add_argument("--layout", choices=("nchw", "nhwc", "auto"), help="as for compile: tune the kernels it will build")
     p.add_argument("--dtype", choices=("fp32", "fp16", "bf16"), default="fp32", help="as for compile")
     p.add_argument("--merge", action="append", default=[], metavar="OTHER.db", help="copy another database's records in")

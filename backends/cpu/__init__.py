@@ -35,6 +35,7 @@ class CpuBackend:
     profile: bool = False
     opt_level: int = 3
     bench_threads: int | None = None     # benchmark(): threads to time with (None: every core)
+    bench_flush_bytes: int = 0           # benchmark(): evict the caches before each run (measure.py)
 
     def config_space(self, kernel: Kernel, target: Target) -> ConfigSpace:
         """Contractions: the template's blocking (MR/NR/MC/NC), KC and thread split. Loop
@@ -97,7 +98,7 @@ class CpuBackend:
     def benchmark(self, artifact_dir: Path, *, repeats: int, warmup: int, seed: int) -> list[float]:
         """Seconds per run of the artifact's library (on every core unless bench_threads)."""
         return benchmark_library(Path(artifact_dir), repeats=repeats, warmup=warmup, seed=seed,
-                                 threads=self.bench_threads)
+                                 threads=self.bench_threads, flush_bytes=self.bench_flush_bytes)
 
 
 __all__ = ["CpuBackend", "HEADER_NAME", "LIBRARY_NAME", "SOURCE_NAME"]

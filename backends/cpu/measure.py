@@ -44,10 +44,16 @@ def host_fingerprint(target: Target) -> str:
     return f"{target.name}|march={march}|{cpu_model_name()}|cores={os.cpu_count() or 1}|{c_compiler_version()}"
 
 
-def benchmark_library(directory: Path, *, repeats: int, warmup: int, seed: int, threads: int | None = None) -> list[float]:
+def benchmark_library(directory: Path, *, repeats: int, warmup: int, seed: int, threads: int | None = None,
+                      flush_bytes: int = 0) -> list[float]:
     """Per-sample seconds. On one thread the clock is that thread's CPU time (OpenMP runs a
     one-thread region on the caller): on a shared machine, time the scheduler gives to other
-    processes is not charged to the candidate. On several threads, wall time."""
+    processes is not charged to the candidate. On several threads, wall time.
+
+    flush_bytes > 0: each sample is one run after writing that many bytes of other memory, so
+    the kernel finds its weights and inputs evicted from the caches, as it does inside a model
+    whose weights outgrow the last-level cache (ResNet-50's 100 MB): timed warm, a config whose
+    threads each re-read the whole weight matrix looks fastest and is the slowest in the model."""
     weights = np.fromfile(directory / WEIGHTS_NAME, dtype=np.uint8)
     model = CpuModel(directory / LIBRARY_NAME, weights, threads or os.cpu_count() or 1)
     clock = time.thread_time if threads == 1 else time.perf_counter
@@ -62,6 +68,15 @@ def benchmark_library(directory: Path, *, repeats: int, warmup: int, seed: int, 
             model.run(inputs)
             once = min(once, clock() - start)
             count += 1
+        if flush_bytes > 0:
+            evict = np.zeros(flush_bytes // 8, dtype=np.float64)
+            seconds = []
+            for sample in range(repeats):
+                evict += 1.0                        # read and write every line: the caches hold it now
+                start = clock()
+                model.run(inputs)
+                seconds.append(clock() - start)
+            return seconds
         # Short kernels: each sample averages enough runs to last MIN_SAMPLE seconds, so the
         # timer's resolution and one-off scheduling hiccups weigh less.
         inner = max(1, min(1000, int(MIN_SAMPLE / max(once, 1e-9))))
