@@ -131,17 +131,18 @@ def weight_bytes(lowered) -> int:
     return sum(int(graph.constants[name].nbytes) for name in read)
 
 
-def flush_bytes(policy: str, lowered) -> int:
-    """Bytes to write between timed runs (twice the last-level cache; 0: time warm). A kernel
-    timed alone runs again and again on weights the caches keep; inside a model whose weights
-    outgrow the last-level cache they arrive from memory every call, and the configs that win
-    differ (ResNet-50 tuned warm ran 15% slower than untuned). CPU targets only."""
+def flush_bytes(policy: str, target, weights: int) -> int:
+    """Bytes to write between timed runs (twice the last-level cache; 0: time warm), for a
+    model whose contractions read `weights` bytes of constants. A kernel timed alone runs again
+    and again on weights the caches keep; inside a model whose weights outgrow the last-level
+    cache they arrive from memory every call, and the configs that win differ (ResNet-50 tuned
+    warm ran 15% slower than untuned). CPU targets only."""
     if policy not in ("auto", "on", "off"):
         raise ValueError(f"cache flush policy must be auto, on or off, got {policy!r}")
-    if lowered.target.kind != "cpu" or policy == "off":
+    if target.kind != "cpu" or policy == "off":
         return 0
-    llc = lowered.target.cache_bytes[-1]
-    return 2 * llc if policy == "on" or weight_bytes(lowered) > llc else 0
+    llc = target.cache_bytes[-1]
+    return 2 * llc if policy == "on" or weights > llc else 0
 
 
 def tune(request: TuneRequest, options: CompileOptions, say=print, progress_stream=None):
@@ -178,9 +179,10 @@ def tune(request: TuneRequest, options: CompileOptions, say=print, progress_stre
             build = functools.partial(build_candidate, target=lowered.target, options=options)
             settings = JobSettings(request.trials, request.strategy, request.seed, request.time_budget)
             with tempfile.TemporaryDirectory(prefix="aotc-tune-") as tmp:
-                flush = flush_bytes(request.cache_flush, lowered)
+                weights = weight_bytes(lowered)
+                flush = flush_bytes(request.cache_flush, lowered.target, weights)
                 if flush:
-                    say(f"timing candidates cache-cold (model weights {weight_bytes(lowered) / 1e6:.0f} MB, "
+                    say(f"timing candidates cache-cold (model weights {weights / 1e6:.0f} MB, "
                         f"last-level cache {lowered.target.cache_bytes[-1] / 1e6:.0f} MB)")
                 runner = LocalRunner(build, request.measure_command or measure_command(),
                                      request.work_dir or Path(tmp), RunnerSettings(build_workers=request.build_workers,

@@ -2,8 +2,8 @@
 replacement nodes (or a Rewrite that also adds constants) or None for "no match"; the pass
 applies the table until nothing changes. Rules: Pow by multiplication, Attention and GELU
 recognition, decomposed Softmax and LayerNorm recognition (simplify_norms.py), BatchNorm folded
-into its Conv, Transpose chains collapsed (through Reshapes that only add or drop unit axes:
-simplify_views.py), a Split of a constant projection as one projection
+into its Conv, chains of Transposes (and Reshapes that only add or drop unit axes) collapsed
+to one Transpose (simplify_views.py), a Split of a constant projection as one projection
 per piece (simplify_split.py).
 
 Needs: a verified graph. Rules never change values, only how they are computed.
@@ -13,7 +13,7 @@ Needs: a verified graph. Rules never change values, only how they are computed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -154,20 +154,6 @@ def _fold_batchnorm(graph: Graph, node: Node) -> Rewrite | None:
     return Rewrite([folded], {w_name: w, b_name: b})
 
 
-def _transpose_of_transpose(graph: Graph, node: Node) -> list[Node] | None:
-    """Two Transposes in a row are one (or none, when they cancel).
-
-        %t = Transpose(%x){0,2,1,3}; %y = Transpose(%t){0,2,1,3}   ->   %y = Identity(%x)
-    """
-    inner = graph.producers.get(node.inputs[0])
-    if inner is None or inner.op != "Transpose" or not only_consumers(graph, node.inputs[0], {node.name}):
-        return None
-    perm = tuple(inner.attrs.perm[p] for p in node.attrs.perm)
-    if perm == tuple(range(len(perm))):
-        return [Node("Identity", node.name, (inner.inputs[0],), node.outputs, NoAttrs())]
-    return [Node("Transpose", node.name, (inner.inputs[0],), node.outputs, replace(node.attrs, perm=perm))]
-
-
 # Elementwise ops a decomposed activation may be built from.
 _ACTIVATION_PARTS = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Erf", "Tanh", "Sqrt", "Neg", "Identity"})
 _MAX_PARTS = 12
@@ -250,7 +236,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "Div": (softmax_from_parts, layernorm_from_parts),
     "MatMul": (_attention,),
     "BatchNormalization": (_fold_batchnorm,),
-    "Transpose": (_transpose_of_transpose, fold_output_transpose, transposes_through_unit_reshapes),
+    "Transpose": (transposes_through_unit_reshapes, fold_output_transpose),
     "Reshape": (transposes_through_unit_reshapes,),
     "Attention": (fold_operand_transposes, causal_mask_as_attribute),
     "Split": (split_projection,),

@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -44,6 +45,30 @@ def host_fingerprint(target: Target) -> str:
     return f"{target.name}|march={march}|{cpu_model_name()}|cores={os.cpu_count() or 1}|{c_compiler_version()}"
 
 
+def timed_samples(run: Callable[[], object], clock: Callable[[], float], repeats: int, once: float,
+                  evict: Callable[[], None] | None = None) -> list[float]:
+    """`repeats` samples of `run`'s seconds. Warm (no `evict`): a short kernel's sample averages
+    enough back-to-back runs to last MIN_SAMPLE seconds, so the timer's resolution and one-off
+    scheduling hiccups weigh less (`once`: its fastest single run). Cold: each sample is one run
+    right after `evict`, which is not timed."""
+    if evict is not None:
+        seconds = []
+        for _ in range(repeats):
+            evict()
+            start = clock()
+            run()
+            seconds.append(clock() - start)
+        return seconds
+    inner = max(1, min(1000, int(MIN_SAMPLE / max(once, 1e-9))))
+    seconds = []
+    for _ in range(repeats):
+        start = clock()
+        for _ in range(inner):
+            run()
+        seconds.append((clock() - start) / inner)
+    return seconds
+
+
 def benchmark_library(directory: Path, *, repeats: int, warmup: int, seed: int, threads: int | None = None,
                       flush_bytes: int = 0) -> list[float]:
     """Per-sample seconds. On one thread the clock is that thread's CPU time (OpenMP runs a
@@ -68,24 +93,12 @@ def benchmark_library(directory: Path, *, repeats: int, warmup: int, seed: int, 
             model.run(inputs)
             once = min(once, clock() - start)
             count += 1
+        evict = None
         if flush_bytes > 0:
-            evict = np.zeros(flush_bytes // 8, dtype=np.float64)
-            seconds = []
-            for sample in range(repeats):
-                evict += 1.0                        # read and write every line: the caches hold it now
-                start = clock()
-                model.run(inputs)
-                seconds.append(clock() - start)
-            return seconds
-        # Short kernels: each sample averages enough runs to last MIN_SAMPLE seconds, so the
-        # timer's resolution and one-off scheduling hiccups weigh less.
-        inner = max(1, min(1000, int(MIN_SAMPLE / max(once, 1e-9))))
-        seconds = []
-        for _ in range(repeats):
-            start = clock()
-            for _ in range(inner):
-                model.run(inputs)
-            seconds.append((clock() - start) / inner)
-        return seconds
+            buffer = np.zeros(flush_bytes // 8, dtype=np.float64)
+
+            def evict() -> None:
+                np.add(buffer, 1.0, out=buffer)     # read and write every line: the caches hold it now
+        return timed_samples(lambda: model.run(inputs), clock, repeats, once, evict)
     finally:
         model.close()
