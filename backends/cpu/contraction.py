@@ -18,6 +18,12 @@ def vector_width(target: Target) -> int:
     return max((target.isa.vector_bits if target.isa else 128) // 32, 4)
 
 
+def vector_widths(target: Target) -> tuple[int, ...]:
+    """Vector widths (floats) a contraction may use: the ISA's, and half of it on AVX-512."""
+    native = vector_width(target)
+    return (8, 16) if native == 16 else (native,)
+
+
 def _waste(size: int, block: int) -> float:
     return (-(-size // block) * block - size) / max(size, 1)
 
@@ -55,23 +61,15 @@ def direct_params(spec: Contraction, target: Target) -> GemmParams:
     cycle, that is already FMA-bound, and ResNet-50's tuning records favoured MR 4-8 and NR
     16-32 over the 14 x 32 the register file allows (whole models, alternating runs: ResNet-50
     -4%, BERT-small -1%, GPT-2 and MobileNetV2 unchanged). Output rows a whole number of
-    4 KiB pages apart take MR <= 6, so the tile's rows do not crowd one L1 set (page_aliased)."""
-    vec = vector_width(target)
-    registers = 32 if vec == 16 else 16
-    max_mr, max_nv = (8, 2) if vec == 16 else (16, 4)
-    if page_aliased(spec.out_row_stride):
-        max_mr = min(max_mr, 6)
-    candidates = []
-    for nv in range(1, max_nv + 1):
-        for mr in range(2, max_mr + 1):
-            if mr * nv + nv + 1 > registers or mr * nv < 8:
-                continue
-            nr = nv * vec
-            m = spec.m if isinstance(spec.m, int) else 64
-            waste = _waste(m, mr) + _waste(spec.n, nr)
-            # Prefer low waste, then a larger tile (more reuse per load), then a wider NR.
-            candidates.append((round(waste, 2), -mr * nr, -nr, mr, nr))
-    _, _, _, mr, nr = min(candidates)
+    4 KiB pages apart take MR <= 6, so the tile's rows do not crowd one L1 set (page_aliased).
+    On AVX-512 an 8-wide tile is a candidate too (below)."""
+    best = {vec: _register_tile(spec, target, vec) for vec in vector_widths(target)}
+    native = vector_width(target)
+    # Half-width vectors only where they save a tenth of the work edge tiles waste:
+    # MobileNetV2's N = 24 projections lose 25% of the lanes at NR 32 and none at an 8-wide
+    # NR 24 (0.150 -> 0.114 ms, free on Zen 4's double-pumped 512-bit FMAs); a classifier's
+    # N = 1000 loses 2%, not worth halving the FMA width on cores with two 512-bit pipes.
+    waste, mr, nr, vec = min(best.values(), key=lambda c: (c[0] + (0.0 if c[3] == native else 0.1), -c[3]))
     # The KC x NR micro-panel of B is reused across a whole MC block of A: keep it in L1.
     kc = _whole_runs(spec, min(spec.k, max(32, target.cache_bytes[0] // (4 * nr))))
     mc = mr * max(1, min(-(-(spec.m if isinstance(spec.m, int) else 64) // mr), 96 // mr))
@@ -80,6 +78,25 @@ def direct_params(spec: Contraction, target: Target) -> GemmParams:
     n_panels = -(-spec.n // nr)
     split_n = n_panels >= m_panels or n_panels >= 2 * max(target.cores, 1)
     return GemmParams(mr, nr, mc, kc, nc, split_n, vec)
+
+
+def _register_tile(spec: Contraction, target: Target, vec: int) -> tuple[float, int, int, int]:
+    """(waste, MR, NR, vec): the register tile of `vec`-float vectors wasting the least on
+    edge tiles, then the larger tile (more reuse per load), then the wider NR."""
+    registers = 32 if vector_width(target) == 16 else 16
+    max_mr, max_nv = (8, 2) if vec == 16 else ((8, 4) if registers == 32 else (16, 4))
+    if page_aliased(spec.out_row_stride):
+        max_mr = min(max_mr, 6)
+    m = spec.m if isinstance(spec.m, int) else 64
+    candidates = []
+    for nv in range(1, max_nv + 1):
+        for mr in range(2, max_mr + 1):
+            if mr * nv + nv + 1 > registers or mr * nv < 8:
+                continue
+            nr = nv * vec
+            candidates.append((round(_waste(m, mr) + _waste(spec.n, nr), 2), -mr * nr, -nr, mr, nr))
+    waste, _, _, mr, nr = min(candidates)
+    return waste, mr, nr, vec
 
 
 def _whole_runs(spec: Contraction, kc: int) -> int:

@@ -17,6 +17,12 @@ static inline float aotc_maxf(float a, float b) { return a > b ? a : (a <= b ? b
 static inline float aotc_minf(float a, float b) { return a < b ? a : (a >= b ? b : a + b); }
 static inline double aotc_max(double a, double b) { return a > b ? a : (a <= b ? b : a + b); }
 static inline double aotc_min(double a, double b) { return a < b ? a : (a >= b ? b : a + b); }
+/* The same against a bound c that is not NaN (Clip's, ReLU's): one compare and one select,
+   where the general form's second test and add cost a dozen mask instructions per vector. */
+static inline float aotc_maxcf(float a, float c) { return a <= c ? c : a; }
+static inline float aotc_mincf(float a, float c) { return a >= c ? c : a; }
+static inline double aotc_maxc(double a, double c) { return a <= c ? c : a; }
+static inline double aotc_minc(double a, double c) { return a >= c ? c : a; }
 
 /* exp(x) = p * 2^k for k = rint(x / ln 2): Cody-Waite reduction x - k ln 2 (in two parts),
  * then a degree-6 polynomial on [-ln2/2, ln2/2] (Cephes coefficients) gives p. */
@@ -115,17 +121,32 @@ FLOAT_FUNCTIONS = {
     "min": ("aotc_minf({0}, {1})", "aotc_min({0}, {1})"),
 }
 
-# Vector max/min against a scalar for the GEMM epilogue (GCC vector extensions; C has no
-# vector ?:, so select through bit masks). NaN in `a` propagates.
-VECTOR_CLAMP_C = r"""
-static inline aotc_vf aotc_vmaxs(aotc_vf a, float s) {
-    const aotc_vf b = (aotc_vf){0} + s;
-    const aotc_vi keep = (a > b) | (a != a);
-    return (aotc_vf)(((aotc_vi)a & keep) | ((aotc_vi)b & ~keep));
-}
-static inline aotc_vf aotc_vmins(aotc_vf a, float s) {
-    const aotc_vf b = (aotc_vf){0} + s;
-    const aotc_vi keep = (a < b) | (a != a);
-    return (aotc_vf)(((aotc_vi)a & keep) | ((aotc_vi)b & ~keep));
-}
-"""
+def vector_types_c(widths: tuple[int, ...], native: int) -> str:
+    """GCC vector types of each width in `widths` (floats): aotc_vf<W>, aotc_vf<W>_unaligned,
+    aotc_vi<W> and max/min against a scalar (aotc_vmaxs<W>, aotc_vmins<W>) for the GEMM
+    epilogue; the native width is also spelled without the suffix (aotc_vf, aotc_vmaxs). A
+    template may run narrower than the ISA: on Zen 4, whose 512-bit FMAs issue as two 256-bit
+    halves, 8-wide panels cost nothing per FLOP and waste none of N = 24's lanes. C has no
+    vector ?:, so the clamps select through bit masks; NaN in `a` propagates. The bound is
+    splatted as s - 0, which keeps a -0 bound's sign (0 + s would not)."""
+    lines = []
+    for w in widths:
+        for suffix in dict.fromkeys((str(w), "" if w == native else str(w))):
+            lines += [
+                f"typedef float aotc_vf{suffix} __attribute__((vector_size({4 * w})));",
+                f"typedef float aotc_vf{suffix}_unaligned __attribute__((vector_size({4 * w}), aligned(4)));",
+                f"typedef int32_t aotc_vi{suffix} __attribute__((vector_size({4 * w})));",
+            ]
+            for name, test, bound_test in (("max", ">", "<="), ("min", "<", ">=")):
+                lines.append(
+                    f"static inline aotc_vf{suffix} aotc_v{name}s{suffix}(aotc_vf{suffix} a, float s) {{\n"
+                    f"    const aotc_vf{suffix} b = s - (aotc_vf{suffix}){{0}};\n"
+                    f"    const aotc_vi{suffix} keep = (a {test} b) | (a != a);\n"
+                    f"    return (aotc_vf{suffix})(((aotc_vi{suffix})a & keep) | ((aotc_vi{suffix})b & ~keep));\n}}")
+                # s not NaN: a where it passes the bound or is NaN, else s (as aotc_maxcf).
+                lines.append(
+                    f"static inline aotc_vf{suffix} aotc_v{name}c{suffix}(aotc_vf{suffix} a, float s) {{\n"
+                    f"    const aotc_vf{suffix} b = s - (aotc_vf{suffix}){{0}};\n"
+                    f"    const aotc_vi{suffix} take = (a {bound_test} b);\n"
+                    f"    return (aotc_vf{suffix})(((aotc_vi{suffix})b & take) | ((aotc_vi{suffix})a & ~take));\n}}")
+    return "\n".join(lines)

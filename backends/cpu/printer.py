@@ -6,15 +6,17 @@ input shapes, place every value (caller buffer, weights blob or arena), call the
 """
 from __future__ import annotations
 
+import math
+
 from compiler.ir.graph import Value
 from compiler.ir.dtypes import DType
-from compiler.ir.loops import Cast, For, Kernel, LocalArray, Load, LoopKind, Store
+from compiler.ir.loops import Binary, Cast, Const, For, Kernel, LocalArray, Load, LoopKind, Store
 from compiler.ir.types import Sym, TensorType
 from compiler.target import Target
 from backends.base import LoweredModel, Source
 from backends.cstyle import INDENT, CStylePrinter
-from backends.cpu.contraction import params_of, vector_width
-from backends.cpu.mathlib import FLOAT_FUNCTIONS, MATHLIB_C, VECTOR_CLAMP_C
+from backends.cpu.contraction import params_of, vector_width, vector_widths
+from backends.cpu.mathlib import FLOAT_FUNCTIONS, MATHLIB_C, vector_types_c
 from backends.cpu.narrow import MINIFLOATS, NARROW_C, NARROW_INTS, from_narrow, to_narrow
 from backends.cpu.templates.attention import AttentionPrinter
 from backends.cpu.templates.gemm import GemmPrinter
@@ -65,6 +67,13 @@ class CPrinter(CStylePrinter):
             if e.a.dtype.is_narrow:
                 value = from_narrow(e.a.dtype, value)
             return to_narrow(e.dtype, value) if e.dtype.is_narrow else f"(({self.type_name(e.dtype)})({value}))"
+        # max/min against a float constant that is not NaN (Clip, ReLU): mathlib's one-select
+        # forms, which vectorize to a compare and a blend.
+        if isinstance(e, Binary) and e.op in ("max", "min") and e.a.dtype in (DType.float32, DType.float64):
+            bound, value = (e.b, e.a) if isinstance(e.b, Const) else (e.a, e.b)
+            if isinstance(bound, Const) and not math.isnan(bound.value):
+                suffix = "f" if e.a.dtype is DType.float32 else ""
+                return f"aotc_{e.op}c{suffix}({self.expr(value)}, {self.expr(bound)})"
         return super().expr(e)
 
 
@@ -241,10 +250,7 @@ class ModelPrinter:
             *((NARROW_C,) if _uses_narrow(program) else ()),
             "static inline int64_t aotc_floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }",
             "static inline int64_t aotc_ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }",
-            f"typedef float aotc_vf __attribute__((vector_size({4 * vector_width(self.target)})));",
-            f"typedef float aotc_vf_unaligned __attribute__((vector_size({4 * vector_width(self.target)}), aligned(4)));",
-            f"typedef int32_t aotc_vi __attribute__((vector_size({4 * vector_width(self.target)})));",
-            VECTOR_CLAMP_C,
+            vector_types_c(vector_widths(self.target), vector_width(self.target)),
             "",
             *(self.kernel_text(program.kernels[name]) for name in sorted(program.kernels)),
             self.support(),

@@ -9,6 +9,7 @@ so one template serves AVX-512, AVX2 and SSE.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from compiler.ir.contraction import Contraction, Dense, EpilogueAdd, EpilogueClamp, EpilogueGelu, Im2col, Im2colRows
@@ -56,6 +57,14 @@ def _gelu(op: EpilogueGelu, var: str) -> str:
     return f"{var} = 0.5f * {var} * (1.0f + aotc_erff({var} * 0.7071067811865476f));"
 
 
+def _clamp_functions(op: EpilogueClamp, pattern: str, suffix: str) -> tuple[str, str]:
+    """mathlib's max/min for a clamp: the one-select forms against bounds that are not NaN
+    ("c": aotc_maxcf, aotc_vmaxc16), else the general ones ("s" for vectors, "" for floats)."""
+    general = "s" if suffix else ""
+    kind = general if math.isnan(op.low) or math.isnan(op.high) else "c"
+    return (pattern.format(kind) + suffix, pattern.replace("max", "min").format(kind) + suffix)
+
+
 def scalar_epilogue(ops, var: str, row: str, col: str) -> list[str]:
     """C statements applying epilogue `ops` to the float `var` of output element (row, col)."""
     lines = []
@@ -64,7 +73,7 @@ def scalar_epilogue(ops, var: str, row: str, col: str) -> list[str]:
             scale = "" if op.scale == 1.0 else f"{_cf(op.scale)} * "
             lines.append(f"{var} += {scale}{op.param}[{_strided_index(op, row, col)}];")
         elif isinstance(op, EpilogueClamp):
-            lines += _clamp(op, var, "aotc_maxf", "aotc_minf")
+            lines += _clamp(op, var, *_clamp_functions(op, "aotc_max{}f", ""))
         elif isinstance(op, EpilogueGelu):
             lines.append(_gelu(op, var))
     return lines
@@ -351,11 +360,11 @@ static const float {self.name}_zeros[{run}];
                     for v in range(nv):
                         # col_stride 1: a row vector, loaded; 0: one value per row, broadcast.
                         at = f"{op.param} + {_strided_index(op, f'm0 + {i}', f'n0 + {v * vec}')}"
-                        value = f"*(const aotc_vf_unaligned*)({at})" if op.col_stride else f"({at})[0]"
+                        value = f"*(const aotc_vf{vec}_unaligned*)({at})" if op.col_stride else f"({at})[0]"
                         lines.append(f"        acc{i}_{v} += {scale}{value};")
             elif isinstance(op, EpilogueClamp):
                 lines += [f"        {line}" for i in range(mr) for v in range(nv)
-                          for line in _clamp(op, f"acc{i}_{v}", "aotc_vmaxs", "aotc_vmins")]
+                          for line in _clamp(op, f"acc{i}_{v}", *_clamp_functions(op, "aotc_vmax{}", str(vec)))]
             else:
                 return None     # GELU: after the store, in the vectorised per-tile epilogue
         return "\n".join(lines)
@@ -367,17 +376,17 @@ static const float {self.name}_zeros[{run}];
         mr, nr, vec = self.p.mr, self.p.nr, self.p.vec
         nv = nr // vec
         acc_init = "\n".join(
-            f"    aotc_vf acc{i}_{v} = accumulate ? *(const aotc_vf_unaligned*)(c + {i} * ldc + {v * vec}) : zero;"
+            f"    aotc_vf{vec} acc{i}_{v} = accumulate ? *(const aotc_vf{vec}_unaligned*)(c + {i} * ldc + {v * vec}) : zero;"
             for i in range(mr) for v in range(nv))
         # Unaligned loads: pre-packed panels sit in the caller's weights buffer and C rows in
         # the caller's outputs, whose alignment the ABI does not demand.
-        loads = "\n".join(f"        const aotc_vf b{v} = *(const aotc_vf_unaligned*)(b + p * {nr} + {v * vec});" for v in range(nv))
+        loads = "\n".join(f"        const aotc_vf{vec} b{v} = *(const aotc_vf{vec}_unaligned*)(b + p * {nr} + {v * vec});" for v in range(nv))
         direct = reads_a_in_place(self.spec, self.p.kc)
         a_at = (lambda i: f"a{i}[p]") if direct else (lambda i: f"a[p * {mr} + {i}]")
         fmas = "\n".join(f"        {{ const float a_i = {a_at(i)}; "
                          + " ".join(f"acc{i}_{v} += a_i * b{v};" for v in range(nv)) + " }"
                          for i in range(mr))
-        stores = "\n".join(f"    *(aotc_vf_unaligned*)(c + {i} * ldc + {v * vec}) = acc{i}_{v};"
+        stores = "\n".join(f"    *(aotc_vf{vec}_unaligned*)(c + {i} * ldc + {v * vec}) = acc{i}_{v};"
                            for i in range(mr) for v in range(nv))
         epilogue = self._vector_epilogue() or ""
         extra = "".join(f", const float* restrict {op.param}" for op in self.spec.epilogue if isinstance(op, EpilogueAdd))
@@ -405,7 +414,7 @@ static const float {self.name}_zeros[{run}];
     }}"""
         return f"""\
 static inline void {self.name}_ukr({a_param}, const float* restrict b, float* restrict c, int64_t ldc, int accumulate, int last, int64_t gb, int64_t gg, int64_t m0, int64_t n0{extra}) {{
-    const aotc_vf zero = {{0}};
+    const aotc_vf{vec} zero = {{0}};
 {acc_init}
 {k_loop}
     (void)last; (void)gb; (void)gg; (void)m0; (void)n0;

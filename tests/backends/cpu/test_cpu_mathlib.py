@@ -96,3 +96,34 @@ def test_inline_math_is_within_a_few_ulp(case, through_gemm):
     worst = int(np.argmax(excess))
     assert excess[worst] <= 1.0, (f"{case}: x={x[finite][worst]!r} gives {actual[finite][worst]!r}, "
                                   f"exact {expected[finite][worst]!r}")
+
+
+def _clamp_model(op: str, through_gemm: bool, shape) -> object:
+    nodes, inits, source = [], [], "x"
+    if through_gemm:
+        inits.append(oh.make_tensor("eye", TensorProto.FLOAT, (64, 64), np.eye(64, dtype=np.float32).ravel()))
+        nodes.append(oh.make_node("MatMul", ["x", "eye"], ["m"]))
+        source = "m"
+    if op == "Relu":
+        nodes.append(oh.make_node("Relu", [source], ["y"]))
+    else:
+        inits += [oh.make_tensor("lo", TensorProto.FLOAT, (), [-0.0]), oh.make_tensor("hi", TensorProto.FLOAT, (), [6.0])]
+        nodes.append(oh.make_node("Clip", [source, "lo", "hi"], ["y"]))
+    graph = oh.make_graph(nodes, "clamp", [oh.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                          [oh.make_tensor_value_info("y", TensorProto.FLOAT, shape)], inits)
+    return oh.make_model(graph, opset_imports=[oh.make_opsetid("", 20)], ir_version=10)
+
+
+@pytest.mark.parametrize("op", ["Relu", "Clip"])
+@pytest.mark.parametrize("through_gemm", [False, True], ids=["elementwise", "gemm-epilogue"])
+def test_clamps_against_constant_bounds_are_exact(op, through_gemm):
+    """ReLU and Clip(-0, 6) print as one compare and select against the bound (mathlib's
+    aotc_maxcf / aotc_vmaxc): bit for bit what max/min give, NaN kept, +-0 and +-inf too
+    (a bound equal to x returns the bound: max(-0, 0) is +0, as the general form gives)."""
+    x = _samples()
+    actual = compiler.compile(_clamp_model(op, through_gemm, x.shape), threads=2)(x=x)
+    low, high = (np.float32(0.0), np.float32(np.inf)) if op == "Relu" else (np.float32(-0.0), np.float32(6.0))
+    expected = np.where(x <= low, low, x)
+    expected = np.where(expected >= high, high, expected)
+    assert np.array_equal(np.isnan(actual), np.isnan(x))
+    assert np.array_equal(actual.view(np.uint32)[~np.isnan(x)], expected.view(np.uint32)[~np.isnan(x)]), op

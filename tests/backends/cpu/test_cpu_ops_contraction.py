@@ -115,3 +115,27 @@ def test_symbolic_m_contraction(op: str) -> None:
         node = oh.make_node(op, ["x", "w"], ["y"])
         model = make_model([node], {"x": (F32, ("batch", 300))}, ["y"], {"w": w(300, 40)})
     check_model(model, [make_feeds(model, seed_of(f"{op}{batch}"), sizes={"batch": batch}) for batch in (1, 7, 100)])
+
+
+def test_half_width_tile_where_it_saves_edge_work() -> None:
+    """On AVX-512, N = 24 takes an 8-wide 8 x 24 tile (16-wide tiles would waste 25% of the
+    lanes); N = 32 and N = 1000 keep the native width. Then a Conv (N = 24) with bias,
+    Clip and a residual Add in its epilogue runs at that width and matches onnxruntime."""
+    from compiler.ir.contraction import Contraction, Dense
+    from compiler.target import resolve_target
+    from backends.cpu.contraction import direct_params
+
+    def spec(n: int) -> Contraction:
+        return Contraction(batch=1, groups=1, m=3136, n=n, k=96,
+                           a=Dense("a", row_stride=96, col_stride=1), b=Dense("b", row_stride=n, col_stride=1, constant=True),
+                           out_param="y", out_row_stride=n, out_batch_stride=0, out_group_stride=0)
+    v4, v3 = resolve_target("cpu:x86-64-v4"), resolve_target("cpu:x86-64-v3")
+    assert (direct_params(spec(24), v4).vec, direct_params(spec(24), v4).nr) == (8, 24)
+    assert direct_params(spec(32), v4).vec == 16 and direct_params(spec(1000), v4).vec == 16
+    assert direct_params(spec(24), v3).vec == 8
+
+    nodes = [oh.make_node("Conv", ["x", "w", "b"], ["c"]), oh.make_node("Clip", ["c", "lo", "hi"], ["r"]),
+             oh.make_node("Add", ["r", "skip"], ["y"])]
+    model = make_model(nodes, {"x": (F32, (1, 40, 9, 11)), "skip": (F32, (1, 24, 9, 11))}, ["y"],
+                       {"w": w(24, 40, 1, 1), "b": w(24), "lo": np.array(-0.5, np.float32), "hi": np.array(0.7, np.float32)})
+    check_model(model, [make_feeds(model, seed_of("half-width-tile"))])
