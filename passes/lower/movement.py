@@ -7,7 +7,8 @@ from compiler.ir.loops import Expr, For, Kernel, LoopKind, Var
 from compiler.ir.ops.shape import slice_ranges
 from compiler.ir.types import SymSize
 from passes.lower.builder import (add, binary, block, broadcast_index, cast, const, dim_expr, land,
-                                  linear_index, load, make_kernel, mul, parallel_nest, select, store, sub)
+                                  linear_index, load, loop_nest, make_kernel, mul, parallel_nest, select, store,
+                                  sub)
 from passes.lower.elementwise import dim_expr_of_numel
 
 
@@ -17,6 +18,10 @@ def lower_copy(node: Node, in_types, out_types) -> Kernel:
         i = Var("i")
         return For("i", dim_expr_of_numel(out_types[0]), store(outs[0], i, load(ins[0], i)), LoopKind.PARALLEL)
     return make_kernel(node.op, in_types[:1], out_types, body, flops=SymSize(0))
+
+
+# An output's last axis at most this long, read with a stride, is unrolled (interleave_nest).
+INTERLEAVE_MAX = 4
 
 
 def lower_transpose(node: Node, in_types, out_types) -> Kernel:
@@ -29,8 +34,32 @@ def lower_transpose(node: Node, in_types, out_types) -> Kernel:
             for out_axis, in_axis in enumerate(perm):
                 src[in_axis] = idx[out_axis]
             return store(outs[0], linear_index(idx, out_type.shape), load(ins[0], linear_index(src, x_type.shape)))
+        if _interleaves(perm, out_type.shape):
+            return _interleave_nest(perm, out_type.shape, make)
         return parallel_nest("i", out_type.shape, make)
     return make_kernel(node.op, in_types, out_types, body, flops=SymSize(0))
+
+
+def _interleaves(perm, shape) -> bool:
+    """A transpose whose output's last axis is a few elements read with a stride (an image's
+    NCHW -> NHWC: 3 channels): vectorizing that axis runs 3 of 16 lanes."""
+    last = shape[-1] if shape else None
+    return (len(perm) >= 3 and isinstance(last, int) and last <= INTERLEAVE_MAX
+            and perm[-1] != len(perm) - 1 and all(isinstance(d, int) for d in shape))
+
+
+def _interleave_nest(perm, shape, make) -> For:
+    """The output's last axis unrolled (one store each), the axis that reads the input's
+    contiguous one innermost and vectorized (contiguous loads, interleaved stores), the other
+    axes outside it, threaded together. The input image of MobileNetV2 and the ResNets
+    (1 x 3 x 224 x 224): 0.045 ms on one thread as a 3-lane loop."""
+    rank = len(perm)
+    inner = perm.index(rank - 1)
+    order = [axis for axis in range(rank - 1) if axis != inner] + [inner]
+    idx = [Var(f"i{axis}") for axis in range(rank - 1)]
+    body = block(*[make(idx + [const(k)]) for k in range(shape[-1])])
+    kinds = [LoopKind.PARALLEL] * (len(order) - 1) + [LoopKind.VECTORIZED]
+    return loop_nest([f"i{axis}" for axis in order], [const(shape[axis]) for axis in order], body, kinds)
 
 
 def lower_concat(node: Node, in_types, out_types) -> Kernel:

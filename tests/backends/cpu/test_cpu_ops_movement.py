@@ -31,6 +31,10 @@ TRANSPOSE = [
     OpCase("Transpose-021", "Transpose", X3, attrs={"perm": [0, 2, 1]}),
     OpCase("Transpose-rank4", "Transpose", {"x": (F32, (2, 3, 4, 5))}, attrs={"perm": [2, 0, 3, 1]}),
     OpCase("Transpose-rank2-i64", "Transpose", {"x": (I64, (3, 5))}, attrs={"perm": [1, 0]}),
+    # Few elements on the output's last axis, read with a stride: unrolled, with the input's
+    # contiguous axis innermost (movement.py _interleave_nest), wherever that axis lands.
+    OpCase("Transpose-nchw-to-nhwc-image", "Transpose", {"x": (F32, (2, 3, 9, 11))}, attrs={"perm": [0, 2, 3, 1]}),
+    OpCase("Transpose-interleave-contiguous-axis-first", "Transpose", {"x": (I64, (2, 3, 4))}, attrs={"perm": [2, 0, 1]}),
     OpCase("Transpose-bool", "Transpose", {"x": (BOOL, (2, 1, 3))}, attrs={"perm": [2, 1, 0]}),
 ]
 
