@@ -18,6 +18,11 @@ def vector_width(target: Target) -> int:
     return max((target.isa.vector_bits if target.isa else 128) // 32, 4)
 
 
+def vector_registers(target: Target) -> int:
+    """Vector registers the ISA has: 32 with AVX-512 (at any vector width), else 16."""
+    return 32 if vector_width(target) == 16 else 16
+
+
 def vector_widths(target: Target) -> tuple[int, ...]:
     """Vector widths (floats) a contraction may use: the ISA's, and half of it on AVX-512."""
     native = vector_width(target)
@@ -63,13 +68,13 @@ def direct_params(spec: Contraction, target: Target) -> GemmParams:
     -4%, BERT-small -1%, GPT-2 and MobileNetV2 unchanged). Output rows a whole number of
     4 KiB pages apart take MR <= 6, so the tile's rows do not crowd one L1 set (page_aliased).
     On AVX-512 an 8-wide tile is a candidate too (below)."""
-    best = {vec: _register_tile(spec, target, vec) for vec in vector_widths(target)}
+    candidates = [(*_register_tile(spec, target, vec), vec) for vec in vector_widths(target)]
     native = vector_width(target)
     # Half-width vectors only where they save a tenth of the work edge tiles waste:
     # MobileNetV2's N = 24 projections lose 25% of the lanes at NR 32 and none at an 8-wide
     # NR 24 (0.150 -> 0.114 ms, free on Zen 4's double-pumped 512-bit FMAs); a classifier's
     # N = 1000 loses 2%, not worth halving the FMA width on cores with two 512-bit pipes.
-    waste, mr, nr, vec = min(best.values(), key=lambda c: (c[0] + (0.0 if c[3] == native else 0.1), -c[3]))
+    _, mr, nr, vec = min(candidates, key=lambda c: (c[0] + (0.0 if c[3] == native else 0.1), -c[3]))
     # The KC x NR micro-panel of B is reused across a whole MC block of A: keep it in L1.
     kc = _whole_runs(spec, min(spec.k, max(32, target.cache_bytes[0] // (4 * nr))))
     mc = mr * max(1, min(-(-(spec.m if isinstance(spec.m, int) else 64) // mr), 96 // mr))
@@ -80,10 +85,10 @@ def direct_params(spec: Contraction, target: Target) -> GemmParams:
     return GemmParams(mr, nr, mc, kc, nc, split_n, vec)
 
 
-def _register_tile(spec: Contraction, target: Target, vec: int) -> tuple[float, int, int, int]:
-    """(waste, MR, NR, vec): the register tile of `vec`-float vectors wasting the least on
+def _register_tile(spec: Contraction, target: Target, vec: int) -> tuple[float, int, int]:
+    """(waste, MR, NR): the register tile of `vec`-float vectors wasting the least on
     edge tiles, then the larger tile (more reuse per load), then the wider NR."""
-    registers = 32 if vector_width(target) == 16 else 16
+    registers = vector_registers(target)
     max_mr, max_nv = (8, 2) if vec == 16 else ((8, 4) if registers == 32 else (16, 4))
     if page_aliased(spec.out_row_stride):
         max_mr = min(max_mr, 6)
@@ -96,7 +101,7 @@ def _register_tile(spec: Contraction, target: Target, vec: int) -> tuple[float, 
             nr = nv * vec
             candidates.append((round(_waste(m, mr) + _waste(spec.n, nr), 2), -mr * nr, -nr, mr, nr))
     waste, _, _, mr, nr = min(candidates)
-    return waste, mr, nr, vec
+    return waste, mr, nr
 
 
 def _whole_runs(spec: Contraction, kc: int) -> int:
@@ -124,9 +129,8 @@ def params_of(config: KernelConfig, spec: Contraction, target: Target) -> GemmPa
     return GemmParams.from_config(config, default_params(spec, target))
 
 
-def register_blocks(vec: int) -> tuple[tuple[int, int], ...]:
+def register_blocks(vec: int, registers: int) -> tuple[tuple[int, int], ...]:
     """(MR, NR) register tiles whose accumulators, B vectors and A broadcast fit the file."""
-    registers = 32 if vec == 16 else 16
     return tuple((mr, nv * vec) for nv in (1, 2, 3) for mr in (4, 6, 8, 12, 14) if mr * nv + nv + 1 <= registers)
 
 
@@ -136,7 +140,7 @@ def config_space(spec: Contraction, target: Target) -> ConfigSpace:
     thread split, the microkernel's K unroll and B prefetch distance. MC/NC are rounded up
     to whole tiles (GemmParams.from_config), so every combination builds."""
     base = default_params(spec, target)
-    blocks = tuple(dict.fromkeys(((base.mr, base.nr),) + register_blocks(base.vec)))
+    blocks = tuple(dict.fromkeys(((base.mr, base.nr),) + register_blocks(base.vec, vector_registers(target))))
     return ConfigSpace((
         ("block", tuple(KernelConfig((Param("MR", mr), Param("NR", nr))) for mr, nr in blocks)),
         ("mc", tuple(KernelConfig((Param("MC", mc),)) for mc in dict.fromkeys((base.mc, 48, 192)))),

@@ -123,30 +123,28 @@ FLOAT_FUNCTIONS = {
 
 def vector_types_c(widths: tuple[int, ...], native: int) -> str:
     """GCC vector types of each width in `widths` (floats): aotc_vf<W>, aotc_vf<W>_unaligned,
-    aotc_vi<W> and max/min against a scalar (aotc_vmaxs<W>, aotc_vmins<W>) for the GEMM
-    epilogue; the native width is also spelled without the suffix (aotc_vf, aotc_vmaxs). A
-    template may run narrower than the ISA: on Zen 4, whose 512-bit FMAs issue as two 256-bit
-    halves, 8-wide panels cost nothing per FLOP and waste none of N = 24's lanes. C has no
-    vector ?:, so the clamps select through bit masks; NaN in `a` propagates. The bound is
-    splatted as s - 0, which keeps a -0 bound's sign (0 + s would not)."""
+    aotc_vi<W>, and max/min against a scalar for the GEMM epilogue: aotc_vmaxs<W> (NaN in
+    either operand propagates) and aotc_vmaxc<W> (a bound that is not NaN: one compare and one
+    select, as aotc_maxcf). The native width's types are also spelled without the suffix
+    (aotc_vf: the attention and Winograd templates). A template may run narrower than the ISA:
+    on Zen 4, whose 512-bit FMAs issue as two 256-bit halves, 8-wide panels cost nothing per
+    FLOP and waste none of N = 24's lanes. C has no vector ?:, so the clamps select through
+    bit masks; the bound is splatted as s - 0, which keeps a -0 bound's sign (0 + s would not)."""
     lines = []
     for w in widths:
-        for suffix in dict.fromkeys((str(w), "" if w == native else str(w))):
-            lines += [
-                f"typedef float aotc_vf{suffix} __attribute__((vector_size({4 * w})));",
-                f"typedef float aotc_vf{suffix}_unaligned __attribute__((vector_size({4 * w}), aligned(4)));",
-                f"typedef int32_t aotc_vi{suffix} __attribute__((vector_size({4 * w})));",
-            ]
-            for name, test, bound_test in (("max", ">", "<="), ("min", "<", ">=")):
-                lines.append(
-                    f"static inline aotc_vf{suffix} aotc_v{name}s{suffix}(aotc_vf{suffix} a, float s) {{\n"
-                    f"    const aotc_vf{suffix} b = s - (aotc_vf{suffix}){{0}};\n"
-                    f"    const aotc_vi{suffix} keep = (a {test} b) | (a != a);\n"
-                    f"    return (aotc_vf{suffix})(((aotc_vi{suffix})a & keep) | ((aotc_vi{suffix})b & ~keep));\n}}")
-                # s not NaN: a where it passes the bound or is NaN, else s (as aotc_maxcf).
-                lines.append(
-                    f"static inline aotc_vf{suffix} aotc_v{name}c{suffix}(aotc_vf{suffix} a, float s) {{\n"
-                    f"    const aotc_vf{suffix} b = s - (aotc_vf{suffix}){{0}};\n"
-                    f"    const aotc_vi{suffix} take = (a {bound_test} b);\n"
-                    f"    return (aotc_vf{suffix})(((aotc_vi{suffix})b & take) | ((aotc_vi{suffix})a & ~take));\n}}")
+        vf, vi = f"aotc_vf{w}", f"aotc_vi{w}"
+        lines += [f"typedef float {vf} __attribute__((vector_size({4 * w})));",
+                  f"typedef float {vf}_unaligned __attribute__((vector_size({4 * w}), aligned(4)));",
+                  f"typedef int32_t {vi} __attribute__((vector_size({4 * w})));"]
+        for name, test, bound_test in (("max", ">", "<="), ("min", "<", ">=")):
+            lines.append(f"static inline {vf} aotc_v{name}s{w}({vf} a, float s) {{\n"
+                         f"    const {vf} b = s - ({vf}){{0}};\n"
+                         f"    const {vi} keep = (a {test} b) | (a != a);\n"
+                         f"    return ({vf})((({vi})a & keep) | (({vi})b & ~keep));\n}}")
+            lines.append(f"static inline {vf} aotc_v{name}c{w}({vf} a, float s) {{\n"
+                         f"    const {vf} b = s - ({vf}){{0}};\n"
+                         f"    const {vi} take = (a {bound_test} b);\n"
+                         f"    return ({vf})((({vi})b & take) | (({vi})a & ~take));\n}}")
+        if w == native:
+            lines += [f"typedef {vf} aotc_vf;", f"typedef {vf}_unaligned aotc_vf_unaligned;", f"typedef {vi} aotc_vi;"]
     return "\n".join(lines)

@@ -20,7 +20,7 @@ def lower_copy(node: Node, in_types, out_types) -> Kernel:
     return make_kernel(node.op, in_types[:1], out_types, body, flops=SymSize(0))
 
 
-# An output's last axis at most this long, read with a stride, is unrolled (interleave_nest).
+# An output's last axis at most this long, read with a stride, is unrolled (_interleave_nest).
 INTERLEAVE_MAX = 4
 
 
@@ -43,9 +43,8 @@ def lower_transpose(node: Node, in_types, out_types) -> Kernel:
 def _interleaves(perm, shape) -> bool:
     """A transpose whose output's last axis is a few elements read with a stride (an image's
     NCHW -> NHWC: 3 channels): vectorizing that axis runs 3 of 16 lanes."""
-    last = shape[-1] if shape else None
-    return (len(perm) >= 3 and isinstance(last, int) and last <= INTERLEAVE_MAX
-            and perm[-1] != len(perm) - 1 and all(isinstance(d, int) for d in shape))
+    return (len(perm) >= 3 and all(isinstance(d, int) for d in shape) and shape[-1] <= INTERLEAVE_MAX
+            and perm[-1] != len(perm) - 1)
 
 
 def _interleave_nest(perm, shape, make) -> For:

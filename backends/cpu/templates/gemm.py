@@ -57,12 +57,14 @@ def _gelu(op: EpilogueGelu, var: str) -> str:
     return f"{var} = 0.5f * {var} * (1.0f + aotc_erff({var} * 0.7071067811865476f));"
 
 
-def _clamp_functions(op: EpilogueClamp, pattern: str, suffix: str) -> tuple[str, str]:
-    """mathlib's max/min for a clamp: the one-select forms against bounds that are not NaN
-    ("c": aotc_maxcf, aotc_vmaxc16), else the general ones ("s" for vectors, "" for floats)."""
-    general = "s" if suffix else ""
-    kind = general if math.isnan(op.low) or math.isnan(op.high) else "c"
-    return (pattern.format(kind) + suffix, pattern.replace("max", "min").format(kind) + suffix)
+def _clamp_functions(op: EpilogueClamp, vec: int | None = None) -> tuple[str, str]:
+    """mathlib's (max, min) for a clamp on floats, or on `vec`-wide vectors: the one-select
+    forms (aotc_maxcf, aotc_vmaxc16) against bounds that are not NaN, else the general ones."""
+    constant = not (math.isnan(op.low) or math.isnan(op.high))
+    if vec is None:
+        return ("aotc_maxcf", "aotc_mincf") if constant else ("aotc_maxf", "aotc_minf")
+    kind = "c" if constant else "s"
+    return f"aotc_vmax{kind}{vec}", f"aotc_vmin{kind}{vec}"
 
 
 def scalar_epilogue(ops, var: str, row: str, col: str) -> list[str]:
@@ -73,7 +75,7 @@ def scalar_epilogue(ops, var: str, row: str, col: str) -> list[str]:
             scale = "" if op.scale == 1.0 else f"{_cf(op.scale)} * "
             lines.append(f"{var} += {scale}{op.param}[{_strided_index(op, row, col)}];")
         elif isinstance(op, EpilogueClamp):
-            lines += _clamp(op, var, *_clamp_functions(op, "aotc_max{}f", ""))
+            lines += _clamp(op, var, *_clamp_functions(op))
         elif isinstance(op, EpilogueGelu):
             lines.append(_gelu(op, var))
     return lines
@@ -364,7 +366,7 @@ static const float {self.name}_zeros[{run}];
                         lines.append(f"        acc{i}_{v} += {scale}{value};")
             elif isinstance(op, EpilogueClamp):
                 lines += [f"        {line}" for i in range(mr) for v in range(nv)
-                          for line in _clamp(op, f"acc{i}_{v}", *_clamp_functions(op, "aotc_vmax{}", str(vec)))]
+                          for line in _clamp(op, f"acc{i}_{v}", *_clamp_functions(op, vec))]
             else:
                 return None     # GELU: after the store, in the vectorised per-tile epilogue
         return "\n".join(lines)

@@ -123,7 +123,7 @@ def test_half_width_tile_where_it_saves_edge_work() -> None:
     Clip and a residual Add in its epilogue runs at that width and matches onnxruntime."""
     from compiler.ir.contraction import Contraction, Dense
     from compiler.target import resolve_target
-    from backends.cpu.contraction import direct_params
+    from backends.cpu.contraction import config_space, direct_params
 
     def spec(n: int) -> Contraction:
         return Contraction(batch=1, groups=1, m=3136, n=n, k=96,
@@ -133,6 +133,12 @@ def test_half_width_tile_where_it_saves_edge_work() -> None:
     assert (direct_params(spec(24), v4).vec, direct_params(spec(24), v4).nr) == (8, 24)
     assert direct_params(spec(32), v4).vec == 16 and direct_params(spec(1000), v4).vec == 16
     assert direct_params(spec(24), v3).vec == 8
+    # The tuner's register tiles for an 8-wide kernel on AVX-512 use all 32 registers
+    # (12 x 16: 24 accumulators), and none more: accumulators + B vectors + A broadcast.
+    space = config_space(spec(24), v4)
+    blocks = {(c.param("MR", 0), c.param("NR", 0)) for c in dict(space.knobs)["block"]}
+    assert (8, 24) in blocks and (12, 16) in blocks
+    assert all(mr * (nr // 8) + nr // 8 + 1 <= 32 for mr, nr in blocks)
 
     nodes = [oh.make_node("Conv", ["x", "w", "b"], ["c"]), oh.make_node("Clip", ["c", "lo", "hi"], ["r"]),
              oh.make_node("Add", ["r", "skip"], ["y"])]
